@@ -1,0 +1,22 @@
+# pg_tombstone: PGXS build
+EXTENSION = pg_tombstone
+MODULE_big = pg_tombstone
+OBJS = \
+	src/pg_tombstone.o \
+	src/catalog.o \
+	src/planner.o \
+	src/triggers.o \
+	src/ddl_guard.o
+
+DATA = $(wildcard sql/pg_tombstone--*.sql)
+PGFILEDESC = "pg_tombstone - DELETE becomes a recoverable tombstone"
+
+# pg_regress suites, in order
+REGRESS = protect delete_forms visibility guard
+REGRESS_OPTS = --inputdir=sql --outputdir=. --load-extension=pg_tombstone
+
+PG_CPPFLAGS = -I$(srcdir)/src -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare -Wno-missing-field-initializers
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)

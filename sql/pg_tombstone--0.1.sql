@@ -1,0 +1,430 @@
+/* pg_tombstone--0.1.sql */
+
+\echo Use "CREATE EXTENSION pg_tombstone" to load this file. \quit
+
+--------------------------------------------------------------------------
+-- Catalog
+--------------------------------------------------------------------------
+
+-- One row per protected relation.  Partitions and inheritance children of a
+-- protected table have their own row, with the root they are protected
+-- through in "parent", so that every check is a lookup by relation.
+CREATE TABLE tombstone.tables (
+    relid         regclass    PRIMARY KEY,
+    tenant_column name        NOT NULL,
+    retention     interval    NOT NULL,
+    history       boolean     NOT NULL,
+    parent        regclass,
+    protected_at  timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE tombstone.tables IS
+    'Relations protected by pg_tombstone; written only by tombstone.protect()';
+SELECT pg_catalog.pg_extension_config_dump('tombstone.tables', '');
+REVOKE ALL ON tombstone.tables FROM PUBLIC;
+GRANT SELECT ON tombstone.tables TO PUBLIC;
+
+CREATE VIEW tombstone.protected_tables AS
+SELECT t.relid         AS table_name,
+       t.tenant_column,
+       t.retention,
+       t.history,
+       t.parent        AS protected_through,
+       t.protected_at
+  FROM tombstone.tables t;
+COMMENT ON VIEW tombstone.protected_tables IS
+    'Protected tables; protected_through names the table whose protection a partition or child inherits';
+GRANT SELECT ON tombstone.protected_tables TO PUBLIC;
+
+--------------------------------------------------------------------------
+-- C entry points
+--------------------------------------------------------------------------
+
+CREATE FUNCTION tombstone._preloaded()
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'tombstone_preloaded_sql'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION tombstone._preloaded() IS
+    'Whether pg_tombstone was loaded from shared_preload_libraries in this backend';
+
+CREATE FUNCTION tombstone._register(regclass, name, interval, boolean, regclass)
+RETURNS void
+AS 'MODULE_PATHNAME', 'tombstone_register'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION tombstone._register(regclass, name, interval, boolean, regclass) IS
+    'Internal: record a relation owned by the caller in tombstone.tables';
+
+CREATE FUNCTION tombstone._guard_delete()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'tombstone_guard_delete'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION tombstone._guard_delete() IS
+    'Trigger: refuse physical deletes of protected rows';
+
+CREATE FUNCTION tombstone._before_update()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'tombstone_before_update'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION tombstone._before_update() IS
+    'Trigger: bookkeeping of updates on protected tables';
+
+CREATE FUNCTION tombstone._guard_truncate()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'tombstone_guard_truncate'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION tombstone._guard_truncate() IS
+    'Trigger: refuse TRUNCATE of protected tables';
+
+--------------------------------------------------------------------------
+-- Protecting tables
+--------------------------------------------------------------------------
+
+-- Create the guard triggers on one relation, firing ALWAYS so that
+-- session_replication_role = replica does not switch them off.  Partitions
+-- receive the row triggers as clones of their parent's, so only their
+-- firing is set here; statement triggers are never cloned.
+CREATE FUNCTION tombstone._install_triggers(tbl regclass, is_partition boolean)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT is_partition THEN
+        EXECUTE format('CREATE TRIGGER tombstone_guard_delete BEFORE DELETE ON %s'
+                       ' FOR EACH ROW EXECUTE FUNCTION tombstone._guard_delete()', tbl);
+        EXECUTE format('CREATE TRIGGER tombstone_before_update BEFORE UPDATE ON %s'
+                       ' FOR EACH ROW EXECUTE FUNCTION tombstone._before_update()', tbl);
+    END IF;
+    EXECUTE format('CREATE TRIGGER tombstone_guard_truncate BEFORE TRUNCATE ON %s'
+                   ' FOR EACH STATEMENT EXECUTE FUNCTION tombstone._guard_truncate()', tbl);
+    EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER tombstone_guard_delete,'
+                   ' ENABLE ALWAYS TRIGGER tombstone_before_update,'
+                   ' ENABLE ALWAYS TRIGGER tombstone_guard_truncate', tbl);
+END
+$$;
+COMMENT ON FUNCTION tombstone._install_triggers(regclass, boolean) IS
+    'Internal: create the guard triggers of a protected relation';
+
+-- The partitions and inheritance children below tbl, at any depth.
+CREATE FUNCTION tombstone._descendants(tbl regclass)
+RETURNS TABLE (relid regclass, relkind "char", relispartition boolean)
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH RECURSIVE d(relid) AS (
+        SELECT i.inhrelid FROM pg_inherits i WHERE i.inhparent = tbl
+        UNION
+        SELECT i.inhrelid FROM pg_inherits i JOIN d ON i.inhparent = d.relid
+    )
+    SELECT d.relid::regclass, c.relkind, c.relispartition
+      FROM d JOIN pg_class c ON c.oid = d.relid
+     WHERE c.relkind IN ('r', 'p', 'f')
+$$;
+COMMENT ON FUNCTION tombstone._descendants(regclass) IS
+    'Internal: partitions and inheritance children of a table, at any depth';
+
+CREATE FUNCTION tombstone.protect(tbl regclass,
+                                  tenant_column name,
+                                  retention interval DEFAULT '30 days',
+                                  history boolean DEFAULT true)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rel     record;
+    d       record;
+    coltype regtype;
+    col     record;
+BEGIN
+    IF tbl IS NULL OR tenant_column IS NULL OR retention IS NULL OR history IS NULL THEN
+        RAISE EXCEPTION 'arguments of tombstone.protect() must not be null'
+            USING ERRCODE = 'null_value_not_allowed',
+                  DETAIL = format('Called with tbl %s, tenant_column %s, retention %s, history %s.',
+                                  coalesce(tbl::text, 'NULL'), coalesce(tenant_column::text, 'NULL'),
+                                  coalesce(retention::text, 'NULL'), coalesce(history::text, 'NULL')),
+                  HINT = 'Name the table and its tenant column.';
+    END IF;
+    IF retention < interval '0' THEN
+        RAISE EXCEPTION 'retention of table % must not be negative', tbl
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('Retention %s was given.', retention),
+                  HINT = 'Give how long tombstoned rows are kept before they may be purged, such as ''30 days''.';
+    END IF;
+    IF NOT tombstone._preloaded() THEN
+        RAISE EXCEPTION 'pg_tombstone must be loaded via shared_preload_libraries'
+            USING ERRCODE = 'TB001',
+                  DETAIL = format('Table %s was not protected: without the library DELETE cannot be turned into a tombstone.', tbl),
+                  HINT = 'Add pg_tombstone to shared_preload_libraries in postgresql.conf and restart the server.';
+    END IF;
+
+    SELECT c.relkind, c.relpersistence, c.relispartition
+      INTO rel FROM pg_class c WHERE c.oid = tbl;
+    IF rel.relkind NOT IN ('r', 'p') THEN
+        RAISE EXCEPTION '"%" is not a table', tbl
+            USING ERRCODE = 'wrong_object_type',
+                  DETAIL = format('Only ordinary and partitioned tables can be protected; %s is %s.', tbl,
+                                  CASE rel.relkind WHEN 'v' THEN 'a view' WHEN 'm' THEN 'a materialized view'
+                                       WHEN 'f' THEN 'a foreign table' WHEN 'i' THEN 'an index'
+                                       WHEN 'I' THEN 'a partitioned index' WHEN 'S' THEN 'a sequence'
+                                       WHEN 'c' THEN 'a composite type' ELSE 'not a table' END),
+                  HINT = 'Protect the table the rows are stored in.';
+    END IF;
+    IF rel.relpersistence = 't' THEN
+        RAISE EXCEPTION 'cannot protect temporary table %', tbl
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'The rows of a temporary table disappear with the session, so they cannot be kept.',
+                  HINT = 'Protect a permanent table.';
+    END IF;
+
+    SELECT t.protected_through INTO d
+      FROM tombstone.protected_tables t WHERE t.table_name = tbl;
+    IF FOUND THEN
+        RAISE EXCEPTION 'table % is already protected', tbl
+            USING ERRCODE = 'duplicate_object',
+                  DETAIL = CASE WHEN d.protected_through IS NULL
+                                THEN format('Table %s is listed in tombstone.protected_tables.', tbl)
+                                ELSE format('Table %s is protected through table %s.', tbl, d.protected_through) END,
+                  HINT = 'See tombstone.protected_tables.';
+    END IF;
+    SELECT x.relid, x.relkind INTO d
+      FROM tombstone._descendants(tbl) x
+     WHERE x.relkind = 'f'
+        OR EXISTS (SELECT 1 FROM tombstone.protected_tables t WHERE t.table_name = x.relid)
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'cannot protect table % because of its partition or child %', tbl, d.relid
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = CASE WHEN d.relkind = 'f'
+                                THEN format('%s is a foreign table, whose rows pg_tombstone cannot keep.', d.relid)
+                                ELSE format('%s is already protected on its own.', d.relid) END,
+                  HINT = 'Protect the tables individually, or detach the partition first.';
+    END IF;
+
+    SELECT a.attnum INTO col FROM pg_attribute a
+     WHERE a.attrelid = tbl AND a.attname = tenant_column AND a.attnum > 0 AND NOT a.attisdropped;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'column "%" of table % does not exist', tenant_column, tbl
+            USING ERRCODE = 'undefined_column',
+                  DETAIL = format('The tenant column names the column that holds the tenant id of each row of %s.', tbl),
+                  HINT = 'Give the name of an existing column.';
+    END IF;
+    IF tenant_column IN ('deleted_at', 'deleted_change') THEN
+        RAISE EXCEPTION 'column "%" cannot be the tenant column', tenant_column
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'The tombstone columns deleted_at and deleted_change are managed by pg_tombstone.',
+                  HINT = 'Give the column that holds the tenant id.';
+    END IF;
+
+    FOR col IN SELECT * FROM (VALUES ('deleted_at'::name, 'timestamptz'::regtype),
+                                     ('deleted_change'::name, 'bigint'::regtype)) v(name, type)
+    LOOP
+        SELECT a.atttypid::regtype INTO coltype FROM pg_attribute a
+         WHERE a.attrelid = tbl AND a.attname = col.name AND a.attnum > 0 AND NOT a.attisdropped;
+        IF FOUND AND coltype <> col.type THEN
+            RAISE EXCEPTION 'column "%" of table % has type %, not %', col.name, tbl, coltype, col.type
+                USING ERRCODE = 'datatype_mismatch',
+                      DETAIL = format('pg_tombstone stores tombstones in column %s of type %s.', col.name, col.type),
+                      HINT = format('Rename the existing column or change its type to %s, then protect the table.', col.type);
+        ELSIF NOT FOUND AND rel.relispartition THEN
+            RAISE EXCEPTION 'partition % has no column "%"', tbl, col.name
+                USING ERRCODE = 'undefined_column',
+                      DETAIL = 'Columns cannot be added to a single partition.',
+                      HINT = format('Add column %s %s to the partitioned table, or protect the partitioned table instead.', col.name, col.type);
+        ELSIF NOT FOUND THEN
+            EXECUTE format('ALTER TABLE %s ADD COLUMN %I %s', tbl, col.name, col.type);
+        END IF;
+    END LOOP;
+
+    -- Record everything first: the nested ALTER TABLE commands below fire
+    -- the DDL event trigger, which must find nothing left to adopt.
+    PERFORM tombstone._register(tbl, tenant_column, retention, history, NULL);
+    FOR d IN SELECT * FROM tombstone._descendants(tbl) LOOP
+        PERFORM tombstone._register(d.relid, tenant_column, retention, history, tbl);
+    END LOOP;
+
+    PERFORM tombstone._install_triggers(tbl, false);
+    FOR d IN SELECT * FROM tombstone._descendants(tbl) LOOP
+        PERFORM tombstone._install_triggers(d.relid, d.relispartition);
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION tombstone.protect(regclass, name, interval, boolean) IS
+    'Protect a tenant-scoped table: DELETE becomes a tombstone and nothing can be destroyed';
+
+--------------------------------------------------------------------------
+-- Event triggers: adopt new partitions, fail closed on DROP
+--------------------------------------------------------------------------
+
+-- A partition created or attached under a protected table, or a new
+-- inheritance child, is protected like its parent.
+CREATE FUNCTION tombstone._on_ddl_end()
+RETURNS event_trigger
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r   record;
+    root record;
+BEGIN
+    FOR r IN
+        WITH touched AS (
+            SELECT DISTINCT c.objid FROM pg_event_trigger_ddl_commands() c
+             WHERE c.object_type = 'table' AND c.classid = 'pg_class'::regclass
+        )
+        SELECT x.relid, x.relispartition FROM touched t, LATERAL (
+            SELECT t.objid::regclass AS relid, c.relispartition
+              FROM pg_class c WHERE c.oid = t.objid
+            UNION
+            SELECT d.relid, d.relispartition FROM tombstone._descendants(t.objid::regclass) d
+        ) x(relid, relispartition)
+        WHERE NOT EXISTS (SELECT 1 FROM tombstone.tables p WHERE p.relid = x.relid)
+    LOOP
+        -- the nearest protected ancestor, if any
+        WITH RECURSIVE up(relid, depth) AS (
+            SELECT i.inhparent, 1 FROM pg_inherits i WHERE i.inhrelid = r.relid
+            UNION ALL
+            SELECT i.inhparent, up.depth + 1 FROM pg_inherits i JOIN up ON i.inhrelid = up.relid
+        )
+        SELECT coalesce(p.parent, p.relid) AS root, p.tenant_column, p.retention, p.history
+          INTO root
+          FROM up JOIN tombstone.tables p ON p.relid = up.relid
+         ORDER BY up.depth LIMIT 1;
+        IF FOUND THEN
+            PERFORM tombstone._register(r.relid, root.tenant_column, root.retention, root.history, root.root);
+            PERFORM tombstone._install_triggers(r.relid, r.relispartition);
+        END IF;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION tombstone._on_ddl_end() IS
+    'Event trigger: protect new partitions and inheritance children of protected tables';
+
+-- The DROP guard that works without the library: with pg_tombstone preloaded
+-- the object access hook refuses these drops before anything happens.
+CREATE FUNCTION tombstone._on_sql_drop()
+RETURNS event_trigger
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    obj record;
+    p   record;
+BEGIN
+    FOR obj IN SELECT * FROM pg_event_trigger_dropped_objects()
+                WHERE object_type IN ('table', 'table column', 'trigger')
+    LOOP
+        IF obj.object_type = 'table' THEN
+            SELECT * INTO p FROM tombstone.tables t WHERE t.relid = obj.objid;
+            IF FOUND THEN
+                RAISE EXCEPTION 'cannot drop protected table "%"', obj.object_name
+                    USING ERRCODE = 'TB004',
+                          DETAIL = format('The command would drop table %s with all of its rows, live and tombstoned.', obj.object_identity),
+                          HINT = 'Protected tables keep every row; destructive changes to them need a signed change token of operation "ddl".';
+            END IF;
+        ELSIF obj.object_type = 'table column' THEN
+            SELECT * INTO p FROM tombstone.tables t WHERE t.relid = obj.objid;
+            IF FOUND AND obj.address_names[3] IN ('deleted_at', 'deleted_change', p.tenant_column) THEN
+                RAISE EXCEPTION 'cannot drop column "%" of protected table "%"', obj.address_names[3], obj.address_names[2]
+                    USING ERRCODE = 'TB005',
+                          DETAIL = format('Column %s is used by pg_tombstone to keep deleted rows recoverable.', obj.object_identity),
+                          HINT = 'Protected tables keep every row; destructive changes to them need a signed change token of operation "ddl".';
+            END IF;
+        ELSIF obj.address_names[3] LIKE 'tombstone\_%' THEN
+            SELECT * INTO p FROM tombstone.tables t
+             WHERE t.relid = to_regclass(format('%I.%I', obj.address_names[1], obj.address_names[2]));
+            IF FOUND THEN
+                RAISE EXCEPTION 'cannot drop trigger "%" of protected table "%"', obj.address_names[3], obj.address_names[2]
+                    USING ERRCODE = 'TB010',
+                          DETAIL = format('Trigger %s keeps rows from being deleted physically.', obj.object_identity),
+                          HINT = 'Protected tables keep every row; destructive changes to them need a signed change token of operation "ddl".';
+            END IF;
+        END IF;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION tombstone._on_sql_drop() IS
+    'Event trigger: refuse drops of protected tables, their tombstone columns and guard triggers';
+
+CREATE EVENT TRIGGER tombstone_ddl_end ON ddl_command_end
+    WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE')
+    EXECUTE FUNCTION tombstone._on_ddl_end();
+ALTER EVENT TRIGGER tombstone_ddl_end ENABLE ALWAYS;
+
+CREATE EVENT TRIGGER tombstone_sql_drop ON sql_drop
+    EXECUTE FUNCTION tombstone._on_sql_drop();
+ALTER EVENT TRIGGER tombstone_sql_drop ENABLE ALWAYS;
+
+--------------------------------------------------------------------------
+-- Hazards
+--------------------------------------------------------------------------
+
+CREATE FUNCTION tombstone.check()
+RETURNS TABLE (hazard text, table_name regclass, object_name text,
+               detail text, suggestion text)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT tombstone._preloaded() THEN
+        hazard := 'library_not_preloaded';
+        object_name := 'shared_preload_libraries';
+        detail := 'pg_tombstone is not in shared_preload_libraries: DELETE on a protected table is refused instead of tombstoned, tombstones are not hidden and the DDL guard is off.';
+        suggestion := 'Add pg_tombstone to shared_preload_libraries in postgresql.conf and restart the server.';
+        RETURN NEXT;
+    END IF;
+
+    RETURN QUERY
+    SELECT 'unique_holds_tombstones', t.relid, i.indexrelid::regclass::text,
+           format('A tombstoned row keeps its key in unique index %s, so a new row with the same key is refused while the old one is deleted.',
+                  i.indexrelid::regclass),
+           format('%sCREATE UNIQUE INDEX ON %s (%s) WHERE deleted_at IS NULL;',
+                  CASE WHEN con.conname IS NOT NULL
+                       THEN format('ALTER TABLE %s DROP CONSTRAINT %I; ', t.relid, con.conname) ELSE '' END,
+                  t.relid,
+                  (SELECT string_agg(pg_get_indexdef(i.indexrelid, k, true), ', ' ORDER BY k)
+                     FROM generate_series(1, i.indnkeyatts) k))
+      FROM tombstone.tables t
+      JOIN pg_index i ON i.indrelid = t.relid
+      LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.contype = 'u'
+     WHERE i.indisunique AND NOT i.indisprimary
+       AND NOT EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhrelid = i.indexrelid)
+       AND coalesce(pg_get_expr(i.indpred, i.indrelid), '') !~ 'deleted_at IS NULL'
+     ORDER BY 2, 3;
+
+    RETURN QUERY
+    SELECT 'cascade_from_unprotected', con.conrelid::regclass, con.conname::text,
+           format('Deleting a row of unprotected table %s deletes it physically and only tombstones the rows of %s that reference it, which are then left referencing a row that no longer exists.',
+                  con.confrelid::regclass, con.conrelid::regclass),
+           format('Protect %s as well, or make foreign key %I ON DELETE RESTRICT.', con.confrelid::regclass, con.conname)
+      FROM pg_constraint con
+      JOIN tombstone.tables t ON t.relid = con.conrelid
+     WHERE con.contype = 'f' AND con.confdeltype = 'c' AND con.conparentid = 0
+       AND NOT EXISTS (SELECT 1 FROM tombstone.tables p WHERE p.relid = con.confrelid)
+     ORDER BY 2, 3;
+
+    RETURN QUERY
+    SELECT 'unprotected_reference', con.conrelid::regclass, con.conname::text,
+           format('Rows of unprotected table %s keep referencing rows of %s after those are tombstoned.',
+                  con.conrelid::regclass, con.confrelid::regclass),
+           format('Protect %s as well.', con.conrelid::regclass)
+      FROM pg_constraint con
+      JOIN tombstone.tables t ON t.relid = con.confrelid
+     WHERE con.contype = 'f' AND con.conparentid = 0
+       AND NOT EXISTS (SELECT 1 FROM tombstone.tables c WHERE c.relid = con.conrelid)
+     ORDER BY 2, 3;
+
+    RETURN QUERY
+    SELECT 'no_tenant_index', t.relid, t.tenant_column::text,
+           format('No index of %s starts with tenant column %I: reading or deleting one tenant scans the whole table.',
+                  t.relid, t.tenant_column),
+           format('CREATE INDEX ON %s (%I);', t.relid, t.tenant_column)
+      FROM tombstone.tables t
+      JOIN pg_attribute a ON a.attrelid = t.relid AND a.attname = t.tenant_column
+     WHERE t.parent IS NULL
+       AND NOT EXISTS (SELECT 1 FROM pg_index i
+                        WHERE i.indrelid = t.relid AND i.indkey[0] = a.attnum)
+     ORDER BY 2;
+END
+$$;
+COMMENT ON FUNCTION tombstone.check() IS
+    'List hazards that weaken the protection of protected tables, with a suggested fix for each';

@@ -1,0 +1,310 @@
+/*-------------------------------------------------------------------------
+ *
+ * catalog.c
+ *	  Which relations are protected: a per-backend cache over the
+ *	  extension's catalog table tombstone.tables.
+ *
+ * The planner hook asks, for every relation a query touches, whether it is
+ * protected.  That question must cost a hash lookup, not a catalog scan, so
+ * answers (positive and negative) are cached in a backend-local hash table
+ * and dropped by a relcache invalidation callback:
+ *
+ *	- an invalidation of one relation drops that relation's entry (protect()
+ *	  and every ALTER TABLE invalidate the relation they change);
+ *	- an invalidation of the catalog table itself, or of all relations, drops
+ *	  everything (the extension was dropped or re-created).
+ *
+ * The catalog records partitions and inheritance children too (with the
+ * ancestor they are protected through), so a lookup never has to walk
+ * pg_inherits.
+ *
+ * src/catalog.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/fmgroids.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+
+#include "pg_tombstone.h"
+
+/* Column numbers of tombstone.tables; they follow the extension script. */
+#define Anum_tables_relid			1
+#define Anum_tables_tenant_column	2
+#define Anum_tables_parent			5
+
+static HTAB *rel_cache = NULL;
+
+/* OID of tombstone.tables, once found */
+static Oid	catalog_relid = InvalidOid;
+
+/*
+ * Relcache callback: forget what an invalidated relation was, or everything
+ * when the catalog itself (or every relation) is invalidated.
+ */
+static void
+rel_cache_callback(Datum arg, Oid relid)
+{
+	HASH_SEQ_STATUS status;
+	TombstoneRel *entry;
+
+	if (rel_cache == NULL)
+		return;
+
+	if (OidIsValid(relid) && relid != catalog_relid)
+	{
+		hash_search(rel_cache, &relid, HASH_REMOVE, NULL);
+		return;
+	}
+
+	hash_seq_init(&status, rel_cache);
+	while ((entry = hash_seq_search(&status)) != NULL)
+		hash_search(rel_cache, &entry->relid, HASH_REMOVE, NULL);
+	catalog_relid = InvalidOid;
+}
+
+void
+TombstoneCatalogInit(void)
+{
+	CacheRegisterRelcacheCallback(rel_cache_callback, (Datum) 0);
+}
+
+/*
+ * The OID of tombstone.tables, or InvalidOid when the extension is not
+ * installed in this database.  Two syscache probes when not yet known.
+ */
+Oid
+TombstoneCatalogRelid(void)
+{
+	Oid			nspid;
+
+	if (OidIsValid(catalog_relid))
+		return catalog_relid;
+
+	nspid = get_namespace_oid(TOMBSTONE_SCHEMA, true);
+	if (!OidIsValid(nspid))
+		return InvalidOid;
+	catalog_relid = get_relname_relid(TOMBSTONE_CATALOG, nspid);
+	return catalog_relid;
+}
+
+/*
+ * Read the catalog row of one relation into entry; false when there is none.
+ */
+static bool
+load_entry(Oid catrelid, Oid relid, TombstoneRel *entry)
+{
+	Relation	catrel;
+	SysScanDesc scan;
+	ScanKeyData key;
+	HeapTuple	tup;
+	Snapshot	snapshot;
+	bool		found = false;
+
+	catrel = table_open(catrelid, AccessShareLock);
+	ScanKeyInit(&key, Anum_tables_relid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(relid));
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	scan = systable_beginscan(catrel, InvalidOid, false, snapshot, 1, &key);
+
+	if (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		bool		isnull;
+		Datum		d;
+
+		d = heap_getattr(tup, Anum_tables_tenant_column,
+						 RelationGetDescr(catrel), &isnull);
+		if (isnull)
+			elog(ERROR, "tombstone.tables has no tenant column for relation %u",
+				 relid);
+		namestrcpy(&entry->tenant_column, NameStr(*DatumGetName(d)));
+		d = heap_getattr(tup, Anum_tables_parent,
+						 RelationGetDescr(catrel), &isnull);
+		entry->parent = isnull ? InvalidOid : DatumGetObjectId(d);
+		found = true;
+	}
+
+	systable_endscan(scan);
+	UnregisterSnapshot(snapshot);
+	table_close(catrel, AccessShareLock);
+	return found;
+}
+
+/*
+ * Whether relid is protected, and how.  Returns NULL for a relation that is
+ * not protected (or when the extension is not installed).  The result points
+ * into the cache and is valid until the next invalidation is processed.
+ */
+const TombstoneRel *
+TombstoneRelLookup(Oid relid)
+{
+	TombstoneRel *entry;
+	TombstoneRel tmp;
+	bool		found;
+	Oid			catrelid;
+
+	if (rel_cache == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(TombstoneRel);
+		ctl.hcxt = CacheMemoryContext;
+		rel_cache = hash_create("pg_tombstone protected relations", 64, &ctl,
+								HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+
+	entry = hash_search(rel_cache, &relid, HASH_FIND, NULL);
+	if (entry != NULL)
+		return entry->is_protected ? entry : NULL;
+
+	catrelid = TombstoneCatalogRelid();
+	if (!OidIsValid(catrelid) || relid == catrelid)
+		return NULL;
+
+	/*
+	 * Build the entry in a local variable first: reading the catalog may
+	 * process invalidations that modify the hash table.
+	 */
+	memset(&tmp, 0, sizeof(tmp));
+	tmp.relid = relid;
+	tmp.is_protected = load_entry(catrelid, relid, &tmp);
+	if (tmp.is_protected)
+	{
+		tmp.deleted_at_attno = get_attnum(relid, TOMBSTONE_DELETED_AT);
+		tmp.deleted_change_attno = get_attnum(relid, TOMBSTONE_DELETED_CHANGE);
+		tmp.tenant_attno = get_attnum(relid, NameStr(tmp.tenant_column));
+
+		/*
+		 * The DDL guard keeps these columns in place; if one is missing
+		 * anyway, refuse to guess rather than treat the table as unprotected.
+		 */
+		if (tmp.deleted_at_attno == InvalidAttrNumber)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("protected table \"%s\" has no column \"%s\"",
+							get_rel_name(relid), TOMBSTONE_DELETED_AT)));
+	}
+
+	entry = hash_search(rel_cache, &relid, HASH_ENTER, &found);
+	memcpy(entry, &tmp, sizeof(tmp));
+	return entry->is_protected ? entry : NULL;
+}
+
+/*
+ * Is any table protected?  Reads the catalog; used on DDL paths only.
+ */
+bool
+TombstoneAnyProtected(void)
+{
+	Oid			catrelid = TombstoneCatalogRelid();
+	Relation	catrel;
+	SysScanDesc scan;
+	Snapshot	snapshot;
+	bool		found;
+
+	if (!OidIsValid(catrelid))
+		return false;
+	catrel = table_open(catrelid, AccessShareLock);
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	scan = systable_beginscan(catrel, InvalidOid, false, snapshot, 0, NULL);
+	found = HeapTupleIsValid(systable_getnext(scan));
+	systable_endscan(scan);
+	UnregisterSnapshot(snapshot);
+	table_close(catrel, AccessShareLock);
+	return found;
+}
+
+PG_FUNCTION_INFO_V1(tombstone_register);
+
+static Oid
+relation_owner(Oid relid)
+{
+	HeapTuple	tup;
+	Oid			owner;
+
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+	return owner;
+}
+
+/*
+ * tombstone._register(tbl, tenant_column, retention, history, parent)
+ *
+ * Records one relation in tombstone.tables.  Called by protect() and by the
+ * DDL event trigger that adopts new partitions, both running as the user who
+ * owns the table.  Application roles cannot write the catalog, so after
+ * checking ownership the row is inserted as the catalog's owner.  Finally
+ * the relation's relcache entry is invalidated, which re-plans every cached
+ * plan that uses it and drops this and other backends' cached answer.
+ */
+Datum
+tombstone_register(PG_FUNCTION_ARGS)
+{
+	Oid			relid;
+	Oid			catrelid;
+	Oid			catowner;
+	Oid			save_userid;
+	int			save_sec_context;
+	Datum		values[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	Oid			argtypes[5] = {REGCLASSOID, NAMEOID, INTERVALOID, BOOLOID,
+	REGCLASSOID};
+	int			i;
+
+	for (i = 0; i < 4; i++)
+		if (PG_ARGISNULL(i))
+			elog(ERROR, "tombstone._register: argument %d is null", i + 1);
+	relid = PG_GETARG_OID(0);
+
+	if (!pg_class_ownercheck(relid, GetUserId()))
+		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, get_rel_name(relid));
+
+	catrelid = TombstoneCatalogRelid();
+	if (!OidIsValid(catrelid))
+		elog(ERROR, "catalog table tombstone.tables does not exist");
+	catowner = relation_owner(catrelid);
+
+	for (i = 0; i < 5; i++)
+		values[i] = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);
+	if (PG_ARGISNULL(4))
+		nulls[4] = 'n';
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(catowner, save_sec_context |
+						   SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("INSERT INTO tombstone.tables "
+							  "(relid, tenant_column, retention, history, parent) "
+							  "VALUES ($1, $2, $3, $4, $5)",
+							  5, argtypes, values, nulls, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not record relation %u in tombstone.tables", relid);
+	SPI_finish();
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+
+	CacheInvalidateRelcacheByRelid(relid);
+	PG_RETURN_VOID();
+}

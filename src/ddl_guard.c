@@ -1,0 +1,500 @@
+/*-------------------------------------------------------------------------
+ *
+ * ddl_guard.c
+ *	  Refuses the utility commands that would destroy protected rows or
+ *	  switch their protection off.
+ *
+ * Two hooks, because the dangerous paths are of two kinds:
+ *
+ *	- ProcessUtility_hook inspects a command before it runs, when the
+ *	  objects it names are known: TRUNCATE, DROP TABLE and DROP EXTENSION,
+ *	  ALTER TABLE subcommands (disabling our triggers, DETACH PARTITION,
+ *	  NO INHERIT, dropping or retyping a tombstone column), renames, and
+ *	  ALTER EVENT TRIGGER on the extension's own event triggers.
+ *
+ *	- object_access_hook sees every object PostgreSQL is about to delete,
+ *	  including those reached only through dependencies: DROP SCHEMA ...
+ *	  CASCADE, DROP OWNED, DROP TYPE ... CASCADE dropping a column, the
+ *	  partitions of a dropped table.  Refusing there aborts the command
+ *	  before anything is gone.
+ *
+ * Without the library preloaded neither hook exists; the extension's
+ * sql_drop event trigger and the TRUNCATE and DELETE triggers still refuse
+ * the destructive part (see triggers.c and the extension script).
+ *
+ * Signed change tokens that authorise these commands come in a later
+ * release; every refusal here ends in the same hint so that users know
+ * what will unlock it.
+ *
+ * src/ddl_guard.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/dependency.h"
+#include "catalog/indexing.h"
+#include "catalog/namespace.h"
+#include "catalog/objectaccess.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_event_trigger.h"
+#include "catalog/pg_extension.h"
+#include "catalog/pg_inherits.h"
+#include "catalog/pg_trigger.h"
+#include "commands/trigger.h"
+#include "commands/extension.h"
+#include "nodes/parsenodes.h"
+#include "tcop/utility.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+
+#include "pg_tombstone.h"
+
+static ProcessUtility_hook_type prev_ProcessUtility = NULL;
+static object_access_hook_type prev_object_access_hook = NULL;
+
+static bool
+is_tombstone_trigger_name(const char *name)
+{
+	return strncmp(name, TOMBSTONE_TRIGGER_PREFIX,
+				   strlen(TOMBSTONE_TRIGGER_PREFIX)) == 0;
+}
+
+/*
+ * Is this one of the columns protection depends on: the tombstone columns
+ * or the tenant column?
+ */
+static bool
+is_protected_column(const TombstoneRel *trel, const char *colname)
+{
+	return strcmp(colname, TOMBSTONE_DELETED_AT) == 0 ||
+		strcmp(colname, TOMBSTONE_DELETED_CHANGE) == 0 ||
+		strcmp(colname, NameStr(trel->tenant_column)) == 0;
+}
+
+static void
+refuse_drop_table(Oid relid)
+{
+	char	   *relname = get_rel_name(relid);
+
+	ereport(ERROR,
+			(errcode(ERRCODE_TOMBSTONE_DROP_TABLE),
+			 errmsg("cannot drop protected table \"%s\"", relname),
+			 errdetail("The command would drop table \"%s\" with all of its rows, live and tombstoned.",
+					   relname),
+			 errhint(TOMBSTONE_DDL_HINT)));
+}
+
+static void
+refuse_drop_column(Oid relid, const char *colname)
+{
+	char	   *relname = get_rel_name(relid);
+
+	ereport(ERROR,
+			(errcode(ERRCODE_TOMBSTONE_DROP_COLUMN),
+			 errmsg("cannot drop column \"%s\" of protected table \"%s\"",
+					colname, relname),
+			 errdetail("Column \"%s\" of table \"%s\" is used by pg_tombstone to keep deleted rows recoverable.",
+					   colname, relname),
+			 errhint(TOMBSTONE_DDL_HINT)));
+}
+
+static void
+refuse_trigger_change(Oid relid, const char *trigname, const char *action)
+{
+	char	   *relname = get_rel_name(relid);
+
+	ereport(ERROR,
+			(errcode(ERRCODE_TOMBSTONE_DISABLE_TRIGGER),
+			 errmsg("cannot %s trigger \"%s\" of protected table \"%s\"",
+					action, trigname, relname),
+			 errdetail("Trigger \"%s\" keeps rows of table \"%s\" from being deleted physically.",
+					   trigname, relname),
+			 errhint(TOMBSTONE_DDL_HINT)));
+}
+
+/*
+ * Would disabling triggers of relid (and, through recursion, of its
+ * partitions and children) reach a protected table?  Returns the first
+ * protected one, or InvalidOid.
+ */
+static Oid
+protected_in_tree(Oid relid)
+{
+	List	   *tree;
+	ListCell   *lc;
+
+	if (TombstoneRelLookup(relid) != NULL)
+		return relid;
+	tree = find_all_inheritors(relid, NoLock, NULL);
+	foreach(lc, tree)
+		if (TombstoneRelLookup(lfirst_oid(lc)) != NULL)
+			return lfirst_oid(lc);
+	return InvalidOid;
+}
+
+static void
+check_truncate(TruncateStmt *stmt)
+{
+	ListCell   *lc;
+
+	foreach(lc, stmt->relations)
+	{
+		Oid			relid = RangeVarGetRelid(lfirst_node(RangeVar, lc),
+											 NoLock, true);
+		char	   *relname;
+
+		if (!OidIsValid(relid))
+			continue;
+		/* without ONLY, TRUNCATE reaches the partitions and children too */
+		if (lfirst_node(RangeVar, lc)->inh)
+			relid = protected_in_tree(relid);
+		else if (TombstoneRelLookup(relid) == NULL)
+			relid = InvalidOid;
+		if (!OidIsValid(relid))
+			continue;
+
+		relname = get_rel_name(relid);
+		ereport(ERROR,
+				(errcode(ERRCODE_TOMBSTONE_TRUNCATE),
+				 errmsg("cannot truncate protected table \"%s\"", relname),
+				 errdetail("TRUNCATE would remove every row of table \"%s\", live and tombstoned.",
+						   relname),
+				 errhint(TOMBSTONE_DDL_HINT)));
+	}
+}
+
+static void
+check_alter_table(AlterTableStmt *stmt)
+{
+	Oid			relid;
+	const TombstoneRel *trel;
+	ListCell   *lc;
+
+	if (stmt->objtype != OBJECT_TABLE)
+		return;
+	relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+	if (!OidIsValid(relid))
+		return;
+	trel = TombstoneRelLookup(relid);
+
+	foreach(lc, stmt->cmds)
+	{
+		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+		Oid			target;
+
+		switch (cmd->subtype)
+		{
+			case AT_DisableTrig:
+			case AT_EnableTrig:
+			case AT_EnableReplicaTrig:
+				/* only ENABLE ALWAYS keeps our triggers firing everywhere */
+				if (!is_tombstone_trigger_name(cmd->name))
+					break;
+				target = protected_in_tree(relid);
+				if (OidIsValid(target))
+					refuse_trigger_change(target, cmd->name,
+										  cmd->subtype == AT_DisableTrig ?
+										  "disable" : "change the firing of");
+				break;
+			case AT_DisableTrigAll:
+			case AT_DisableTrigUser:
+			case AT_EnableTrigAll:
+			case AT_EnableTrigUser:
+				target = protected_in_tree(relid);
+				if (OidIsValid(target))
+					refuse_trigger_change(target, "tombstone_guard_delete",
+										  (cmd->subtype == AT_DisableTrigAll ||
+										   cmd->subtype == AT_DisableTrigUser) ?
+										  "disable" : "change the firing of");
+				break;
+			case AT_DetachPartition:
+			case AT_DetachPartitionFinalize:
+				{
+					PartitionCmd *pc = (PartitionCmd *) cmd->def;
+					Oid			partid = RangeVarGetRelid(pc->name, NoLock, true);
+					const TombstoneRel *ptrel;
+
+					ptrel = OidIsValid(partid) ? TombstoneRelLookup(partid) : NULL;
+					if (trel == NULL && (ptrel == NULL || !OidIsValid(ptrel->parent)))
+						break;
+					ereport(ERROR,
+							(errcode(ERRCODE_TOMBSTONE_DETACH),
+							 errmsg("cannot detach partition \"%s\" from protected table \"%s\"",
+									pc->name->relname, get_rel_name(relid)),
+							 errdetail("Detached, partition \"%s\" would no longer be protected through table \"%s\".",
+									   pc->name->relname, get_rel_name(relid)),
+							 errhint(TOMBSTONE_DDL_HINT)));
+				}
+				break;
+			case AT_DropInherit:
+				if (trel == NULL || !OidIsValid(trel->parent))
+					break;
+				ereport(ERROR,
+						(errcode(ERRCODE_TOMBSTONE_DETACH),
+						 errmsg("cannot remove inheritance of protected table \"%s\"",
+								get_rel_name(relid)),
+						 errdetail("Table \"%s\" is protected through table \"%s\" and would no longer be.",
+								   get_rel_name(relid), get_rel_name(trel->parent)),
+						 errhint(TOMBSTONE_DDL_HINT)));
+				break;
+			case AT_DropColumn:
+				if (trel != NULL && is_protected_column(trel, cmd->name))
+					refuse_drop_column(relid, cmd->name);
+				break;
+			case AT_AlterColumnType:
+				if (trel != NULL &&
+					(strcmp(cmd->name, TOMBSTONE_DELETED_AT) == 0 ||
+					 strcmp(cmd->name, TOMBSTONE_DELETED_CHANGE) == 0))
+					ereport(ERROR,
+							(errcode(ERRCODE_TOMBSTONE_ALTER_COLUMN),
+							 errmsg("cannot change the type of column \"%s\" of protected table \"%s\"",
+									cmd->name, get_rel_name(relid)),
+							 errdetail("pg_tombstone relies on the type of column \"%s\".",
+									   cmd->name),
+							 errhint("Leave the tombstone columns as protect() created them.")));
+				break;
+			default:
+				break;
+		}
+	}
+}
+
+static void
+check_rename(RenameStmt *stmt)
+{
+	Oid			relid;
+	const TombstoneRel *trel;
+
+	if (stmt->renameType != OBJECT_COLUMN && stmt->renameType != OBJECT_TRIGGER)
+		return;
+	if (stmt->relation == NULL)
+		return;
+	relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+	if (!OidIsValid(relid) || (trel = TombstoneRelLookup(relid)) == NULL)
+		return;
+
+	if (stmt->renameType == OBJECT_TRIGGER &&
+		is_tombstone_trigger_name(stmt->subname))
+		refuse_trigger_change(relid, stmt->subname, "rename");
+
+	if (stmt->renameType == OBJECT_COLUMN &&
+		is_protected_column(trel, stmt->subname))
+		ereport(ERROR,
+				(errcode(ERRCODE_TOMBSTONE_ALTER_COLUMN),
+				 errmsg("cannot rename column \"%s\" of protected table \"%s\"",
+						stmt->subname, get_rel_name(relid)),
+				 errdetail("pg_tombstone finds the column by the name \"%s\".",
+						   stmt->subname),
+				 errhint("Leave the tombstone and tenant columns as protect() found them.")));
+}
+
+static void
+refuse_drop_extension(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_TOMBSTONE_DROP_EXTENSION),
+			 errmsg("cannot drop extension \"pg_tombstone\" while tables are protected"),
+			 errdetail("Dropping the extension would leave the tombstoned rows of every protected table unguarded."),
+			 errhint("Tables listed in tombstone.protected_tables must be unprotected first, which needs a signed change token of operation \"unprotect\".")));
+}
+
+static void
+check_drop(DropStmt *stmt)
+{
+	ListCell   *lc;
+
+	if (stmt->removeType == OBJECT_TABLE)
+	{
+		foreach(lc, stmt->objects)
+		{
+			RangeVar   *rv = makeRangeVarFromNameList(lfirst(lc));
+			Oid			relid = RangeVarGetRelid(rv, NoLock, true);
+
+			if (OidIsValid(relid) && TombstoneRelLookup(relid) != NULL)
+				refuse_drop_table(relid);
+		}
+	}
+	else if (stmt->removeType == OBJECT_EXTENSION)
+	{
+		foreach(lc, stmt->objects)
+		{
+			if (strcmp(strVal(lfirst(lc)), "pg_tombstone") == 0 &&
+				TombstoneAnyProtected())
+				refuse_drop_extension();
+		}
+	}
+}
+
+static void
+check_alter_event_trigger(AlterEventTrigStmt *stmt)
+{
+	if (!is_tombstone_trigger_name(stmt->trigname) ||
+		stmt->tgenabled == TRIGGER_FIRES_ALWAYS ||
+		!TombstoneAnyProtected())
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_TOMBSTONE_EVENT_TRIGGER),
+			 errmsg("cannot change the firing of event trigger \"%s\"",
+					stmt->trigname),
+			 errdetail("Event trigger \"%s\" keeps protected tables from being dropped when pg_tombstone is not preloaded.",
+					   stmt->trigname),
+			 errhint(TOMBSTONE_DDL_HINT)));
+}
+
+static void
+tombstone_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
+						 bool readOnlyTree, ProcessUtilityContext context,
+						 ParamListInfo params, QueryEnvironment *queryEnv,
+						 DestReceiver *dest, QueryCompletion *qc)
+{
+	Node	   *parsetree = pstmt->utilityStmt;
+
+	if (OidIsValid(TombstoneCatalogRelid()))
+	{
+		switch (nodeTag(parsetree))
+		{
+			case T_TruncateStmt:
+				check_truncate((TruncateStmt *) parsetree);
+				break;
+			case T_AlterTableStmt:
+				check_alter_table((AlterTableStmt *) parsetree);
+				break;
+			case T_RenameStmt:
+				check_rename((RenameStmt *) parsetree);
+				break;
+			case T_DropStmt:
+				check_drop((DropStmt *) parsetree);
+				break;
+			case T_AlterEventTrigStmt:
+				check_alter_event_trigger((AlterEventTrigStmt *) parsetree);
+				break;
+			default:
+				break;
+		}
+	}
+
+	if (prev_ProcessUtility)
+		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+							queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+								params, queryEnv, dest, qc);
+}
+
+/*
+ * The relation and name of a trigger, or false when it does not exist.
+ */
+static bool
+trigger_identity(Oid trigoid, Oid *relid, NameData *name)
+{
+	Relation	tgrel;
+	SysScanDesc scan;
+	ScanKeyData key;
+	HeapTuple	tup;
+	bool		found = false;
+
+	tgrel = table_open(TriggerRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_trigger_oid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(trigoid));
+	scan = systable_beginscan(tgrel, TriggerOidIndexId, true, NULL, 1, &key);
+	if (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_trigger form = (Form_pg_trigger) GETSTRUCT(tup);
+
+		*relid = form->tgrelid;
+		*name = form->tgname;
+		found = true;
+	}
+	systable_endscan(scan);
+	table_close(tgrel, AccessShareLock);
+	return found;
+}
+
+/*
+ * Check one object about to be deleted.
+ */
+static void
+check_object_drop(Oid classId, Oid objectId, int subId)
+{
+	if (classId == RelationRelationId)
+	{
+		const TombstoneRel *trel = TombstoneRelLookup(objectId);
+		char	   *colname;
+
+		if (trel == NULL)
+			return;
+		if (subId == 0)
+			refuse_drop_table(objectId);
+		colname = get_attname(objectId, subId, true);
+		if (colname != NULL && is_protected_column(trel, colname))
+			refuse_drop_column(objectId, colname);
+	}
+	else if (classId == TriggerRelationId)
+	{
+		Oid			relid;
+		NameData	name;
+
+		if (trigger_identity(objectId, &relid, &name) &&
+			is_tombstone_trigger_name(NameStr(name)) &&
+			TombstoneRelLookup(relid) != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_TOMBSTONE_DROP_TRIGGER),
+					 errmsg("cannot drop trigger \"%s\" of protected table \"%s\"",
+							NameStr(name), get_rel_name(relid)),
+					 errdetail("Trigger \"%s\" keeps rows of table \"%s\" from being deleted physically.",
+							   NameStr(name), get_rel_name(relid)),
+					 errhint(TOMBSTONE_DDL_HINT)));
+	}
+	else if (classId == ExtensionRelationId)
+	{
+		if (objectId == get_extension_oid("pg_tombstone", true) &&
+			TombstoneAnyProtected())
+			refuse_drop_extension();
+	}
+	else if (classId == EventTriggerRelationId)
+	{
+		HeapTuple	tup = SearchSysCache1(EVENTTRIGGEROID,
+										  ObjectIdGetDatum(objectId));
+
+		if (HeapTupleIsValid(tup))
+		{
+			NameData	name = ((Form_pg_event_trigger) GETSTRUCT(tup))->evtname;
+
+			ReleaseSysCache(tup);
+			if (is_tombstone_trigger_name(NameStr(name)) &&
+				TombstoneAnyProtected())
+				ereport(ERROR,
+						(errcode(ERRCODE_TOMBSTONE_EVENT_TRIGGER),
+						 errmsg("cannot drop event trigger \"%s\"", NameStr(name)),
+						 errdetail("Event trigger \"%s\" keeps protected tables from being dropped when pg_tombstone is not preloaded.",
+								   NameStr(name)),
+						 errhint(TOMBSTONE_DDL_HINT)));
+		}
+	}
+}
+
+static void
+tombstone_object_access(ObjectAccessType access, Oid classId, Oid objectId,
+						int subId, void *arg)
+{
+	if (prev_object_access_hook)
+		prev_object_access_hook(access, classId, objectId, subId, arg);
+
+	if (access == OAT_DROP && OidIsValid(TombstoneCatalogRelid()))
+		check_object_drop(classId, objectId, subId);
+}
+
+void
+TombstoneDdlGuardInit(void)
+{
+	prev_ProcessUtility = ProcessUtility_hook;
+	ProcessUtility_hook = tombstone_ProcessUtility;
+	prev_object_access_hook = object_access_hook;
+	object_access_hook = tombstone_object_access;
+}

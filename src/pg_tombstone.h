@@ -1,0 +1,98 @@
+/*-------------------------------------------------------------------------
+ *
+ * pg_tombstone.h
+ *	  Declarations shared by the subsystems of pg_tombstone.
+ *
+ * The extension is split by concern: pg_tombstone.c (start-up and GUCs),
+ * catalog.c (which relations are protected, cached per backend), planner.c
+ * (DELETE becomes a tombstone UPDATE; tombstones are hidden from scans),
+ * triggers.c (row and statement triggers that fail closed), ddl_guard.c
+ * (utility, object-access and event-trigger guards against destructive DDL).
+ *
+ * src/pg_tombstone.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PG_TOMBSTONE_H
+#define PG_TOMBSTONE_H
+
+#include "postgres.h"
+
+#include "access/attnum.h"
+#include "utils/relcache.h"
+
+/*
+ * SQLSTATEs of the extension's own class "TB".  Each kind of refusal has its
+ * own code so that applications can catch exactly what they expect; the
+ * README lists them.
+ */
+#define ERRCODE_TOMBSTONE_NOT_PRELOADED		MAKE_SQLSTATE('T','B','0','0','1')
+#define ERRCODE_TOMBSTONE_PHYSICAL_DELETE	MAKE_SQLSTATE('T','B','0','0','2')
+#define ERRCODE_TOMBSTONE_TRUNCATE			MAKE_SQLSTATE('T','B','0','0','3')
+#define ERRCODE_TOMBSTONE_DROP_TABLE		MAKE_SQLSTATE('T','B','0','0','4')
+#define ERRCODE_TOMBSTONE_DROP_COLUMN		MAKE_SQLSTATE('T','B','0','0','5')
+#define ERRCODE_TOMBSTONE_DISABLE_TRIGGER	MAKE_SQLSTATE('T','B','0','0','6')
+#define ERRCODE_TOMBSTONE_DETACH			MAKE_SQLSTATE('T','B','0','0','7')
+#define ERRCODE_TOMBSTONE_DROP_EXTENSION	MAKE_SQLSTATE('T','B','0','0','8')
+#define ERRCODE_TOMBSTONE_ALTER_COLUMN		MAKE_SQLSTATE('T','B','0','0','9')
+#define ERRCODE_TOMBSTONE_DROP_TRIGGER		MAKE_SQLSTATE('T','B','0','1','0')
+#define ERRCODE_TOMBSTONE_EVENT_TRIGGER		MAKE_SQLSTATE('T','B','0','1','1')
+
+/* Fixed names of the columns and triggers that protect() installs. */
+#define TOMBSTONE_DELETED_AT		"deleted_at"
+#define TOMBSTONE_DELETED_CHANGE	"deleted_change"
+#define TOMBSTONE_TRIGGER_PREFIX	"tombstone_"
+#define TOMBSTONE_SCHEMA			"tombstone"
+#define TOMBSTONE_CATALOG			"tables"
+
+/* Values of tombstone.visibility */
+typedef enum TombstoneVisibility
+{
+	TOMBSTONE_VISIBILITY_LIVE,
+	TOMBSTONE_VISIBILITY_ALL,
+	TOMBSTONE_VISIBILITY_DELETED
+} TombstoneVisibility;
+
+/*
+ * What the backend knows about one protected relation.  Attribute numbers
+ * are those of this relation (a partition may number its columns differently
+ * from its parent).
+ */
+typedef struct TombstoneRel
+{
+	Oid			relid;			/* hash key */
+	bool		is_protected;	/* false: a cached negative answer */
+	Oid			parent;			/* protected through this ancestor, or InvalidOid */
+	AttrNumber	deleted_at_attno;
+	AttrNumber	deleted_change_attno;
+	AttrNumber	tenant_attno;
+	NameData	tenant_column;
+} TombstoneRel;
+
+/* pg_tombstone.c */
+extern bool tombstone_preloaded;
+extern int	tombstone_visibility;
+
+/* catalog.c */
+extern void TombstoneCatalogInit(void);
+extern const TombstoneRel *TombstoneRelLookup(Oid relid);
+extern Oid	TombstoneCatalogRelid(void);
+extern bool TombstoneAnyProtected(void);
+
+/* planner.c */
+extern void TombstonePlannerInit(void);
+
+/* ddl_guard.c */
+extern void TombstoneDdlGuardInit(void);
+
+/* triggers.c */
+extern void TombstoneRequirePreloaded(const char *relname);
+
+/*
+ * Hint shared by refusals that a signed change token will one day authorise;
+ * tokens arrive with a later release, so today nothing can.
+ */
+#define TOMBSTONE_DDL_HINT \
+	"Protected tables keep every row; destructive changes to them need a signed change token of operation \"ddl\"."
+
+#endif							/* PG_TOMBSTONE_H */

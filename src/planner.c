@@ -1,0 +1,415 @@
+/*-------------------------------------------------------------------------
+ *
+ * planner.c
+ *	  DELETE becomes a tombstone, and tombstones are hidden, in the planner.
+ *
+ * Two hooks do all the work on queries:
+ *
+ * planner_hook sees every query after the rewriter, whatever path it came
+ * by: psql, the extended protocol, prepared statements, PL/pgSQL static and
+ * dynamic SQL, SQL functions, foreign-key triggers, views and rules already
+ * expanded.  There,
+ *
+ *	- every DELETE whose result relation is protected (at top level or in a
+ *	  data-modifying CTE) becomes an UPDATE that sets deleted_at = now() on
+ *	  live rows only; every MERGE action WHEN MATCHED THEN DELETE does the
+ *	  same.  The planned statement is given back commandType CMD_DELETE, so
+ *	  the client sees "DELETE n", SPI returns SPI_OK_DELETE and GET
+ *	  DIAGNOSTICS counts the rows tombstoned.  Permission checks and
+ *	  row-level security were settled by parse analysis and the rewriter for
+ *	  DELETE and stay so: the statement needs DELETE privilege, not UPDATE.
+ *
+ *	- every reference to a protected relation in any join tree of the query
+ *	  (subqueries, sublinks, CTEs, UPDATE and DELETE targets) is wrapped in a
+ *	  FromExpr whose qual is "deleted_at IS NULL" (or IS NOT NULL for
+ *	  tombstone.visibility = deleted).  A qual at that position filters the
+ *	  relation itself, so a protected relation on the nullable side of an
+ *	  outer join hides its tombstones without turning the join into an
+ *	  inner join.  Foreign-key checks are ordinary queries and are filtered
+ *	  the same way, so a new row cannot reference a tombstoned parent.
+ *
+ * get_relation_info_hook covers the queries the planner builds itself and
+ * planner_hook never sees: the bodies of inlined SQL functions, and the
+ * MERGE target, which PostgreSQL 15 joins in only during planning.  For a
+ * protected base relation whose join tree carries no qual of ours, it adds
+ * the same test to the relation's restriction list.  The marker that tells
+ * the two apart is the qual's location field.
+ *
+ * src/planner.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/optimizer.h"
+#include "optimizer/plancat.h"
+#include "optimizer/planner.h"
+#include "optimizer/restrictinfo.h"
+#include "parser/parsetree.h"
+#include "utils/fmgroids.h"
+
+#include "pg_tombstone.h"
+
+/* location given to the visibility quals this file adds */
+#define TOMBSTONE_QUAL_LOCATION (-4242)
+
+static planner_hook_type prev_planner_hook = NULL;
+static get_relation_info_hook_type prev_get_relation_info_hook = NULL;
+
+/*
+ * "deleted_at IS [NOT] NULL" for relation varno.
+ */
+static Expr *
+make_deleted_at_test(Index varno, const TombstoneRel *trel,
+					 NullTestType type, int location)
+{
+	NullTest   *test = makeNode(NullTest);
+
+	test->arg = (Expr *) makeVar(varno, trel->deleted_at_attno, TIMESTAMPTZOID,
+								 -1, InvalidOid, 0);
+	test->nulltesttype = type;
+	test->argisrow = false;
+	test->location = location;
+	return (Expr *) test;
+}
+
+/*
+ * The qual that tombstone.visibility asks for, or NULL for "all".
+ */
+static Expr *
+make_visibility_qual(Index varno, const TombstoneRel *trel)
+{
+	switch ((TombstoneVisibility) tombstone_visibility)
+	{
+		case TOMBSTONE_VISIBILITY_LIVE:
+			return make_deleted_at_test(varno, trel, IS_NULL,
+										TOMBSTONE_QUAL_LOCATION);
+		case TOMBSTONE_VISIBILITY_DELETED:
+			return make_deleted_at_test(varno, trel, IS_NOT_NULL,
+										TOMBSTONE_QUAL_LOCATION);
+		case TOMBSTONE_VISIBILITY_ALL:
+			break;
+	}
+	return NULL;
+}
+
+/*
+ * The protected relation behind a range table entry, or NULL.
+ */
+static const TombstoneRel *
+protected_rte(RangeTblEntry *rte)
+{
+	if (rte->rtekind != RTE_RELATION)
+		return NULL;
+	return TombstoneRelLookup(rte->relid);
+}
+
+/*
+ * The target list entry "deleted_at = now()" of a tombstoning UPDATE.  Its
+ * resno is the column's attribute number, as after parse analysis of an
+ * UPDATE; the planner renumbers it and derives updateColnos.
+ */
+static TargetEntry *
+make_tombstone_target(const TombstoneRel *trel)
+{
+	Expr	   *now = (Expr *) makeFuncExpr(F_NOW, TIMESTAMPTZOID, NIL,
+											InvalidOid, InvalidOid,
+											COERCE_EXPLICIT_CALL);
+
+	return makeTargetEntry(now, trel->deleted_at_attno,
+						   pstrdup(TOMBSTONE_DELETED_AT), false);
+}
+
+/*
+ * A tombstoning UPDATE only touches live rows.  When tombstone.visibility is
+ * "live" the visibility qual says so already; otherwise add it here.
+ */
+static Node *
+add_live_only_qual(Node *quals, Index varno, const TombstoneRel *trel)
+{
+	if (tombstone_visibility == TOMBSTONE_VISIBILITY_LIVE)
+		return quals;
+	return make_and_qual(quals,
+						 (Node *) make_deleted_at_test(varno, trel, IS_NULL, -1));
+}
+
+/*
+ * Turn a DELETE on a protected relation into the tombstoning UPDATE.
+ * Returns true when the query was converted.
+ */
+static bool
+convert_delete(Query *query)
+{
+	RangeTblEntry *rte;
+	const TombstoneRel *trel;
+
+	if (query->commandType != CMD_DELETE || query->resultRelation == 0)
+		return false;
+	rte = rt_fetch(query->resultRelation, query->rtable);
+	if ((trel = protected_rte(rte)) == NULL)
+		return false;
+
+	query->commandType = CMD_UPDATE;
+	query->targetList = list_make1(make_tombstone_target(trel));
+	/* what an UPDATE OF deleted_at trigger and the executor look at */
+	rte->updatedCols = bms_make_singleton(trel->deleted_at_attno -
+										  FirstLowInvalidHeapAttributeNumber);
+	query->jointree->quals = add_live_only_qual(query->jointree->quals,
+												query->resultRelation, trel);
+	return true;
+}
+
+/*
+ * Turn every WHEN MATCHED THEN DELETE action of a MERGE into a protected
+ * relation into a tombstoning UPDATE action.  Without this MERGE would
+ * remove the row physically: it is not a DELETE query.
+ */
+static void
+convert_merge(Query *query)
+{
+	RangeTblEntry *rte;
+	const TombstoneRel *trel;
+	ListCell   *lc;
+
+	if (query->commandType != CMD_MERGE || query->resultRelation == 0)
+		return;
+	rte = rt_fetch(query->resultRelation, query->rtable);
+	if ((trel = protected_rte(rte)) == NULL)
+		return;
+
+	foreach(lc, query->mergeActionList)
+	{
+		MergeAction *action = lfirst_node(MergeAction, lc);
+
+		if (action->commandType != CMD_DELETE)
+			continue;
+		action->commandType = CMD_UPDATE;
+		action->targetList = list_make1(make_tombstone_target(trel));
+		action->qual = add_live_only_qual(action->qual,
+										  query->resultRelation, trel);
+		rte->updatedCols = bms_add_member(rte->updatedCols,
+										  trel->deleted_at_attno -
+										  FirstLowInvalidHeapAttributeNumber);
+	}
+}
+
+/*
+ * Convert the DELETEs of a statement: the statement itself and the
+ * data-modifying CTEs it carries (which PostgreSQL allows only at top
+ * level).  Returns whether the top-level query was a converted DELETE.
+ */
+static bool
+convert_statement(Query *query)
+{
+	ListCell   *lc;
+	bool		converted;
+
+	converted = convert_delete(query);
+	convert_merge(query);
+
+	foreach(lc, query->cteList)
+	{
+		CommonTableExpr *cte = lfirst_node(CommonTableExpr, lc);
+
+		if (IsA(cte->ctequery, Query))
+			(void) convert_statement((Query *) cte->ctequery);
+	}
+	return converted;
+}
+
+/*
+ * Wrap each protected relation of a join tree in a FromExpr carrying the
+ * visibility qual.
+ */
+static Node *
+wrap_jointree(Node *jtnode, Query *query)
+{
+	if (jtnode == NULL)
+		return NULL;
+
+	if (IsA(jtnode, RangeTblRef))
+	{
+		int			varno = ((RangeTblRef *) jtnode)->rtindex;
+		const TombstoneRel *trel;
+		Expr	   *qual;
+
+		trel = protected_rte(rt_fetch(varno, query->rtable));
+		if (trel == NULL || (qual = make_visibility_qual(varno, trel)) == NULL)
+			return jtnode;
+		return (Node *) makeFromExpr(list_make1(jtnode), (Node *) qual);
+	}
+	else if (IsA(jtnode, FromExpr))
+	{
+		FromExpr   *f = (FromExpr *) jtnode;
+		ListCell   *lc;
+
+		foreach(lc, f->fromlist)
+			lfirst(lc) = wrap_jointree(lfirst(lc), query);
+	}
+	else if (IsA(jtnode, JoinExpr))
+	{
+		JoinExpr   *j = (JoinExpr *) jtnode;
+
+		j->larg = wrap_jointree(j->larg, query);
+		j->rarg = wrap_jointree(j->rarg, query);
+	}
+	else
+		elog(ERROR, "unrecognized join tree node type: %d",
+			 (int) nodeTag(jtnode));
+	return jtnode;
+}
+
+/*
+ * Walk every Query of the tree (sublinks, subqueries in the range table,
+ * CTEs, set operation leaves) and hide the tombstones in its join tree.
+ */
+static bool
+hide_tombstones_walker(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Query))
+	{
+		Query	   *query = (Query *) node;
+
+		if (query->jointree != NULL)
+			(void) wrap_jointree((Node *) query->jointree, query);
+		return query_tree_walker(query, hide_tombstones_walker, context, 0);
+	}
+	return expression_tree_walker(node, hide_tombstones_walker, context);
+}
+
+static PlannedStmt *
+tombstone_planner(Query *parse, const char *query_string, int cursorOptions,
+				  ParamListInfo boundParams)
+{
+	bool		converted_delete = false;
+	PlannedStmt *result;
+
+	if (OidIsValid(TombstoneCatalogRelid()))
+	{
+		if (parse->commandType == CMD_DELETE ||
+			parse->commandType == CMD_MERGE ||
+			parse->hasModifyingCTE)
+			converted_delete = convert_statement(parse);
+		if (tombstone_visibility != TOMBSTONE_VISIBILITY_ALL)
+			(void) hide_tombstones_walker((Node *) parse, NULL);
+	}
+
+	if (prev_planner_hook)
+		result = prev_planner_hook(parse, query_string, cursorOptions,
+								   boundParams);
+	else
+		result = standard_planner(parse, query_string, cursorOptions,
+								  boundParams);
+
+	/* the command tag, SPI and GET DIAGNOSTICS report a DELETE */
+	if (converted_delete)
+		result->commandType = CMD_DELETE;
+	return result;
+}
+
+/*
+ * Does this expression (a qual or an implicit-AND list of quals) contain
+ * our visibility test on relation varno?
+ */
+static bool
+contains_visibility_qual(Node *node, Index varno)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, NullTest))
+	{
+		NullTest   *test = (NullTest *) node;
+
+		return test->location == TOMBSTONE_QUAL_LOCATION &&
+			IsA(test->arg, Var) &&
+			((Var *) test->arg)->varno == varno &&
+			((Var *) test->arg)->varlevelsup == 0;
+	}
+	if (IsA(node, List))
+	{
+		ListCell   *lc;
+
+		foreach(lc, (List *) node)
+			if (contains_visibility_qual(lfirst(lc), varno))
+				return true;
+		return false;
+	}
+	if (is_andclause(node))
+		return contains_visibility_qual((Node *) ((BoolExpr *) node)->args,
+										varno);
+	return false;
+}
+
+/*
+ * Does the join tree already filter relation varno?
+ */
+static bool
+jointree_hides(Node *jtnode, Index varno)
+{
+	if (jtnode == NULL)
+		return false;
+	if (IsA(jtnode, FromExpr))
+	{
+		FromExpr   *f = (FromExpr *) jtnode;
+		ListCell   *lc;
+
+		if (contains_visibility_qual(f->quals, varno))
+			return true;
+		foreach(lc, f->fromlist)
+			if (jointree_hides(lfirst(lc), varno))
+				return true;
+	}
+	else if (IsA(jtnode, JoinExpr))
+	{
+		JoinExpr   *j = (JoinExpr *) jtnode;
+
+		return jointree_hides(j->larg, varno) || jointree_hides(j->rarg, varno);
+	}
+	return false;
+}
+
+static void
+tombstone_get_relation_info(PlannerInfo *root, Oid relationObjectId,
+							bool inhparent, RelOptInfo *rel)
+{
+	const TombstoneRel *trel;
+	Expr	   *qual;
+
+	if (prev_get_relation_info_hook)
+		prev_get_relation_info_hook(root, relationObjectId, inhparent, rel);
+
+	/*
+	 * Children of an inheritance tree inherit the parent's quals; members
+	 * of a UNION ALL are never flattened once planner_hook gave them a qual.
+	 */
+	if (rel->reloptkind != RELOPT_BASEREL ||
+		tombstone_visibility == TOMBSTONE_VISIBILITY_ALL)
+		return;
+	if (!OidIsValid(TombstoneCatalogRelid()) ||
+		(trel = TombstoneRelLookup(relationObjectId)) == NULL)
+		return;
+	if (root->parse->jointree != NULL &&
+		jointree_hides((Node *) root->parse->jointree, rel->relid))
+		return;
+
+	qual = make_visibility_qual(rel->relid, trel);
+	rel->baserestrictinfo =
+		lappend(rel->baserestrictinfo,
+				make_restrictinfo(root, qual, true, false, false, 0,
+								  bms_make_singleton(rel->relid),
+								  NULL, NULL));
+}
+
+void
+TombstonePlannerInit(void)
+{
+	prev_planner_hook = planner_hook;
+	planner_hook = tombstone_planner;
+	prev_get_relation_info_hook = get_relation_info_hook;
+	get_relation_info_hook = tombstone_get_relation_info;
+}

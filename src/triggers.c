@@ -1,0 +1,151 @@
+/*-------------------------------------------------------------------------
+ *
+ * triggers.c
+ *	  Row and statement triggers that make a protected table fail closed.
+ *
+ * With the library preloaded, the planner turns every DELETE into a
+ * tombstone and no physical delete ever reaches a protected table.  These
+ * triggers are the net under that: whatever still tries to remove a row or
+ * empty the table (the library not preloaded, a logical replication apply
+ * worker, TRUNCATE, a TRUNCATE cascading from another table) is refused
+ * with an error.  protect() creates them ENABLE ALWAYS, so they fire with
+ * session_replication_role = replica as well, and the DDL guard refuses to
+ * disable them.
+ *
+ * One physical delete is legitimate: an UPDATE that moves a row to another
+ * partition is executed as a DELETE on the old partition and an INSERT into
+ * the new one.  The BEFORE UPDATE trigger remembers the row it just let
+ * through, and the BEFORE DELETE trigger lets exactly that row go.
+ *
+ * src/triggers.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "commands/trigger.h"
+#include "fmgr.h"
+#include "storage/itemptr.h"
+#include "utils/rel.h"
+
+#include "pg_tombstone.h"
+
+PG_FUNCTION_INFO_V1(tombstone_guard_delete);
+PG_FUNCTION_INFO_V1(tombstone_before_update);
+PG_FUNCTION_INFO_V1(tombstone_guard_truncate);
+
+/* the row an UPDATE of a partition last let through: it may move */
+static Oid	moving_relid = InvalidOid;
+static ItemPointerData moving_tid;
+static TransactionId moving_xid = InvalidTransactionId;
+static CommandId moving_cid = InvalidCommandId;
+
+static TriggerData *
+trigger_data(FunctionCallInfo fcinfo, const char *funcname)
+{
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"%s\" was not called by trigger manager",
+						funcname)));
+	return (TriggerData *) fcinfo->context;
+}
+
+/*
+ * Refuse because the library is not preloaded: the one configuration in
+ * which the planner could not turn a DELETE into a tombstone.
+ */
+void
+TombstoneRequirePreloaded(const char *relname)
+{
+	if (tombstone_preloaded)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_TOMBSTONE_NOT_PRELOADED),
+			 errmsg("pg_tombstone must be loaded via shared_preload_libraries"),
+			 errdetail("A DELETE on protected table \"%s\" would have removed rows physically instead of tombstoning them, so it was refused.",
+					   relname),
+			 errhint("Add pg_tombstone to shared_preload_libraries in postgresql.conf and restart the server.")));
+}
+
+/*
+ * BEFORE DELETE FOR EACH ROW on every protected table.
+ */
+Datum
+tombstone_guard_delete(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = trigger_data(fcinfo, "tombstone_guard_delete");
+	Relation	rel = trigdata->tg_relation;
+	HeapTuple	tuple = trigdata->tg_trigtuple;
+
+	if (!TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
+		!TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
+		elog(ERROR, "tombstone_guard_delete must be a BEFORE DELETE row trigger");
+
+	/* the second half of a cross-partition UPDATE */
+	if (RelationGetRelid(rel) == moving_relid &&
+		ItemPointerEquals(&tuple->t_self, &moving_tid) &&
+		moving_xid == GetCurrentTransactionIdIfAny() &&
+		moving_cid == GetCurrentCommandId(false))
+	{
+		moving_relid = InvalidOid;
+		return PointerGetDatum(tuple);
+	}
+
+	TombstoneRequirePreloaded(RelationGetRelationName(rel));
+
+	ereport(ERROR,
+			(errcode(ERRCODE_TOMBSTONE_PHYSICAL_DELETE),
+			 errmsg("cannot physically delete rows of protected table \"%s\"",
+					RelationGetRelationName(rel)),
+			 errdetail("A physical delete reached table \"%s\" without being turned into a tombstone.",
+					   RelationGetRelationName(rel)),
+			 errhint("Use DELETE, which tombstones the row; rows of protected tables are removed physically only by an authorised purge.")));
+	PG_RETURN_NULL();			/* keep compiler quiet */
+}
+
+/*
+ * BEFORE UPDATE FOR EACH ROW on every protected table.  Remembers the row
+ * of a partition being updated, in case the update moves it.
+ */
+Datum
+tombstone_before_update(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = trigger_data(fcinfo, "tombstone_before_update");
+	Relation	rel = trigdata->tg_relation;
+
+	if (!TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
+		!TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
+		elog(ERROR, "tombstone_before_update must be a BEFORE UPDATE row trigger");
+
+	if (rel->rd_rel->relispartition)
+	{
+		moving_relid = RelationGetRelid(rel);
+		moving_tid = trigdata->tg_trigtuple->t_self;
+		moving_xid = GetCurrentTransactionId();
+		moving_cid = GetCurrentCommandId(false);
+	}
+	return PointerGetDatum(trigdata->tg_newtuple);
+}
+
+/*
+ * BEFORE TRUNCATE FOR EACH STATEMENT on every protected table, partitions
+ * included (statement triggers are not inherited).
+ */
+Datum
+tombstone_guard_truncate(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = trigger_data(fcinfo, "tombstone_guard_truncate");
+	const char *relname = RelationGetRelationName(trigdata->tg_relation);
+
+	ereport(ERROR,
+			(errcode(ERRCODE_TOMBSTONE_TRUNCATE),
+			 errmsg("cannot truncate protected table \"%s\"", relname),
+			 errdetail("TRUNCATE would remove every row of table \"%s\", live and tombstoned.",
+					   relname),
+			 errhint(TOMBSTONE_DDL_HINT)));
+	PG_RETURN_NULL();			/* keep compiler quiet */
+}
