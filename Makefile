@@ -13,7 +13,7 @@ PGFILEDESC = "pg_tombstone - DELETE becomes a recoverable tombstone"
 
 # pg_regress suites, in order
 REGRESS = protect delete_forms visibility guard
-REGRESS_OPTS = --inputdir=sql --outputdir=. --load-extension=pg_tombstone
+REGRESS_OPTS = --load-extension=pg_tombstone
 
 PG_CPPFLAGS = -I$(srcdir)/src -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare -Wno-missing-field-initializers
 

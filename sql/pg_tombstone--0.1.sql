@@ -6,6 +6,8 @@
 -- Catalog
 --------------------------------------------------------------------------
 
+GRANT USAGE ON SCHEMA tombstone TO PUBLIC;
+
 -- One row per protected relation.  Partitions and inheritance children of a
 -- protected table have their own row, with the root they are protected
 -- through in "parent", so that every check is a lookup by relation.
@@ -200,6 +202,12 @@ BEGIN
                   HINT = 'Protect the tables individually, or detach the partition first.';
     END IF;
 
+    IF tenant_column IN ('deleted_at', 'deleted_change') THEN
+        RAISE EXCEPTION 'column "%" cannot be the tenant column', tenant_column
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'The tombstone columns deleted_at and deleted_change are managed by pg_tombstone.',
+                  HINT = 'Give the column that holds the tenant id.';
+    END IF;
     SELECT a.attnum INTO col FROM pg_attribute a
      WHERE a.attrelid = tbl AND a.attname = tenant_column AND a.attnum > 0 AND NOT a.attisdropped;
     IF NOT FOUND THEN
@@ -207,12 +215,6 @@ BEGIN
             USING ERRCODE = 'undefined_column',
                   DETAIL = format('The tenant column names the column that holds the tenant id of each row of %s.', tbl),
                   HINT = 'Give the name of an existing column.';
-    END IF;
-    IF tenant_column IN ('deleted_at', 'deleted_change') THEN
-        RAISE EXCEPTION 'column "%" cannot be the tenant column', tenant_column
-            USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = 'The tombstone columns deleted_at and deleted_change are managed by pg_tombstone.',
-                  HINT = 'Give the column that holds the tenant id.';
     END IF;
 
     FOR col IN SELECT * FROM (VALUES ('deleted_at'::name, 'timestamptz'::regtype),

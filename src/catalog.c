@@ -210,27 +210,52 @@ TombstoneRelLookup(Oid relid)
 }
 
 /*
- * Is any table protected?  Reads the catalog; used on DDL paths only.
+ * The first protected relation for which match(relid, arg) holds (any, when
+ * match is NULL), or InvalidOid.  Reads the whole catalog: for DDL paths
+ * only.
  */
-bool
-TombstoneAnyProtected(void)
+Oid
+TombstoneFindProtected(bool (*match) (Oid relid, void *arg), void *arg)
 {
 	Oid			catrelid = TombstoneCatalogRelid();
 	Relation	catrel;
 	SysScanDesc scan;
 	Snapshot	snapshot;
-	bool		found;
+	HeapTuple	tup;
+	Oid			found = InvalidOid;
 
 	if (!OidIsValid(catrelid))
-		return false;
+		return InvalidOid;
 	catrel = table_open(catrelid, AccessShareLock);
 	snapshot = RegisterSnapshot(GetLatestSnapshot());
 	scan = systable_beginscan(catrel, InvalidOid, false, snapshot, 0, NULL);
-	found = HeapTupleIsValid(systable_getnext(scan));
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		bool		isnull;
+		Oid			relid;
+
+		relid = DatumGetObjectId(heap_getattr(tup, Anum_tables_relid,
+											  RelationGetDescr(catrel),
+											  &isnull));
+		if (!isnull && (match == NULL || match(relid, arg)))
+		{
+			found = relid;
+			break;
+		}
+	}
 	systable_endscan(scan);
 	UnregisterSnapshot(snapshot);
 	table_close(catrel, AccessShareLock);
 	return found;
+}
+
+/*
+ * Is any table protected?
+ */
+bool
+TombstoneAnyProtected(void)
+{
+	return OidIsValid(TombstoneFindProtected(NULL, NULL));
 }
 
 PG_FUNCTION_INFO_V1(tombstone_register);

@@ -46,8 +46,10 @@
 #include "catalog/pg_trigger.h"
 #include "commands/trigger.h"
 #include "commands/extension.h"
+#include "commands/user.h"
 #include "nodes/parsenodes.h"
 #include "tcop/utility.h"
+#include "utils/acl.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -304,6 +306,41 @@ refuse_drop_extension(void)
 			 errhint("Tables listed in tombstone.protected_tables must be unprotected first, which needs a signed change token of operation \"unprotect\".")));
 }
 
+static bool
+in_namespace(Oid relid, void *arg)
+{
+	return get_rel_namespace(relid) == *(Oid *) arg;
+}
+
+static bool
+owned_by_any(Oid relid, void *arg)
+{
+	List	   *roleids = (List *) arg;
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	bool		result = false;
+
+	if (HeapTupleIsValid(tup))
+	{
+		result = list_member_oid(roleids,
+								 ((Form_pg_class) GETSTRUCT(tup))->relowner);
+		ReleaseSysCache(tup);
+	}
+	return result;
+}
+
+/*
+ * DROP OWNED BY a role that owns a protected table would drop it.
+ */
+static void
+check_drop_owned(DropOwnedStmt *stmt)
+{
+	List	   *roleids = roleSpecsToIds(stmt->roles);
+	Oid			relid = TombstoneFindProtected(owned_by_any, roleids);
+
+	if (OidIsValid(relid))
+		refuse_drop_table(relid);
+}
+
 static void
 check_drop(DropStmt *stmt)
 {
@@ -317,6 +354,23 @@ check_drop(DropStmt *stmt)
 			Oid			relid = RangeVarGetRelid(rv, NoLock, true);
 
 			if (OidIsValid(relid) && TombstoneRelLookup(relid) != NULL)
+				refuse_drop_table(relid);
+		}
+	}
+	else if (stmt->removeType == OBJECT_SCHEMA)
+	{
+		foreach(lc, stmt->objects)
+		{
+			Oid			nspid = get_namespace_oid(strVal(lfirst(lc)), true);
+			Oid			relid;
+
+			if (!OidIsValid(nspid))
+				continue;
+			if (nspid == get_rel_namespace(TombstoneCatalogRelid()) &&
+				TombstoneAnyProtected())
+				refuse_drop_extension();
+			relid = TombstoneFindProtected(in_namespace, &nspid);
+			if (OidIsValid(relid))
 				refuse_drop_table(relid);
 		}
 	}
@@ -370,6 +424,9 @@ tombstone_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 				break;
 			case T_DropStmt:
 				check_drop((DropStmt *) parsetree);
+				break;
+			case T_DropOwnedStmt:
+				check_drop_owned((DropOwnedStmt *) parsetree);
 				break;
 			case T_AlterEventTrigStmt:
 				check_alter_event_trigger((AlterEventTrigStmt *) parsetree);

@@ -78,6 +78,8 @@ extern void TombstoneCatalogInit(void);
 extern const TombstoneRel *TombstoneRelLookup(Oid relid);
 extern Oid	TombstoneCatalogRelid(void);
 extern bool TombstoneAnyProtected(void);
+extern Oid	TombstoneFindProtected(bool (*match) (Oid relid, void *arg),
+								   void *arg);
 
 /* planner.c */
 extern void TombstonePlannerInit(void);

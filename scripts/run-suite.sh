@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Runs inside pg_virtualenv (see scripts/test.sh): libpq's environment
+# points at a throw-away cluster with pg_tombstone preloaded.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
+failed=0
+
+echo "== pg_regress (library preloaded)"
+if ! make -s installcheck PG_CONFIG="$PG_CONFIG"; then
+    cat regression.diffs 2>/dev/null | head -200
+    failed=1
+fi
+
+echo "== pgTAP"
+psql -qX -c "DROP DATABASE IF EXISTS tombstone_tap" -c "CREATE DATABASE tombstone_tap" >/dev/null
+psql -qX -d tombstone_tap -c "CREATE EXTENSION pgtap" -c "CREATE EXTENSION pg_tombstone" >/dev/null
+if ! pg_prove -d tombstone_tap test/*.sql; then
+    failed=1
+fi
+
+echo "== pg_regress (library not preloaded: fail closed)"
+psql -qX -c "DROP DATABASE IF EXISTS tombstone_failclosed" -c "CREATE DATABASE tombstone_failclosed" >/dev/null
+psql -qX -v ON_ERROR_STOP=1 -d tombstone_failclosed -f test/fail_closed_setup.psql >/dev/null || failed=1
+psql -qX -c "ALTER SYSTEM SET shared_preload_libraries = ''" >/dev/null
+pg_ctlcluster "${PGVERSION:-15}" regress restart
+if ! make -s installcheck PG_CONFIG="$PG_CONFIG" REGRESS=fail_closed \
+        EXTRA_REGRESS_OPTS="--use-existing --dbname=tombstone_failclosed"; then
+    cat regression.diffs 2>/dev/null | head -200
+    failed=1
+fi
+psql -qX -c "ALTER SYSTEM RESET shared_preload_libraries" >/dev/null
+pg_ctlcluster "${PGVERSION:-15}" regress restart
+
+if [ "$failed" -ne 0 ]; then
+    echo "== FAILED"
+    exit 1
+fi
+echo "== all tests passed"
