@@ -22,15 +22,17 @@ fi
 echo "== pg_regress (library not preloaded: fail closed)"
 psql -qX -c "DROP DATABASE IF EXISTS tombstone_failclosed" -c "CREATE DATABASE tombstone_failclosed" >/dev/null
 psql -qX -v ON_ERROR_STOP=1 -d tombstone_failclosed -f test/fail_closed_setup.psql >/dev/null || failed=1
-psql -qX -c "ALTER SYSTEM SET shared_preload_libraries = ''" >/dev/null
-pg_ctlcluster "${PGVERSION:-15}" regress restart
+cluster="${PGVERSION:-15} regress"
+pg_conftool $cluster remove shared_preload_libraries
+pg_ctlcluster $cluster restart
 if ! make -s installcheck PG_CONFIG="$PG_CONFIG" REGRESS=fail_closed \
-        EXTRA_REGRESS_OPTS="--use-existing --dbname=tombstone_failclosed"; then
+        CONTRIB_TESTDB=tombstone_failclosed \
+        EXTRA_REGRESS_OPTS=--use-existing; then
     cat regression.diffs 2>/dev/null | head -200
     failed=1
 fi
-psql -qX -c "ALTER SYSTEM RESET shared_preload_libraries" >/dev/null
-pg_ctlcluster "${PGVERSION:-15}" regress restart
+pg_conftool $cluster set shared_preload_libraries pg_tombstone
+pg_ctlcluster $cluster restart
 
 if [ "$failed" -ne 0 ]; then
     echo "== FAILED"

@@ -1,4 +1,5 @@
 -- Every path a DELETE can take becomes a tombstone: command tags and counts
+\set SHOW_CONTEXT never
 \set VERBOSITY default
 \set QUIET off
 

@@ -1,6 +1,7 @@
 -- With pg_tombstone not in shared_preload_libraries, protected tables fail
 -- closed: every physical delete is refused and says how to fix it.
 -- Runs against the database prepared by test/fail_closed_setup.psql.
+\set SHOW_CONTEXT never
 \set VERBOSITY default
 SHOW shared_preload_libraries;
 SELECT tombstone._preloaded();

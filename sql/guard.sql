@@ -1,5 +1,6 @@
 -- Nothing is destroyed: every destructive path is refused, rows intact
 \set QUIET off
+\set SHOW_CONTEXT never
 \set VERBOSITY default
 
 CREATE SCHEMA app;

@@ -1,4 +1,5 @@
 -- tombstone.protect(): what it adds, and what it refuses
+\set SHOW_CONTEXT never
 \set VERBOSITY default
 
 CREATE TABLE sites (id int PRIMARY KEY, tenant_id int NOT NULL, name text);

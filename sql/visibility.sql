@@ -1,5 +1,6 @@
 -- Tombstoned rows are hidden from every read and write of a protected table
 \set QUIET off
+\set SHOW_CONTEXT never
 \set VERBOSITY default
 
 CREATE TABLE customers (id int PRIMARY KEY, tenant_id int NOT NULL, name text);
