@@ -126,7 +126,8 @@ RESET session_replication_role;
 -- everything is still there
 SELECT * FROM stored_rows();
 SELECT count(*) AS live_accounts FROM app.accounts;
-SELECT count(*) AS protected FROM tombstone.protected_tables;
+SELECT count(*) AS protected FROM tombstone.protected_tables
+ WHERE table_name::text LIKE 'app.%';
 SELECT tgname, tgenabled FROM pg_trigger
  WHERE tgrelid = 'app.accounts'::regclass ORDER BY tgname;
 SELECT evtname, evtenabled FROM pg_event_trigger ORDER BY evtname;

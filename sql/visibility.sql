@@ -99,3 +99,30 @@ SET tombstone.visibility = 'deleted';
 UPDATE customers SET deleted_at = NULL WHERE id = 2;
 RESET tombstone.visibility;
 SELECT id, name FROM customers ORDER BY id;
+
+-- an inlined SQL function whose body is a UNION ALL of protected tables
+CREATE TABLE archive_a (id int PRIMARY KEY, tenant_id int);
+CREATE TABLE archive_b (id int PRIMARY KEY, tenant_id int);
+INSERT INTO archive_a VALUES (1, 1), (2, 1);
+INSERT INTO archive_b VALUES (1, 1), (2, 1);
+SELECT tombstone.protect('archive_a', 'tenant_id');
+SELECT tombstone.protect('archive_b', 'tenant_id');
+DELETE FROM archive_a WHERE id = 1;
+DELETE FROM archive_b WHERE id = 1;
+CREATE FUNCTION archives() RETURNS SETOF archive_a LANGUAGE sql STABLE
+  AS 'SELECT * FROM archive_a UNION ALL SELECT * FROM archive_b';
+SELECT id FROM archives() ORDER BY id;
+
+-- a partition protected on its own, read and deleted through its
+-- unprotected parent
+CREATE TABLE ledger (id int, tenant_id int NOT NULL, deleted_at timestamptz,
+                     deleted_change bigint) PARTITION BY LIST (tenant_id);
+CREATE TABLE ledger_1 PARTITION OF ledger FOR VALUES IN (1);
+CREATE TABLE ledger_2 PARTITION OF ledger FOR VALUES IN (2);
+INSERT INTO ledger (id, tenant_id) VALUES (1, 1), (2, 1), (3, 2);
+SELECT tombstone.protect('ledger_1', 'tenant_id');
+DELETE FROM ledger_1 WHERE id = 1;
+SELECT id FROM ledger ORDER BY id;
+DELETE FROM ledger WHERE id = 2;
+\echo :SQLSTATE
+SELECT id FROM ledger_1 ORDER BY id;

@@ -33,7 +33,10 @@
  * MERGE target, which PostgreSQL 15 joins in only during planning.  For a
  * protected base relation whose join tree carries no qual of ours, it adds
  * the same test to the relation's restriction list.  The marker that tells
- * the two apart is the qual's location field.
+ * the two apart is the qual's location field.  set_rel_pathlist_hook does
+ * the same for the one kind of relation whose restrictions PostgreSQL sets
+ * only after get_relation_info: a member of an append relation (UNION ALL
+ * branch, partition) whose parent is not itself protected.
  *
  * src/planner.c
  *
@@ -44,7 +47,10 @@
 #include "catalog/pg_type.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
+#include "optimizer/cost.h"
 #include "optimizer/optimizer.h"
+#include "optimizer/pathnode.h"
+#include "optimizer/paths.h"
 #include "optimizer/plancat.h"
 #include "optimizer/planner.h"
 #include "optimizer/restrictinfo.h"
@@ -58,6 +64,7 @@
 
 static planner_hook_type prev_planner_hook = NULL;
 static get_relation_info_hook_type prev_get_relation_info_hook = NULL;
+static set_rel_pathlist_hook_type prev_set_rel_pathlist_hook = NULL;
 
 /*
  * "deleted_at IS [NOT] NULL" for relation varno.
@@ -405,9 +412,82 @@ tombstone_get_relation_info(PlannerInfo *root, Oid relationObjectId,
 								  NULL, NULL));
 }
 
+/*
+ * Does the restriction list of rel carry our visibility qual?  Quals of an
+ * inheritance parent are copied to its children with their location, so
+ * this also recognises the qual a child inherited.
+ */
+static bool
+restrictinfo_hides(List *restrictinfo, Index varno)
+{
+	ListCell   *lc;
+
+	foreach(lc, restrictinfo)
+		if (contains_visibility_qual((Node *) lfirst_node(RestrictInfo, lc)->clause,
+									 varno))
+			return true;
+	return false;
+}
+
+/*
+ * A protected relation can be a member of an append relation whose parent
+ * does not hide its tombstones: a UNION ALL branch of an inlined SQL
+ * function (planner_hook never saw that query), or a partition protected on
+ * its own under an unprotected parent.  PostgreSQL gives such members their
+ * parent's quals after get_relation_info_hook ran, so the qual can only be
+ * added now, once the member's paths exist: add it and build the scan paths
+ * again.  Parallel partial paths are not rebuilt for such members.
+ */
+static void
+tombstone_set_rel_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti,
+						   RangeTblEntry *rte)
+{
+	const TombstoneRel *trel;
+	Expr	   *qual;
+	Relids		required_outer = rel->lateral_relids;
+
+	if (prev_set_rel_pathlist_hook)
+		prev_set_rel_pathlist_hook(root, rel, rti, rte);
+
+	if (rel->reloptkind != RELOPT_OTHER_MEMBER_REL ||
+		rte->rtekind != RTE_RELATION ||
+		tombstone_visibility == TOMBSTONE_VISIBILITY_ALL ||
+		IS_DUMMY_REL(rel) ||
+		!OidIsValid(TombstoneCatalogRelid()) ||
+		(trel = TombstoneRelLookup(rte->relid)) == NULL ||
+		restrictinfo_hides(rel->baserestrictinfo, rel->relid))
+		return;
+
+	qual = make_visibility_qual(rel->relid, trel);
+	rel->baserestrictinfo =
+		lappend(rel->baserestrictinfo,
+				make_restrictinfo(root, qual, true, false, false, 0,
+								  bms_make_singleton(rel->relid),
+								  NULL, NULL));
+	check_index_predicates(root, rel);
+	set_baserel_size_estimates(root, rel);
+
+	rel->pathlist = NIL;
+	rel->partial_pathlist = NIL;
+	rel->cheapest_startup_path = NULL;
+	rel->cheapest_total_path = NULL;
+	rel->cheapest_unique_path = NULL;
+	rel->cheapest_parameterized_paths = NIL;
+	if (rte->tablesample != NULL)
+		add_path(rel, create_samplescan_path(root, rel, required_outer));
+	else
+	{
+		add_path(rel, create_seqscan_path(root, rel, required_outer, 0));
+		create_index_paths(root, rel);
+		create_tidscan_paths(root, rel);
+	}
+}
+
 void
 TombstonePlannerInit(void)
 {
+	prev_set_rel_pathlist_hook = set_rel_pathlist_hook;
+	set_rel_pathlist_hook = tombstone_set_rel_pathlist;
 	prev_planner_hook = planner_hook;
 	planner_hook = tombstone_planner;
 	prev_get_relation_info_hook = get_relation_info_hook;

@@ -100,9 +100,9 @@ tombstone_guard_delete(PG_FUNCTION_ARGS)
 			(errcode(ERRCODE_TOMBSTONE_PHYSICAL_DELETE),
 			 errmsg("cannot physically delete rows of protected table \"%s\"",
 					RelationGetRelationName(rel)),
-			 errdetail("A physical delete reached table \"%s\" without being turned into a tombstone.",
+			 errdetail("A physical delete reached table \"%s\" without being turned into a tombstone, as a DELETE through an unprotected parent table or a replicated DELETE does.",
 					   RelationGetRelationName(rel)),
-			 errhint("Use DELETE, which tombstones the row; rows of protected tables are removed physically only by an authorised purge.")));
+			 errhint("Delete through the protected table itself, or protect its parent table; rows of protected tables are removed physically only by an authorised purge.")));
 	PG_RETURN_NULL();			/* keep compiler quiet */
 }
 
