@@ -31,7 +31,7 @@ BEGIN
         END IF;
         GET DIAGNOSTICS n = ROW_COUNT;
         -- a trigger returning NULL and a DO INSTEAD rule report 0 rows
-        IF n <> CASE WHEN t IN ('d_trig', 'd_rule') THEN 0 ELSE 1 END THEN
+        IF n <> (CASE WHEN t IN ('d_trig', 'd_rule') THEN 0 ELSE 1 END) THEN
             RAISE EXCEPTION 'deleting id 42 from % reported % rows', t, n;
         END IF;
         PERFORM set_config('tombstone.visibility', 'all', true);

@@ -83,24 +83,36 @@ COMMENT ON FUNCTION tombstone._guard_truncate() IS
 -- Create the guard triggers on one relation, firing ALWAYS so that
 -- session_replication_role = replica does not switch them off.  Partitions
 -- receive the row triggers as clones of their parent's, so only their
--- firing is set here; statement triggers are never cloned.
+-- firing is set here; statement triggers are never cloned.  The BEFORE
+-- UPDATE trigger exists only where an UPDATE can move a row between
+-- partitions (which PostgreSQL executes as a delete and an insert): on
+-- partitioned tables and on partitions.  Plain tables pay for no trigger
+-- on the tombstoning UPDATE.
 CREATE FUNCTION tombstone._install_triggers(tbl regclass, is_partition boolean)
 RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    partitioned boolean;
 BEGIN
+    SELECT c.relkind = 'p' OR c.relispartition INTO partitioned
+      FROM pg_class c WHERE c.oid = tbl;
     IF NOT is_partition THEN
         EXECUTE format('CREATE TRIGGER tombstone_guard_delete BEFORE DELETE ON %s'
                        ' FOR EACH ROW EXECUTE FUNCTION tombstone._guard_delete()', tbl);
-        EXECUTE format('CREATE TRIGGER tombstone_before_update BEFORE UPDATE ON %s'
-                       ' FOR EACH ROW EXECUTE FUNCTION tombstone._before_update()', tbl);
+        IF partitioned THEN
+            EXECUTE format('CREATE TRIGGER tombstone_before_update BEFORE UPDATE ON %s'
+                           ' FOR EACH ROW EXECUTE FUNCTION tombstone._before_update()', tbl);
+        END IF;
     END IF;
     EXECUTE format('CREATE TRIGGER tombstone_guard_truncate BEFORE TRUNCATE ON %s'
                    ' FOR EACH STATEMENT EXECUTE FUNCTION tombstone._guard_truncate()', tbl);
     EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER tombstone_guard_delete,'
-                   ' ENABLE ALWAYS TRIGGER tombstone_before_update,'
                    ' ENABLE ALWAYS TRIGGER tombstone_guard_truncate', tbl);
+    IF partitioned THEN
+        EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER tombstone_before_update', tbl);
+    END IF;
 END
 $$;
 COMMENT ON FUNCTION tombstone._install_triggers(regclass, boolean) IS

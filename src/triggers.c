@@ -107,8 +107,9 @@ tombstone_guard_delete(PG_FUNCTION_ARGS)
 }
 
 /*
- * BEFORE UPDATE FOR EACH ROW on every protected table.  Remembers the row
- * of a partition being updated, in case the update moves it.
+ * BEFORE UPDATE FOR EACH ROW on protected partitioned tables and
+ * partitions.  Remembers the row of a partition being updated, in case the
+ * update moves it.
  */
 Datum
 tombstone_before_update(PG_FUNCTION_ARGS)
