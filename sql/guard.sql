@@ -108,6 +108,15 @@ DROP OWNED BY tomb_owner;
 \echo :SQLSTATE
 DROP ROLE tomb_owner;
 
+-- a column dropped by cascade: the tenant column's domain is dropped
+CREATE DOMAIN app.tenant_ref AS int;
+CREATE TABLE app.typed (id int, tenant_id app.tenant_ref);
+INSERT INTO app.typed VALUES (1, 1);
+SELECT tombstone.protect('app.typed', 'tenant_id');
+DROP DOMAIN app.tenant_ref CASCADE;
+\echo :SQLSTATE
+SELECT count(tenant_id) AS typed_rows FROM app.typed;
+
 -- inheritance children cannot leave the protected family
 CREATE TABLE app.base (id int, tenant_id int);
 CREATE TABLE app.child () INHERITS (app.base);
