@@ -12,8 +12,12 @@ DATA = $(wildcard sql/pg_tombstone--*.sql)
 PGFILEDESC = "pg_tombstone - DELETE becomes a recoverable tombstone"
 
 # pg_regress suites, in order
-REGRESS = protect delete_forms visibility guard
+REGRESS = protect delete_forms visibility guard odd_paths
 REGRESS_OPTS = --load-extension=pg_tombstone
+
+# isolation specs (specs/), run by installcheck after REGRESS
+ISOLATION = concurrent_delete
+ISOLATION_OPTS = --load-extension=pg_tombstone
 
 PG_CPPFLAGS = -I$(srcdir)/src -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare -Wno-missing-field-initializers
 

@@ -25,7 +25,7 @@ psql -qX -v ON_ERROR_STOP=1 -d tombstone_failclosed -f test/fail_closed_setup.ps
 cluster="${PGVERSION:-15} regress"
 pg_conftool $cluster remove shared_preload_libraries
 pg_ctlcluster $cluster restart
-if ! make -s installcheck PG_CONFIG="$PG_CONFIG" REGRESS=fail_closed \
+if ! make -s installcheck PG_CONFIG="$PG_CONFIG" REGRESS=fail_closed ISOLATION= \
         CONTRIB_TESTDB=tombstone_failclosed \
         EXTRA_REGRESS_OPTS=--use-existing; then
     cat regression.diffs 2>/dev/null | head -200
