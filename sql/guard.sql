@@ -132,6 +132,27 @@ TRUNCATE app.accounts;
 \echo :SQLSTATE
 RESET session_replication_role;
 
+-- replacing a guard trigger, renaming an event trigger, typing the table
+CREATE FUNCTION let_rows_go() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN OLD; END';
+CREATE OR REPLACE TRIGGER tombstone_guard_delete BEFORE DELETE ON app.accounts
+    FOR EACH ROW EXECUTE FUNCTION let_rows_go();
+\echo :SQLSTATE
+ALTER EVENT TRIGGER tombstone_sql_drop RENAME TO harmless;
+\echo :SQLSTATE
+CREATE TYPE app.account_t AS (id int, tenant_id int, name text,
+                              deleted_at timestamptz, deleted_change bigint);
+ALTER TABLE app.accounts OF app.account_t;
+\echo :SQLSTATE
+
+-- a row moving between partitions could be discarded by a BEFORE INSERT
+-- trigger of its new partition after leaving the old one: refused
+CREATE FUNCTION discard_row() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NULL; END';
+CREATE TRIGGER discard BEFORE INSERT ON app.events_2 FOR EACH ROW EXECUTE FUNCTION discard_row();
+UPDATE app.events SET tenant_id = 2 WHERE id = 2;
+\echo :SQLSTATE
+DROP TRIGGER discard ON app.events_2;
+UPDATE app.events SET tenant_id = 2 WHERE id = 2;
+
 -- everything is still there
 SELECT * FROM stored_rows();
 SELECT count(*) AS live_accounts FROM app.accounts;

@@ -171,7 +171,7 @@ BEGIN
                   HINT = 'Add pg_tombstone to shared_preload_libraries in postgresql.conf and restart the server.';
     END IF;
 
-    SELECT c.relkind, c.relpersistence, c.relispartition
+    SELECT c.relkind, c.relpersistence, c.relispartition, c.reloftype
       INTO rel FROM pg_class c WHERE c.oid = tbl;
     IF rel.relkind NOT IN ('r', 'p') THEN
         RAISE EXCEPTION '"%" is not a table', tbl
@@ -182,6 +182,12 @@ BEGIN
                                        WHEN 'I' THEN 'a partitioned index' WHEN 'S' THEN 'a sequence'
                                        WHEN 'c' THEN 'a composite type' ELSE 'not a table' END),
                   HINT = 'Protect the table the rows are stored in.';
+    END IF;
+    IF rel.reloftype <> 0 THEN
+        RAISE EXCEPTION 'cannot protect typed table %', tbl
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = format('The columns of %s follow its type %s, and ALTER TYPE could drop or retype the tombstone columns.', tbl, rel.reloftype::regtype),
+                  HINT = format('Detach the table from its type with ALTER TABLE %s NOT OF, then protect it.', tbl);
     END IF;
     IF rel.relpersistence = 't' THEN
         RAISE EXCEPTION 'cannot protect temporary table %', tbl

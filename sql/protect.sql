@@ -41,6 +41,10 @@ SELECT tombstone.protect('some_seq', 'tenant_id');
 CREATE TEMP TABLE scratch (id int, tenant_id int);
 SELECT tombstone.protect('scratch', 'tenant_id');
 \echo :SQLSTATE
+CREATE TYPE typed_t AS (id int, tenant_id int);
+CREATE TABLE typed OF typed_t;
+SELECT tombstone.protect('typed', 'tenant_id');
+\echo :SQLSTATE
 SELECT tombstone.protect(NULL, 'tenant_id');
 \echo :SQLSTATE
 SELECT tombstone.protect('sites', NULL);

@@ -245,6 +245,17 @@ check_alter_table(AlterTableStmt *stmt)
 								   get_rel_name(relid), get_rel_name(trel->parent)),
 						 errhint(TOMBSTONE_DDL_HINT)));
 				break;
+			case AT_AddOf:
+				/* a typed table's columns follow ALTER TYPE, unguarded */
+				if (trel != NULL)
+					ereport(ERROR,
+							(errcode(ERRCODE_TOMBSTONE_ALTER_COLUMN),
+							 errmsg("cannot make protected table \"%s\" a typed table",
+									get_rel_name(relid)),
+							 errdetail("The columns of a typed table change with ALTER TYPE, which could drop or retype the tombstone columns of \"%s\".",
+									   get_rel_name(relid)),
+							 errhint("Keep protected tables untyped.")));
+				break;
 			case AT_DropColumn:
 				if (trel != NULL && is_protected_column(trel, cmd->name))
 					refuse_drop_column(relid, cmd->name);
@@ -272,6 +283,16 @@ check_rename(RenameStmt *stmt)
 {
 	Oid			relid;
 	const TombstoneRel *trel;
+
+	if (stmt->renameType == OBJECT_EVENT_TRIGGER &&
+		is_tombstone_trigger_name(strVal(stmt->object)) &&
+		TombstoneAnyProtected())
+		ereport(ERROR,
+				(errcode(ERRCODE_TOMBSTONE_EVENT_TRIGGER),
+				 errmsg("cannot rename event trigger \"%s\"", strVal(stmt->object)),
+				 errdetail("Event trigger \"%s\" keeps protected tables from being dropped when pg_tombstone is not preloaded.",
+						   strVal(stmt->object)),
+				 errhint(TOMBSTONE_DDL_HINT)));
 
 	if (stmt->renameType != OBJECT_COLUMN && stmt->renameType != OBJECT_TRIGGER)
 		return;
@@ -385,6 +406,22 @@ check_drop(DropStmt *stmt)
 	}
 }
 
+/*
+ * CREATE OR REPLACE TRIGGER with the name of a guard trigger would swap its
+ * function and reset its firing to ORIGIN.
+ */
+static void
+check_create_trigger(CreateTrigStmt *stmt)
+{
+	Oid			relid;
+
+	if (!stmt->replace || !is_tombstone_trigger_name(stmt->trigname))
+		return;
+	relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+	if (OidIsValid(relid) && TombstoneRelLookup(relid) != NULL)
+		refuse_trigger_change(relid, stmt->trigname, "replace");
+}
+
 static void
 check_alter_event_trigger(AlterEventTrigStmt *stmt)
 {
@@ -427,6 +464,9 @@ tombstone_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 				break;
 			case T_DropOwnedStmt:
 				check_drop_owned((DropOwnedStmt *) parsetree);
+				break;
+			case T_CreateTrigStmt:
+				check_create_trigger((CreateTrigStmt *) parsetree);
 				break;
 			case T_AlterEventTrigStmt:
 				check_alter_event_trigger((AlterEventTrigStmt *) parsetree);

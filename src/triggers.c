@@ -23,10 +23,14 @@
  */
 #include "postgres.h"
 
+#include "access/table.h"
 #include "access/xact.h"
+#include "catalog/partition.h"
+#include "catalog/pg_inherits.h"
 #include "commands/trigger.h"
 #include "fmgr.h"
 #include "storage/itemptr.h"
+#include "utils/lsyscache.h"
 #include "utils/rel.h"
 
 #include "pg_tombstone.h"
@@ -70,6 +74,52 @@ TombstoneRequirePreloaded(const char *relname)
 }
 
 /*
+ * A row moving between partitions is deleted from its partition and then
+ * routed to the new one, where a BEFORE INSERT row trigger returning NULL
+ * would silently discard it.  Allow the move only when no partition of the
+ * tree has such a trigger.  The answer is remembered for the rest of the
+ * statement, so a bulk move looks at the partitions once.
+ */
+static void
+check_move_cannot_lose(Relation rel)
+{
+	static Oid	checked_root = InvalidOid;
+	static TransactionId checked_xid = InvalidTransactionId;
+	static CommandId checked_cid = InvalidCommandId;
+	List	   *ancestors;
+	Oid			root;
+	ListCell   *lc;
+
+	ancestors = get_partition_ancestors(RelationGetRelid(rel));
+	root = ancestors != NIL ? llast_oid(ancestors) : RelationGetRelid(rel);
+	if (root == checked_root &&
+		checked_xid == GetCurrentTransactionIdIfAny() &&
+		checked_cid == GetCurrentCommandId(false))
+		return;
+
+	foreach(lc, find_all_inheritors(root, AccessShareLock, NULL))
+	{
+		Relation	part = table_open(lfirst_oid(lc), NoLock);
+		bool		discards = part->trigdesc != NULL &&
+			part->trigdesc->trig_insert_before_row;
+		char	   *partname = pstrdup(RelationGetRelationName(part));
+
+		table_close(part, NoLock);
+		if (discards)
+			ereport(ERROR,
+					(errcode(ERRCODE_TOMBSTONE_PHYSICAL_DELETE),
+					 errmsg("cannot move a row of protected table \"%s\" to another partition",
+							get_rel_name(root)),
+					 errdetail("Partition \"%s\" has a BEFORE INSERT trigger, which could discard the moved row after it left partition \"%s\".",
+							   partname, RelationGetRelationName(rel)),
+					 errhint("Insert the row with its new key and then DELETE the old one, or make the trigger an AFTER trigger.")));
+	}
+	checked_root = root;
+	checked_xid = GetCurrentTransactionIdIfAny();
+	checked_cid = GetCurrentCommandId(false);
+}
+
+/*
  * BEFORE DELETE FOR EACH ROW on every protected table.
  */
 Datum
@@ -84,13 +134,14 @@ tombstone_guard_delete(PG_FUNCTION_ARGS)
 		!TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
 		elog(ERROR, "tombstone_guard_delete must be a BEFORE DELETE row trigger");
 
-	/* the second half of a cross-partition UPDATE */
+	/* the first half of a cross-partition UPDATE */
 	if (RelationGetRelid(rel) == moving_relid &&
 		ItemPointerEquals(&tuple->t_self, &moving_tid) &&
 		moving_xid == GetCurrentTransactionIdIfAny() &&
 		moving_cid == GetCurrentCommandId(false))
 	{
 		moving_relid = InvalidOid;
+		check_move_cannot_lose(rel);
 		return PointerGetDatum(tuple);
 	}
 
