@@ -28,7 +28,7 @@
 #      tables each round; reference: -M simple.
 #
 # Environment (defaults in brackets):
-#   BENCH_SECONDS   seconds per pgbench run [8]
+#   BENCH_SECONDS   seconds per pgbench run [10]
 #   BENCH_ROUNDS    rounds [5]
 #   BENCH_CLIENTS   pgbench clients [number of CPUs]
 #   BENCH_JOBS      pgbench threads [BENCH_CLIENTS]
@@ -53,7 +53,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
-secs=${BENCH_SECONDS:-8}
+secs=${BENCH_SECONDS:-10}
 rounds=${BENCH_ROUNDS:-5}
 clients=${BENCH_CLIENTS:-$(nproc 2>/dev/null || echo 2)}
 jobs=${BENCH_JOBS:-$clients}
@@ -81,8 +81,13 @@ cleanup() {
     local rc=$?
     set +e
     if [ "$keep" != 1 ]; then
-        "$PGBIN/psql" -X -q -d "$maint_db" \
-            -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1
+        local i
+        for i in 1 2 3 4 5; do
+            "$PGBIN/psql" -X -q -d "$maint_db" \
+                -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 && break
+            [ "$i" = 5 ] && echo "run.sh: warning: could not drop database $db" >&2
+            sleep 2
+        done
     fi
     rm -rf "$work"
     exit "$rc"

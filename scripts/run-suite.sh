@@ -5,6 +5,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 export PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
 failed=0
+log=$(mktemp)
+exec > >(tee "$log") 2>&1
 
 echo "== pg_regress (library preloaded)"
 if ! make -s installcheck PG_CONFIG="$PG_CONFIG"; then
@@ -34,8 +36,17 @@ fi
 pg_conftool $cluster set shared_preload_libraries pg_tombstone
 pg_ctlcluster $cluster restart
 
-if [ "$failed" -ne 0 ]; then
-    echo "== FAILED"
-    exit 1
+# one closing line over the three runners: pg_regress files, isolation
+# specs and pgTAP assertions
+counts=$(awk '/^(test| ) .* \.\.\. ok/ {ok++}
+              /^(test| ) .* \.\.\. FAILED/ {bad++}
+              /^Files=[0-9]+, Tests=[0-9]+/ {split($2, t, "="); tap += t[2] + 0}
+              match($0, /Failed [0-9]+\//) {tapbad += substr($0, RSTART + 7, RLENGTH - 8) + 0}
+              END {print ok + tap - tapbad, bad + tapbad}' "$log")
+passed=${counts% *}
+nfailed=${counts#* }
+if [ "$failed" -ne 0 ] && [ "$nfailed" -eq 0 ]; then
+    nfailed=1
 fi
-echo "== all tests passed"
+echo "tests: $passed passed, $nfailed failed"
+[ "$failed" -eq 0 ]
