@@ -149,7 +149,6 @@ check_truncate(TruncateStmt *stmt)
 	{
 		Oid			relid = RangeVarGetRelid(lfirst_node(RangeVar, lc),
 											 NoLock, true);
-		char	   *relname;
 
 		if (!OidIsValid(relid))
 			continue;
@@ -161,13 +160,7 @@ check_truncate(TruncateStmt *stmt)
 		if (!OidIsValid(relid))
 			continue;
 
-		relname = get_rel_name(relid);
-		ereport(ERROR,
-				(errcode(ERRCODE_TOMBSTONE_TRUNCATE),
-				 errmsg("cannot truncate protected table \"%s\"", relname),
-				 errdetail("TRUNCATE would remove every row of table \"%s\", live and tombstoned.",
-						   relname),
-				 errhint(TOMBSTONE_DDL_HINT)));
+		TombstoneRefuseTruncate(get_rel_name(relid));
 	}
 }
 

@@ -89,6 +89,7 @@ extern void TombstoneDdlGuardInit(void);
 
 /* triggers.c */
 extern void TombstoneRequirePreloaded(const char *relname);
+extern void TombstoneRefuseTruncate(const char *relname) pg_attribute_noreturn();
 
 /*
  * Hint shared by refusals that a signed change token will one day authorise;

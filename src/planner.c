@@ -380,12 +380,27 @@ jointree_hides(Node *jtnode, Index varno)
 	return false;
 }
 
+/*
+ * Add the visibility qual to the restriction list of a base relation.
+ */
+static void
+add_visibility_restriction(PlannerInfo *root, RelOptInfo *rel,
+						   const TombstoneRel *trel)
+{
+	Expr	   *qual = make_visibility_qual(rel->relid, trel);
+
+	rel->baserestrictinfo =
+		lappend(rel->baserestrictinfo,
+				make_restrictinfo(root, qual, true, false, false, 0,
+								  bms_make_singleton(rel->relid),
+								  NULL, NULL));
+}
+
 static void
 tombstone_get_relation_info(PlannerInfo *root, Oid relationObjectId,
 							bool inhparent, RelOptInfo *rel)
 {
 	const TombstoneRel *trel;
-	Expr	   *qual;
 
 	if (prev_get_relation_info_hook)
 		prev_get_relation_info_hook(root, relationObjectId, inhparent, rel);
@@ -404,12 +419,7 @@ tombstone_get_relation_info(PlannerInfo *root, Oid relationObjectId,
 		jointree_hides((Node *) root->parse->jointree, rel->relid))
 		return;
 
-	qual = make_visibility_qual(rel->relid, trel);
-	rel->baserestrictinfo =
-		lappend(rel->baserestrictinfo,
-				make_restrictinfo(root, qual, true, false, false, 0,
-								  bms_make_singleton(rel->relid),
-								  NULL, NULL));
+	add_visibility_restriction(root, rel, trel);
 }
 
 /*
@@ -443,7 +453,6 @@ tombstone_set_rel_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti,
 						   RangeTblEntry *rte)
 {
 	const TombstoneRel *trel;
-	Expr	   *qual;
 	Relids		required_outer = rel->lateral_relids;
 
 	if (prev_set_rel_pathlist_hook)
@@ -458,12 +467,7 @@ tombstone_set_rel_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti,
 		restrictinfo_hides(rel->baserestrictinfo, rel->relid))
 		return;
 
-	qual = make_visibility_qual(rel->relid, trel);
-	rel->baserestrictinfo =
-		lappend(rel->baserestrictinfo,
-				make_restrictinfo(root, qual, true, false, false, 0,
-								  bms_make_singleton(rel->relid),
-								  NULL, NULL));
+	add_visibility_restriction(root, rel, trel);
 	check_index_predicates(root, rel);
 	set_baserel_size_estimates(root, rel);
 

@@ -191,13 +191,22 @@ Datum
 tombstone_guard_truncate(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = trigger_data(fcinfo, "tombstone_guard_truncate");
-	const char *relname = RelationGetRelationName(trigdata->tg_relation);
 
+	TombstoneRefuseTruncate(RelationGetRelationName(trigdata->tg_relation));
+	PG_RETURN_NULL();			/* keep compiler quiet */
+}
+
+/*
+ * The refusal of TRUNCATE, shared by this trigger and the utility hook,
+ * which refuses earlier when the library is preloaded.
+ */
+void
+TombstoneRefuseTruncate(const char *relname)
+{
 	ereport(ERROR,
 			(errcode(ERRCODE_TOMBSTONE_TRUNCATE),
 			 errmsg("cannot truncate protected table \"%s\"", relname),
 			 errdetail("TRUNCATE would remove every row of table \"%s\", live and tombstoned.",
 					   relname),
 			 errhint(TOMBSTONE_DDL_HINT)));
-	PG_RETURN_NULL();			/* keep compiler quiet */
 }
