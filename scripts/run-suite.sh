@@ -5,6 +5,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 export PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
 failed=0
+mkdir -p results
 log=$(mktemp)
 exec > >(tee "$log") 2>&1
 
@@ -48,5 +49,5 @@ nfailed=${counts#* }
 if [ "$failed" -ne 0 ] && [ "$nfailed" -eq 0 ]; then
     nfailed=1
 fi
-echo "tests: $passed passed, $nfailed failed"
+echo "tests: $passed passed, $nfailed failed" | tee results/summary.txt
 [ "$failed" -eq 0 ]

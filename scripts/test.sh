@@ -9,5 +9,10 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 # the cluster runs as postgres and reads the test files from here
 chmod -R a+rX . 2>/dev/null || true
-exec pg_virtualenv -v 15 -o shared_preload_libraries=pg_tombstone \
-    bash scripts/run-suite.sh
+rm -f results/summary.txt
+status=0
+pg_virtualenv -v 15 -o shared_preload_libraries=pg_tombstone \
+    bash scripts/run-suite.sh || status=$?
+# repeat the closing line after pg_virtualenv's own output
+cat results/summary.txt 2>/dev/null || echo "tests: 0 passed, 1 failed"
+exit "$status"
