@@ -121,6 +121,21 @@ refuse_trigger_change(Oid relid, const char *trigname, const char *action)
 }
 
 /*
+ * The extension's event triggers are the DROP guard when the library is not
+ * preloaded: renaming, disabling or dropping them is refused alike.
+ */
+static void
+refuse_event_trigger_change(const char *evtname, const char *action)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_TOMBSTONE_EVENT_TRIGGER),
+			 errmsg("cannot %s event trigger \"%s\"", action, evtname),
+			 errdetail("Event trigger \"%s\" keeps protected tables from being dropped when pg_tombstone is not preloaded.",
+					   evtname),
+			 errhint(TOMBSTONE_DDL_HINT)));
+}
+
+/*
  * Would disabling triggers of relid (and, through recursion, of its
  * partitions and children) reach a protected table?  Returns the first
  * protected one, or InvalidOid.
@@ -280,12 +295,7 @@ check_rename(RenameStmt *stmt)
 	if (stmt->renameType == OBJECT_EVENT_TRIGGER &&
 		is_tombstone_trigger_name(strVal(stmt->object)) &&
 		TombstoneAnyProtected())
-		ereport(ERROR,
-				(errcode(ERRCODE_TOMBSTONE_EVENT_TRIGGER),
-				 errmsg("cannot rename event trigger \"%s\"", strVal(stmt->object)),
-				 errdetail("Event trigger \"%s\" keeps protected tables from being dropped when pg_tombstone is not preloaded.",
-						   strVal(stmt->object)),
-				 errhint(TOMBSTONE_DDL_HINT)));
+		refuse_event_trigger_change(strVal(stmt->object), "rename");
 
 	if (stmt->renameType != OBJECT_COLUMN && stmt->renameType != OBJECT_TRIGGER)
 		return;
@@ -422,13 +432,7 @@ check_alter_event_trigger(AlterEventTrigStmt *stmt)
 		stmt->tgenabled == TRIGGER_FIRES_ALWAYS ||
 		!TombstoneAnyProtected())
 		return;
-	ereport(ERROR,
-			(errcode(ERRCODE_TOMBSTONE_EVENT_TRIGGER),
-			 errmsg("cannot change the firing of event trigger \"%s\"",
-					stmt->trigname),
-			 errdetail("Event trigger \"%s\" keeps protected tables from being dropped when pg_tombstone is not preloaded.",
-					   stmt->trigname),
-			 errhint(TOMBSTONE_DDL_HINT)));
+	refuse_event_trigger_change(stmt->trigname, "change the firing of");
 }
 
 static void
@@ -559,12 +563,7 @@ check_object_drop(Oid classId, Oid objectId, int subId)
 			ReleaseSysCache(tup);
 			if (is_tombstone_trigger_name(NameStr(name)) &&
 				TombstoneAnyProtected())
-				ereport(ERROR,
-						(errcode(ERRCODE_TOMBSTONE_EVENT_TRIGGER),
-						 errmsg("cannot drop event trigger \"%s\"", NameStr(name)),
-						 errdetail("Event trigger \"%s\" keeps protected tables from being dropped when pg_tombstone is not preloaded.",
-								   NameStr(name)),
-						 errhint(TOMBSTONE_DDL_HINT)));
+				refuse_event_trigger_change(NameStr(name), "drop");
 		}
 	}
 }

@@ -406,8 +406,8 @@ tombstone_get_relation_info(PlannerInfo *root, Oid relationObjectId,
 		prev_get_relation_info_hook(root, relationObjectId, inhparent, rel);
 
 	/*
-	 * Children of an inheritance tree inherit the parent's quals; members
-	 * of a UNION ALL are never flattened once planner_hook gave them a qual.
+	 * Append members get their parent's quals only after this hook runs;
+	 * tombstone_set_rel_pathlist covers those whose parent hides nothing.
 	 */
 	if (rel->reloptkind != RELOPT_BASEREL ||
 		tombstone_visibility == TOMBSTONE_VISIBILITY_ALL)
