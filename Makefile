@@ -6,7 +6,10 @@ OBJS = \
 	src/catalog.o \
 	src/planner.o \
 	src/triggers.o \
-	src/ddl_guard.o
+	src/ddl_guard.o \
+	src/ledger.o \
+	src/cascade.o \
+	src/undelete.o
 
 DATA = $(wildcard sql/pg_tombstone--*.sql)
 PGFILEDESC = "pg_tombstone - DELETE becomes a recoverable tombstone"
@@ -24,3 +27,6 @@ PG_CPPFLAGS = -I$(srcdir)/src -Wall -Wextra -Wno-unused-parameter -Wno-sign-comp
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# every subsystem includes the shared header
+$(OBJS): src/pg_tombstone.h

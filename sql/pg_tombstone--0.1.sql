@@ -37,9 +37,102 @@ COMMENT ON VIEW tombstone.protected_tables IS
     'Protected tables; protected_through names the table whose protection a partition or child inherits';
 GRANT SELECT ON tombstone.protected_tables TO PUBLIC;
 
+-- The tenant registry: the table whose rows are the tenants.  At most one.
+CREATE TABLE tombstone.tenant_registry (
+    relid     regclass PRIMARY KEY,
+    id_column name     NOT NULL,
+    singleton boolean  NOT NULL DEFAULT true UNIQUE CHECK (singleton)
+);
+COMMENT ON TABLE tombstone.tenant_registry IS
+    'The table of tenants: tombstoning one of its rows tombstones that tenant in every protected table; written only by tombstone.protect_tenants()';
+SELECT pg_catalog.pg_extension_config_dump('tombstone.tenant_registry', '');
+REVOKE ALL ON tombstone.tenant_registry FROM PUBLIC;
+GRANT SELECT ON tombstone.tenant_registry TO PUBLIC;
+
+--------------------------------------------------------------------------
+-- The ledger
+--------------------------------------------------------------------------
+
+-- One entry per statement that tombstoned or restored rows of protected
+-- tables, written by the extension (never by users: see _ledger_guard).
+-- Column order is part of the C code (ledger.c).
+CREATE SEQUENCE tombstone.changes_id_seq;
+CREATE TABLE tombstone.changes (
+    id               bigint      PRIMARY KEY,
+    at               timestamptz NOT NULL,
+    xid              xid8        NOT NULL,
+    role             name        NOT NULL,
+    session_role     name        NOT NULL,
+    application_name text        NOT NULL,
+    operation        text        NOT NULL,
+    undoes           bigint,
+    statement        text,
+    rows             jsonb       NOT NULL,
+    token_id         text,
+    token_subject    text,
+    token_reason     text
+);
+ALTER SEQUENCE tombstone.changes_id_seq OWNED BY tombstone.changes.id;
+COMMENT ON TABLE tombstone.changes IS
+    'The ledger: one entry per statement that tombstoned or restored rows of protected tables; append-only';
+COMMENT ON COLUMN tombstone.changes.at IS
+    'Start of the transaction, the deleted_at of the rows the change tombstoned';
+COMMENT ON COLUMN tombstone.changes.operation IS
+    'delete, cascade (through a foreign key from an unprotected table), delete_tenant, or undelete';
+COMMENT ON COLUMN tombstone.changes.undoes IS
+    'For the work of undelete_change() and undelete_tenant(): the change undone';
+COMMENT ON COLUMN tombstone.changes.statement IS
+    'The statement the client sent, at most 1024 bytes';
+COMMENT ON COLUMN tombstone.changes.rows IS
+    'Rows tombstoned and restored, per table and tenant: [{"table", "tenant", "tombstoned", "restored"}]';
+COMMENT ON COLUMN tombstone.changes.token_id IS
+    'The change token that authorised the change (signed change tokens)';
+SELECT pg_catalog.pg_extension_config_dump('tombstone.changes', '');
+SELECT pg_catalog.pg_extension_config_dump('tombstone.changes_id_seq', '');
+REVOKE ALL ON tombstone.changes FROM PUBLIC;
+REVOKE ALL ON SEQUENCE tombstone.changes_id_seq FROM PUBLIC;
+
+CREATE VIEW tombstone.change_rows AS
+SELECT c.id AS change_id, c.at, c.operation, r."table" AS table_name, r.tenant,
+       r.tombstoned, r.restored
+  FROM tombstone.changes c,
+       LATERAL jsonb_to_recordset(c.rows) AS r("table" text, tenant text,
+                                               tombstoned bigint, restored bigint);
+COMMENT ON VIEW tombstone.change_rows IS
+    'The ledger one row per change, table and tenant';
+REVOKE ALL ON tombstone.change_rows FROM PUBLIC;
+
 --------------------------------------------------------------------------
 -- C entry points
 --------------------------------------------------------------------------
+
+CREATE FUNCTION tombstone._ledger_guard()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'tombstone_ledger_guard'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION tombstone._ledger_guard() IS
+    'Trigger: the ledger is append-only';
+
+CREATE TRIGGER tombstone_ledger_guard BEFORE UPDATE OR DELETE ON tombstone.changes
+    FOR EACH ROW EXECUTE FUNCTION tombstone._ledger_guard();
+CREATE TRIGGER tombstone_ledger_truncate BEFORE TRUNCATE ON tombstone.changes
+    FOR EACH STATEMENT EXECUTE FUNCTION tombstone._ledger_guard();
+ALTER TABLE tombstone.changes ENABLE ALWAYS TRIGGER tombstone_ledger_guard,
+                              ENABLE ALWAYS TRIGGER tombstone_ledger_truncate;
+
+CREATE FUNCTION tombstone._ri_tolerant()
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'tombstone_ri_tolerant'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION tombstone._ri_tolerant() IS
+    'Internal: whether a foreign-key check made while tombstoning may find a tombstoned row';
+
+CREATE FUNCTION tombstone._register_tenants(regclass, name)
+RETURNS void
+AS 'MODULE_PATHNAME', 'tombstone_register_tenants'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION tombstone._register_tenants(regclass, name) IS
+    'Internal: record the tenant registry, a table owned by the caller';
 
 CREATE FUNCTION tombstone._preloaded()
 RETURNS boolean
@@ -67,7 +160,7 @@ RETURNS trigger
 AS 'MODULE_PATHNAME', 'tombstone_before_update'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION tombstone._before_update() IS
-    'Trigger: bookkeeping of updates on protected tables';
+    'Trigger: record tombstones and undeletes of protected rows as changes';
 
 CREATE FUNCTION tombstone._guard_truncate()
 RETURNS trigger
@@ -80,39 +173,32 @@ COMMENT ON FUNCTION tombstone._guard_truncate() IS
 -- Protecting tables
 --------------------------------------------------------------------------
 
--- Create the guard triggers on one relation, firing ALWAYS so that
--- session_replication_role = replica does not switch them off.  Partitions
--- receive the row triggers as clones of their parent's, so only their
--- firing is set here; statement triggers are never cloned.  The BEFORE
--- UPDATE trigger exists only where an UPDATE can move a row between
--- partitions (which PostgreSQL executes as a delete and an insert): on
--- partitioned tables and on partitions.  Plain tables pay for no trigger
--- on the tombstoning UPDATE.
+-- Create the triggers of one relation, firing ALWAYS so that
+-- session_replication_role = replica does not switch them off, and the
+-- index on deleted_change.  Partitions receive the row triggers and the
+-- index as clones of their parent's, so only their firing is set here;
+-- statement triggers are never cloned.  The BEFORE UPDATE trigger records
+-- tombstones and undeletes on the ledger and lets a row move between
+-- partitions (which PostgreSQL executes as a delete and an insert).
 CREATE FUNCTION tombstone._install_triggers(tbl regclass, is_partition boolean)
 RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    partitioned boolean;
 BEGIN
-    SELECT c.relkind = 'p' OR c.relispartition INTO partitioned
-      FROM pg_class c WHERE c.oid = tbl;
     IF NOT is_partition THEN
         EXECUTE format('CREATE TRIGGER tombstone_guard_delete BEFORE DELETE ON %s'
                        ' FOR EACH ROW EXECUTE FUNCTION tombstone._guard_delete()', tbl);
-        IF partitioned THEN
-            EXECUTE format('CREATE TRIGGER tombstone_before_update BEFORE UPDATE ON %s'
-                           ' FOR EACH ROW EXECUTE FUNCTION tombstone._before_update()', tbl);
-        END IF;
+        EXECUTE format('CREATE TRIGGER tombstone_before_update BEFORE UPDATE ON %s'
+                       ' FOR EACH ROW EXECUTE FUNCTION tombstone._before_update()', tbl);
+        -- undelete_change() finds the rows of a change through this index
+        EXECUTE format('CREATE INDEX ON %s (deleted_change) WHERE deleted_change IS NOT NULL', tbl);
     END IF;
     EXECUTE format('CREATE TRIGGER tombstone_guard_truncate BEFORE TRUNCATE ON %s'
                    ' FOR EACH STATEMENT EXECUTE FUNCTION tombstone._guard_truncate()', tbl);
     EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER tombstone_guard_delete,'
-                   ' ENABLE ALWAYS TRIGGER tombstone_guard_truncate', tbl);
-    IF partitioned THEN
-        EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER tombstone_before_update', tbl);
-    END IF;
+                   ' ENABLE ALWAYS TRIGGER tombstone_guard_truncate,'
+                   ' ENABLE ALWAYS TRIGGER tombstone_before_update', tbl);
 END
 $$;
 COMMENT ON FUNCTION tombstone._install_triggers(regclass, boolean) IS
@@ -270,6 +356,101 @@ END
 $$;
 COMMENT ON FUNCTION tombstone.protect(regclass, name, interval, boolean) IS
     'Protect a tenant-scoped table: DELETE becomes a tombstone and nothing can be destroyed';
+
+CREATE FUNCTION tombstone.protect_tenants(tbl regclass, id_column name)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    reg   record;
+    prot  record;
+    attno smallint;
+BEGIN
+    IF tbl IS NULL OR id_column IS NULL THEN
+        RAISE EXCEPTION 'arguments of tombstone.protect_tenants() must not be null'
+            USING ERRCODE = 'null_value_not_allowed',
+                  DETAIL = format('Called with tbl %s, id_column %s.',
+                                  coalesce(tbl::text, 'NULL'), coalesce(id_column::text, 'NULL')),
+                  HINT = 'Name the table of tenants and its id column.';
+    END IF;
+    IF NOT tombstone._preloaded() THEN
+        RAISE EXCEPTION 'pg_tombstone must be loaded via shared_preload_libraries'
+            USING ERRCODE = 'TB001',
+                  DETAIL = 'Tenant deletion is carried out by the library, which is not loaded.',
+                  HINT = 'Add pg_tombstone to shared_preload_libraries in postgresql.conf and restart the server.';
+    END IF;
+    SELECT * INTO reg FROM tombstone.tenant_registry LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'the tenant registry is already table %', reg.relid
+            USING ERRCODE = 'duplicate_object',
+                  DETAIL = format('Table %s with id column %s was declared the table of tenants.', reg.relid, reg.id_column),
+                  HINT = 'A database has one tenant registry.';
+    END IF;
+    SELECT a.attnum INTO attno FROM pg_attribute a
+     WHERE a.attrelid = tbl AND a.attname = id_column AND a.attnum > 0 AND NOT a.attisdropped;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'column "%" of table % does not exist', id_column, tbl
+            USING ERRCODE = 'undefined_column',
+                  DETAIL = 'The id column holds the tenant id that the tenant column of every protected table refers to.',
+                  HINT = 'Give the name of an existing column.';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_index i
+                    WHERE i.indrelid = tbl AND i.indisunique AND i.indpred IS NULL
+                      AND i.indnkeyatts = 1 AND i.indkey[0] = attno) THEN
+        RAISE EXCEPTION 'column "%" of table % is not unique', id_column, tbl
+            USING ERRCODE = 'invalid_table_definition',
+                  DETAIL = 'Each row of the tenant registry must be exactly one tenant.',
+                  HINT = format('Make %s the primary key of %s, or add a unique constraint on it.', id_column, tbl);
+    END IF;
+
+    SELECT * INTO prot FROM tombstone.protected_tables t WHERE t.table_name = tbl;
+    IF NOT FOUND THEN
+        PERFORM tombstone.protect(tbl, id_column);
+    ELSIF prot.protected_through IS NOT NULL THEN
+        RAISE EXCEPTION 'table % is protected through table %', tbl, prot.protected_through
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'A partition or inheritance child cannot be the tenant registry on its own.',
+                  HINT = format('Declare %s the tenant registry instead.', prot.protected_through);
+    ELSIF prot.tenant_column <> id_column THEN
+        RAISE EXCEPTION 'table % is protected with tenant column %, not %', tbl, prot.tenant_column, id_column
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'In the tenant registry, each row is its own tenant: the tenant column is the id column.',
+                  HINT = 'Give the tenant column the table was protected with.';
+    END IF;
+    PERFORM tombstone._register_tenants(tbl, id_column);
+END
+$$;
+COMMENT ON FUNCTION tombstone.protect_tenants(regclass, name) IS
+    'Declare the table of tenants: deleting one of its rows tombstones that tenant in every protected table';
+
+CREATE FUNCTION tombstone.undelete(tbl regclass, match jsonb)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'tombstone_undelete'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION tombstone.undelete(regclass, jsonb) IS
+    'Restore the tombstoned rows of a table whose columns equal the given values; returns their count';
+
+CREATE FUNCTION tombstone.undelete_change(change_id bigint)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'tombstone_undelete_change'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION tombstone.undelete_change(bigint) IS
+    'Undo one change of the ledger: the rows it tombstoned come back, the rows it restored are tombstoned again';
+
+CREATE FUNCTION tombstone.undelete_tenant(tenant text)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'tombstone_undelete_tenant'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION tombstone.undelete_tenant(text) IS
+    'Restore a deleted tenant: its registry row and every row the tenant deletion tombstoned';
+
+CREATE FUNCTION tombstone.preview(statement text)
+RETURNS TABLE (table_name regclass, tenant text, rows bigint)
+AS 'MODULE_PATHNAME', 'tombstone_preview'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION tombstone.preview(text) IS
+    'Run one DELETE in a subtransaction that is rolled back; report per table and tenant what it would tombstone';
 
 --------------------------------------------------------------------------
 -- Event triggers: adopt new partitions, fail closed on DROP

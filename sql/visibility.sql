@@ -4,8 +4,11 @@
 \set VERBOSITY default
 
 CREATE TABLE customers (id int PRIMARY KEY, tenant_id int NOT NULL, name text);
+-- ON DELETE SET NULL: a live invoice keeps referring to its tombstoned
+-- customer (which still exists), so an undelete brings the pair back
 CREATE TABLE invoices (id int PRIMARY KEY, tenant_id int NOT NULL,
-                       customer_id int REFERENCES customers, amount int);
+                       customer_id int REFERENCES customers ON DELETE SET NULL,
+                       amount int);
 INSERT INTO customers VALUES (1, 1, 'alpha'), (2, 1, 'beta'), (3, 2, 'gamma');
 INSERT INTO invoices VALUES (10, 1, 1, 100), (11, 1, 2, 200), (12, 2, 3, 300);
 SELECT tombstone.protect('customers', 'tenant_id');

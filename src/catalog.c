@@ -139,6 +139,7 @@ load_entry(Oid catrelid, Oid relid, TombstoneRel *entry)
 		d = heap_getattr(tup, Anum_tables_parent,
 						 RelationGetDescr(catrel), &isnull);
 		entry->parent = isnull ? InvalidOid : DatumGetObjectId(d);
+		entry->root = isnull ? relid : entry->parent;
 		found = true;
 	}
 
@@ -258,6 +259,57 @@ TombstoneAnyProtected(void)
 	return OidIsValid(TombstoneFindProtected(NULL, NULL));
 }
 
+/*
+ * The protected tables that are not protected through an ancestor, that is,
+ * the tables protect() was called on.  Reads the whole catalog.
+ */
+List *
+TombstoneProtectedRoots(void)
+{
+	Oid			catrelid = TombstoneCatalogRelid();
+	Relation	catrel;
+	SysScanDesc scan;
+	Snapshot	snapshot;
+	HeapTuple	tup;
+	List	   *roots = NIL;
+
+	if (!OidIsValid(catrelid))
+		return NIL;
+	catrel = table_open(catrelid, AccessShareLock);
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	scan = systable_beginscan(catrel, InvalidOid, false, snapshot, 0, NULL);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		bool		relid_null;
+		bool		parent_null;
+		Datum		relid;
+
+		relid = heap_getattr(tup, Anum_tables_relid, RelationGetDescr(catrel),
+							 &relid_null);
+		(void) heap_getattr(tup, Anum_tables_parent, RelationGetDescr(catrel),
+							&parent_null);
+		if (!relid_null && parent_null)
+			roots = lappend_oid(roots, DatumGetObjectId(relid));
+	}
+	systable_endscan(scan);
+	UnregisterSnapshot(snapshot);
+	table_close(catrel, AccessShareLock);
+	return roots;
+}
+
+/*
+ * The OID of the ledger tombstone.changes, or InvalidOid.
+ */
+Oid
+TombstoneLedgerRelid(void)
+{
+	Oid			nspid = get_namespace_oid(TOMBSTONE_SCHEMA, true);
+
+	if (!OidIsValid(nspid))
+		return InvalidOid;
+	return get_relname_relid(TOMBSTONE_LEDGER, nspid);
+}
+
 PG_FUNCTION_INFO_V1(tombstone_register);
 
 static Oid
@@ -275,6 +327,31 @@ relation_owner(Oid relid)
 }
 
 /*
+ * Insert one row into a catalog table of the extension as the table's owner.
+ * Application roles cannot write the catalog; the SQL-callable functions
+ * that do check the caller's right first.
+ */
+void
+TombstoneInsertAsOwner(Oid catrelid, const char *sql, int nargs,
+					   Oid *argtypes, Datum *values, const char *nulls)
+{
+	Oid			save_userid;
+	int			save_sec_context;
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(relation_owner(catrelid), save_sec_context |
+						   SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args(sql, nargs, argtypes, values, nulls, false, 0) !=
+		SPI_OK_INSERT)
+		elog(ERROR, "could not insert into relation %u", catrelid);
+	SPI_finish();
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+}
+
+/*
  * tombstone._register(tbl, tenant_column, retention, history, parent)
  *
  * Records one relation in tombstone.tables.  Called by protect() and by the
@@ -289,9 +366,6 @@ tombstone_register(PG_FUNCTION_ARGS)
 {
 	Oid			relid;
 	Oid			catrelid;
-	Oid			catowner;
-	Oid			save_userid;
-	int			save_sec_context;
 	Datum		values[5];
 	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
 	Oid			argtypes[5] = {REGCLASSOID, NAMEOID, INTERVALOID, BOOLOID,
@@ -309,27 +383,55 @@ tombstone_register(PG_FUNCTION_ARGS)
 	catrelid = TombstoneCatalogRelid();
 	if (!OidIsValid(catrelid))
 		elog(ERROR, "catalog table tombstone.tables does not exist");
-	catowner = relation_owner(catrelid);
 
 	for (i = 0; i < 5; i++)
 		values[i] = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);
 	if (PG_ARGISNULL(4))
 		nulls[4] = 'n';
 
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(catowner, save_sec_context |
-						   SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args("INSERT INTO tombstone.tables "
-							  "(relid, tenant_column, retention, history, parent) "
-							  "VALUES ($1, $2, $3, $4, $5)",
-							  5, argtypes, values, nulls, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "could not record relation %u in tombstone.tables", relid);
-	SPI_finish();
-	SetUserIdAndSecContext(save_userid, save_sec_context);
+	TombstoneInsertAsOwner(catrelid,
+						   "INSERT INTO tombstone.tables "
+						   "(relid, tenant_column, retention, history, parent) "
+						   "VALUES ($1, $2, $3, $4, $5)",
+						   5, argtypes, values, nulls);
+	CacheInvalidateRelcacheByRelid(relid);
+	PG_RETURN_VOID();
+}
 
+PG_FUNCTION_INFO_V1(tombstone_register_tenants);
+
+/*
+ * tombstone._register_tenants(tbl, id_column)
+ *
+ * Records the tenant registry.  Called by protect_tenants() as the user who
+ * owns the table, after protect() has protected it.
+ */
+Datum
+tombstone_register_tenants(PG_FUNCTION_ARGS)
+{
+	Oid			relid;
+	Oid			nspid;
+	Oid			regrelid;
+	Datum		values[2];
+	Oid			argtypes[2] = {REGCLASSOID, NAMEOID};
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		elog(ERROR, "tombstone._register_tenants: argument is null");
+	relid = PG_GETARG_OID(0);
+	if (!pg_class_ownercheck(relid, GetUserId()))
+		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, get_rel_name(relid));
+
+	nspid = get_namespace_oid(TOMBSTONE_SCHEMA, false);
+	regrelid = get_relname_relid(TOMBSTONE_REGISTRY, nspid);
+	if (!OidIsValid(regrelid))
+		elog(ERROR, "catalog table tombstone.%s does not exist",
+			 TOMBSTONE_REGISTRY);
+	values[0] = PG_GETARG_DATUM(0);
+	values[1] = PG_GETARG_DATUM(1);
+	TombstoneInsertAsOwner(regrelid,
+						   "INSERT INTO tombstone.tenant_registry (relid, id_column) "
+						   "VALUES ($1, $2)",
+						   2, argtypes, values, NULL);
 	CacheInvalidateRelcacheByRelid(relid);
 	PG_RETURN_VOID();
 }

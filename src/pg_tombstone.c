@@ -79,6 +79,8 @@ _PG_init(void)
 	TombstoneCatalogInit();
 	TombstonePlannerInit();
 	TombstoneDdlGuardInit();
+	TombstoneLedgerInit();
+	TombstoneCascadeInit();
 
 	tombstone_preloaded = true;
 }

@@ -7,7 +7,11 @@
  * catalog.c (which relations are protected, cached per backend), planner.c
  * (DELETE becomes a tombstone UPDATE; tombstones are hidden from scans),
  * triggers.c (row and statement triggers that fail closed), ddl_guard.c
- * (utility, object-access and event-trigger guards against destructive DDL).
+ * (utility, object-access and event-trigger guards against destructive DDL),
+ * ledger.c (change ids, row counts and the ledger; executor hooks that mark
+ * where a statement ends), cascade.c (what a tombstoning or an undelete
+ * does to other rows: foreign-key cascades and checks, tenant deletion),
+ * undelete.c (undelete functions and preview).
  *
  * src/pg_tombstone.h
  *
@@ -37,6 +41,8 @@
 #define ERRCODE_TOMBSTONE_ALTER_COLUMN		MAKE_SQLSTATE('T','B','0','0','9')
 #define ERRCODE_TOMBSTONE_DROP_TRIGGER		MAKE_SQLSTATE('T','B','0','1','0')
 #define ERRCODE_TOMBSTONE_EVENT_TRIGGER		MAKE_SQLSTATE('T','B','0','1','1')
+#define ERRCODE_TOMBSTONE_CHANGE_COLUMN		MAKE_SQLSTATE('T','B','0','1','2')
+#define ERRCODE_TOMBSTONE_LEDGER			MAKE_SQLSTATE('T','B','0','1','3')
 
 /* Fixed names of the columns and triggers that protect() installs. */
 #define TOMBSTONE_DELETED_AT		"deleted_at"
@@ -44,6 +50,16 @@
 #define TOMBSTONE_TRIGGER_PREFIX	"tombstone_"
 #define TOMBSTONE_SCHEMA			"tombstone"
 #define TOMBSTONE_CATALOG			"tables"
+#define TOMBSTONE_LEDGER			"changes"
+#define TOMBSTONE_LEDGER_SEQ		"changes_id_seq"
+#define TOMBSTONE_REGISTRY			"tenant_registry"
+
+/*
+ * Every query the extension runs itself starts with this comment.  The
+ * planner does not hide tombstones from such queries (they say in their own
+ * quals which rows they want), whatever tombstone.visibility is.
+ */
+#define TOMBSTONE_INTERNAL_QUERY	"/* pg_tombstone */ "
 
 /* Values of tombstone.visibility */
 typedef enum TombstoneVisibility
@@ -63,6 +79,7 @@ typedef struct TombstoneRel
 	Oid			relid;			/* hash key */
 	bool		is_protected;	/* false: a cached negative answer */
 	Oid			parent;			/* protected through this ancestor, or InvalidOid */
+	Oid			root;			/* parent if valid, else relid */
 	AttrNumber	deleted_at_attno;
 	AttrNumber	deleted_change_attno;
 	AttrNumber	tenant_attno;
@@ -80,6 +97,46 @@ extern Oid	TombstoneCatalogRelid(void);
 extern bool TombstoneAnyProtected(void);
 extern Oid	TombstoneFindProtected(bool (*match) (Oid relid, void *arg),
 								   void *arg);
+extern List *TombstoneProtectedRoots(void);
+extern Oid	TombstoneLedgerRelid(void);
+extern void TombstoneInsertAsOwner(Oid catrelid, const char *sql, int nargs,
+								   Oid *argtypes, Datum *values,
+								   const char *nulls);
+
+/* ledger.c */
+extern void TombstoneLedgerInit(void);
+extern int	TombstoneExecDepth(void);
+extern HeapTuple TombstoneBookkeep(Relation rel, HeapTuple oldtup,
+								   HeapTuple newtup);
+extern void TombstoneChangeSetOperation(const char *operation, int64 undoes);
+extern void TombstoneChangeMarkTenantDeleted(void);
+extern int64 TombstoneChangeRows(Oid root, bool tombstoned);
+
+/* one row of a change's tally, as preview() and undelete report it */
+typedef struct TombstoneTally
+{
+	Oid			root;
+	char	   *tenant;			/* NULL for a NULL tenant */
+	int64		tombstoned;
+	int64		restored;
+} TombstoneTally;
+extern List *TombstoneChangeTally(void);
+extern void *TombstoneChangeSuspend(bool preview);
+extern void TombstoneChangeResume(void *saved);
+
+/* cascade.c */
+extern void TombstoneCascadeInit(void);
+extern bool TombstonePendingWanted(Relation rel, bool tombstoned);
+extern void TombstonePendingAdd(Relation rel, HeapTuple oldtup,
+								bool tombstoned);
+extern void TombstonePendingProcess(int level);
+extern void TombstonePendingDiscard(int above_level);
+extern void TombstonePendingReset(void);
+extern List *TombstoneRootsInOrder(bool parents_first);
+extern Oid	TombstoneRegistry(char **id_column);
+extern uint64 TombstoneRunInternal(const char *sql, int nargs, Oid *argtypes,
+								   Datum *values, const char *nulls,
+								   Oid as_user);
 
 /* planner.c */
 extern void TombstonePlannerInit(void);

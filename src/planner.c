@@ -54,6 +54,7 @@
 #include "optimizer/plancat.h"
 #include "optimizer/planner.h"
 #include "optimizer/restrictinfo.h"
+#include "parser/parse_func.h"
 #include "parser/parsetree.h"
 #include "utils/fmgroids.h"
 
@@ -61,6 +62,9 @@
 
 /* location given to the visibility quals this file adds */
 #define TOMBSTONE_QUAL_LOCATION (-4242)
+
+/* true while planning a query the extension runs itself */
+static bool planning_internal = false;
 
 static planner_hook_type prev_planner_hook = NULL;
 static get_relation_info_hook_type prev_get_relation_info_hook = NULL;
@@ -228,6 +232,43 @@ convert_statement(Query *query)
 }
 
 /*
+ * Is this the query of a foreign-key check, "SELECT 1 FROM [ONLY] pktable x
+ * WHERE ... FOR KEY SHARE OF x"?
+ */
+static bool
+is_fk_check(Query *query)
+{
+	return query->commandType == CMD_SELECT &&
+		list_length(query->rtable) == 1 &&
+		list_length(query->rowMarks) == 1 &&
+		linitial_node(RowMarkClause, query->rowMarks)->strength == LCS_FORKEYSHARE;
+}
+
+/*
+ * The visibility qual of a foreign-key check: "deleted_at IS NULL OR
+ * tombstone._ri_tolerant()".  The function lets a row being tombstoned
+ * pass the check PostgreSQL makes on it when the row it references was
+ * tombstoned first; see ledger.c.
+ */
+static Expr *
+make_fk_check_qual(Index varno, const TombstoneRel *trel, Expr *qual)
+{
+	Oid			funcid;
+
+	funcid = LookupFuncName(list_make2(makeString(TOMBSTONE_SCHEMA),
+									   makeString("_ri_tolerant")),
+							0, NULL, true);
+	if (!OidIsValid(funcid))
+		return qual;
+	return makeBoolExpr(OR_EXPR,
+						list_make2(qual,
+								   makeFuncExpr(funcid, BOOLOID, NIL,
+												InvalidOid, InvalidOid,
+												COERCE_EXPLICIT_CALL)),
+						-1);
+}
+
+/*
  * Wrap each protected relation of a join tree in a FromExpr carrying the
  * visibility qual.
  */
@@ -246,6 +287,9 @@ wrap_jointree(Node *jtnode, Query *query)
 		trel = protected_rte(rt_fetch(varno, query->rtable));
 		if (trel == NULL || (qual = make_visibility_qual(varno, trel)) == NULL)
 			return jtnode;
+		if (tombstone_visibility == TOMBSTONE_VISIBILITY_LIVE &&
+			is_fk_check(query))
+			qual = make_fk_check_qual(varno, trel, qual);
 		return (Node *) makeFromExpr(list_make1(jtnode), (Node *) qual);
 	}
 	else if (IsA(jtnode, FromExpr))
@@ -293,8 +337,15 @@ static PlannedStmt *
 tombstone_planner(Query *parse, const char *query_string, int cursorOptions,
 				  ParamListInfo boundParams)
 {
-	bool		converted_delete = false;
+	volatile bool converted_delete = false;
+	bool		internal;
+	bool		save_internal = planning_internal;
 	PlannedStmt *result;
+
+	/* the extension's own queries say in their quals which rows they want */
+	internal = query_string != NULL &&
+		strncmp(query_string, TOMBSTONE_INTERNAL_QUERY,
+				strlen(TOMBSTONE_INTERNAL_QUERY)) == 0;
 
 	if (OidIsValid(TombstoneCatalogRelid()))
 	{
@@ -302,16 +353,25 @@ tombstone_planner(Query *parse, const char *query_string, int cursorOptions,
 			parse->commandType == CMD_MERGE ||
 			parse->hasModifyingCTE)
 			converted_delete = convert_statement(parse);
-		if (tombstone_visibility != TOMBSTONE_VISIBILITY_ALL)
+		if (tombstone_visibility != TOMBSTONE_VISIBILITY_ALL && !internal)
 			(void) hide_tombstones_walker((Node *) parse, NULL);
 	}
 
-	if (prev_planner_hook)
-		result = prev_planner_hook(parse, query_string, cursorOptions,
-								   boundParams);
-	else
-		result = standard_planner(parse, query_string, cursorOptions,
-								  boundParams);
+	planning_internal = internal;
+	PG_TRY();
+	{
+		if (prev_planner_hook)
+			result = prev_planner_hook(parse, query_string, cursorOptions,
+									   boundParams);
+		else
+			result = standard_planner(parse, query_string, cursorOptions,
+									  boundParams);
+	}
+	PG_FINALLY();
+	{
+		planning_internal = save_internal;
+	}
+	PG_END_TRY();
 
 	/* the command tag, SPI and GET DIAGNOSTICS report a DELETE */
 	if (converted_delete)
@@ -348,6 +408,10 @@ contains_visibility_qual(Node *node, Index varno)
 	}
 	if (is_andclause(node))
 		return contains_visibility_qual((Node *) ((BoolExpr *) node)->args,
+										varno);
+	/* the qual of a foreign-key check: see make_fk_check_qual */
+	if (is_orclause(node))
+		return contains_visibility_qual(linitial(((BoolExpr *) node)->args),
 										varno);
 	return false;
 }
@@ -410,7 +474,8 @@ tombstone_get_relation_info(PlannerInfo *root, Oid relationObjectId,
 	 * tombstone_set_rel_pathlist covers those whose parent hides nothing.
 	 */
 	if (rel->reloptkind != RELOPT_BASEREL ||
-		tombstone_visibility == TOMBSTONE_VISIBILITY_ALL)
+		tombstone_visibility == TOMBSTONE_VISIBILITY_ALL ||
+		planning_internal)
 		return;
 	if (!OidIsValid(TombstoneCatalogRelid()) ||
 		(trel = TombstoneRelLookup(relationObjectId)) == NULL)
@@ -461,6 +526,7 @@ tombstone_set_rel_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti,
 	if (rel->reloptkind != RELOPT_OTHER_MEMBER_REL ||
 		rte->rtekind != RTE_RELATION ||
 		tombstone_visibility == TOMBSTONE_VISIBILITY_ALL ||
+		planning_internal ||
 		IS_DUMMY_REL(rel) ||
 		!OidIsValid(TombstoneCatalogRelid()) ||
 		(trel = TombstoneRelLookup(rte->relid)) == NULL ||

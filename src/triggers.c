@@ -12,6 +12,9 @@
  * session_replication_role = replica as well, and the DDL guard refuses to
  * disable them.
  *
+ * The BEFORE UPDATE trigger is also where the bookkeeping of changes
+ * starts: see TombstoneBookkeep() in ledger.c.
+ *
  * One physical delete is legitimate: an UPDATE that moves a row to another
  * partition is executed as a DELETE on the old partition and an INSERT into
  * the new one.  The BEFORE UPDATE trigger remembers the row it just let
@@ -158,9 +161,9 @@ tombstone_guard_delete(PG_FUNCTION_ARGS)
 }
 
 /*
- * BEFORE UPDATE FOR EACH ROW on protected partitioned tables and
- * partitions.  Remembers the row of a partition being updated, in case the
- * update moves it.
+ * BEFORE UPDATE FOR EACH ROW on every protected table.  Records tombstones
+ * and undeletes (ledger.c), and remembers the row of a partition being
+ * updated, in case the update moves it.
  */
 Datum
 tombstone_before_update(PG_FUNCTION_ARGS)
@@ -180,7 +183,8 @@ tombstone_before_update(PG_FUNCTION_ARGS)
 		moving_xid = GetCurrentTransactionId();
 		moving_cid = GetCurrentCommandId(false);
 	}
-	return PointerGetDatum(trigdata->tg_newtuple);
+	return PointerGetDatum(TombstoneBookkeep(rel, trigdata->tg_trigtuple,
+											 trigdata->tg_newtuple));
 }
 
 /*

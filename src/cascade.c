@@ -1,0 +1,1010 @@
+/*-------------------------------------------------------------------------
+ *
+ * cascade.c
+ *	  What tombstoning or restoring a row does to other rows: foreign-key
+ *	  cascades and checks between protected tables, and tenant deletion.
+ *
+ * A tombstone is an UPDATE, so PostgreSQL's own ON DELETE actions never
+ * fire for it.  This file gives protected tables the behaviour a real
+ * DELETE would have, inside the same change:
+ *
+ *	- ON DELETE CASCADE: the protected child rows that reference a
+ *	  tombstoned row are tombstoned too, recursively (the cascade is itself
+ *	  an UPDATE that comes back here);
+ *	- ON DELETE RESTRICT / NO ACTION: tombstoning a row that live child rows
+ *	  still reference is refused with SQLSTATE 23503, naming the child table
+ *	  and the key.  Both are checked at the end of the statement, as NO
+ *	  ACTION is;
+ *	- ON DELETE SET NULL / SET DEFAULT: the child rows are left as they are.
+ *	  The row they reference still exists, tombstoned, so the reference
+ *	  stays valid, and an undelete of the parent brings the pair back
+ *	  exactly as it was with nothing to undo on the child;
+ *	- the tenant registry: tombstoning a tenant row tombstones that
+ *	  tenant's rows in every protected table, children before parents.
+ *
+ * Restoring a row is the mirror image: the child rows that the same change
+ * tombstoned through a cascade (or a tenant deletion) come back with it,
+ * parents before children, and a restored row whose protected parent is
+ * still tombstoned is refused.
+ *
+ * The row trigger (ledger.c) queues copies of the rows that have such
+ * dependents; when the query that changed them has finished, the queue of
+ * its executor depth is worked off with one set-based query per foreign key
+ * (the keys travel as arrays), so cost grows with the number of rows
+ * changed, not with the size of the tables.  The queries run as the owner
+ * of the table they touch, as PostgreSQL's own referential actions do.
+ *
+ * The foreign keys between protected tables are read from pg_constraint
+ * once and kept until a relcache invalidation.
+ *
+ * src/cascade.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/indexing.h"
+#include "catalog/namespace.h"
+#include "catalog/partition.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_constraint.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+
+#include "pg_tombstone.h"
+
+/* Column numbers of tombstone.tenant_registry */
+#define Anum_registry_relid		1
+#define Anum_registry_id_column	2
+
+/* Longest internal query whose plan is kept */
+#define PLAN_KEY_MAX 2048
+
+/* A foreign key between two protected tables. */
+typedef struct FkLink
+{
+	Oid			conoid;
+	char	   *conname;
+	Oid			child;			/* referencing table (conrelid) */
+	Oid			parent;			/* referenced table (confrelid) */
+	char		deltype;		/* confdeltype */
+	int			nkeys;
+	char	  **child_cols;
+	char	  **parent_cols;
+} FkLink;
+
+/* What is known about the protected tables as a whole. */
+typedef struct Graph
+{
+	bool		valid;
+	List	   *links;			/* FkLink */
+	Oid			registry;		/* tenant registry table, or InvalidOid */
+	char	   *registry_column;
+	List	   *roots_children_first;
+	List	   *roots_parents_first;
+} Graph;
+
+static MemoryContext graph_cxt = NULL;
+static Graph graph;
+static uint64 graph_generation = 0;
+
+/* Per relation: does a tombstoning (restore) of its rows queue work? */
+typedef struct WantedEntry
+{
+	Oid			relid;
+	bool		tombstoned;
+	bool		restored;
+} WantedEntry;
+
+static HTAB *wanted = NULL;
+
+/* Rows queued by the row trigger. */
+typedef struct PendingChunk
+{
+	MemoryContext cxt;			/* holds the chunk and its rows */
+	int			level;
+	Oid			relid;			/* the relation the rows are in */
+	bool		tombstoned;
+	List	   *tuples;			/* copies of the old rows */
+} PendingChunk;
+
+static List *pending = NIL;	/* in TopTransactionContext */
+
+/* Kept plans of internal queries, by query text. */
+typedef struct PlanEntry
+{
+	char		sql[PLAN_KEY_MAX];
+	SPIPlanPtr	plan;
+} PlanEntry;
+
+static HTAB *plans = NULL;
+
+/*-------------------------------------------------------------------------
+ * The graph of foreign keys between protected tables
+ *-------------------------------------------------------------------------
+ */
+
+static void
+graph_invalidate(Datum arg, Oid relid)
+{
+	graph.valid = false;
+	graph_generation++;
+	if (wanted != NULL)
+	{
+		hash_destroy(wanted);
+		wanted = NULL;
+	}
+}
+
+static char *
+qualified_name(Oid relid)
+{
+	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+									  get_rel_name(relid));
+}
+
+static char **
+column_names(Oid relid, Datum keys, int *nkeys)
+{
+	ArrayType  *arr = DatumGetArrayTypeP(keys);
+	int16	   *attnums = (int16 *) ARR_DATA_PTR(arr);
+	int			n = ARR_DIMS(arr)[0];
+	char	  **names = palloc(sizeof(char *) * n);
+	int			i;
+
+	for (i = 0; i < n; i++)
+		names[i] = get_attname(relid, attnums[i], false);
+	*nkeys = n;
+	return names;
+}
+
+static void
+read_registry(void)
+{
+	Oid			nspid = get_namespace_oid(TOMBSTONE_SCHEMA, true);
+	Oid			regrelid;
+	Relation	rel;
+	SysScanDesc scan;
+	Snapshot	snapshot;
+	HeapTuple	tup;
+
+	graph.registry = InvalidOid;
+	graph.registry_column = NULL;
+	if (!OidIsValid(nspid) ||
+		!OidIsValid(regrelid = get_relname_relid(TOMBSTONE_REGISTRY, nspid)))
+		return;
+	rel = table_open(regrelid, AccessShareLock);
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	scan = systable_beginscan(rel, InvalidOid, false, snapshot, 0, NULL);
+	if (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		bool		isnull;
+
+		graph.registry = DatumGetObjectId(heap_getattr(tup, Anum_registry_relid,
+													   RelationGetDescr(rel),
+													   &isnull));
+		graph.registry_column =
+			pstrdup(NameStr(*DatumGetName(heap_getattr(tup, Anum_registry_id_column,
+													   RelationGetDescr(rel),
+													   &isnull))));
+	}
+	systable_endscan(scan);
+	UnregisterSnapshot(snapshot);
+	table_close(rel, AccessShareLock);
+}
+
+/*
+ * Order the protected roots so that a table comes after every protected
+ * table it references (parents first), breaking cycles by OID.
+ */
+static void
+order_roots(List *roots)
+{
+	List	   *done = NIL;
+	List	   *left = list_copy(roots);
+
+	while (left != NIL)
+	{
+		ListCell   *lc;
+		Oid			next = InvalidOid;
+
+		foreach(lc, left)
+		{
+			Oid			r = lfirst_oid(lc);
+			bool		ready = true;
+			ListCell   *l2;
+
+			foreach(l2, graph.links)
+			{
+				FkLink	   *link = lfirst(l2);
+				const TombstoneRel *c = TombstoneRelLookup(link->child);
+				const TombstoneRel *p = TombstoneRelLookup(link->parent);
+
+				if (c && p && c->root == r && p->root != r &&
+					list_member_oid(left, p->root))
+				{
+					ready = false;
+					break;
+				}
+			}
+			if (ready)
+			{
+				next = r;
+				break;
+			}
+		}
+		if (!OidIsValid(next))
+			next = linitial_oid(left);	/* a cycle */
+		done = lappend_oid(done, next);
+		left = list_delete_oid(left, next);
+	}
+	graph.roots_parents_first = done;
+	graph.roots_children_first = NIL;
+	{
+		ListCell   *lc;
+
+		foreach(lc, done)
+			graph.roots_children_first = lcons_oid(lfirst_oid(lc),
+												   graph.roots_children_first);
+	}
+}
+
+static void
+graph_build(void)
+{
+	Relation	conrel;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	MemoryContext oldcxt;
+	uint64		generation;
+
+again:
+	if (graph.valid)
+		return;
+	generation = graph_generation;
+	if (graph_cxt == NULL)
+		graph_cxt = AllocSetContextCreate(CacheMemoryContext,
+										  "pg_tombstone foreign keys",
+										  ALLOCSET_SMALL_SIZES);
+	MemoryContextReset(graph_cxt);
+	memset(&graph, 0, sizeof(graph));
+	oldcxt = MemoryContextSwitchTo(graph_cxt);
+
+	conrel = table_open(ConstraintRelationId, AccessShareLock);
+	scan = systable_beginscan(conrel, InvalidOid, false, NULL, 0, NULL);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_constraint con = (Form_pg_constraint) GETSTRUCT(tup);
+		FkLink	   *link;
+		bool		isnull;
+		Datum		d;
+
+		if (con->contype != CONSTRAINT_FOREIGN || OidIsValid(con->conparentid))
+			continue;
+		if (TombstoneRelLookup(con->conrelid) == NULL ||
+			TombstoneRelLookup(con->confrelid) == NULL)
+			continue;
+		link = palloc0(sizeof(FkLink));
+		link->conoid = con->oid;
+		link->conname = pstrdup(NameStr(con->conname));
+		link->child = con->conrelid;
+		link->parent = con->confrelid;
+		link->deltype = con->confdeltype;
+		d = heap_getattr(tup, Anum_pg_constraint_conkey,
+						 RelationGetDescr(conrel), &isnull);
+		link->child_cols = column_names(con->conrelid, d, &link->nkeys);
+		d = heap_getattr(tup, Anum_pg_constraint_confkey,
+						 RelationGetDescr(conrel), &isnull);
+		link->parent_cols = column_names(con->confrelid, d, &link->nkeys);
+		graph.links = lappend(graph.links, link);
+	}
+	systable_endscan(scan);
+	table_close(conrel, AccessShareLock);
+
+	read_registry();
+	order_roots(TombstoneProtectedRoots());
+	MemoryContextSwitchTo(oldcxt);
+	/* an invalidation that arrived while reading means: read again */
+	graph.valid = (generation == graph_generation);
+	if (!graph.valid)
+		goto again;
+}
+
+/*
+ * The registry table and its id column, or InvalidOid.
+ */
+Oid
+TombstoneRegistry(char **id_column)
+{
+	graph_build();
+	if (id_column)
+		*id_column = graph.registry_column;
+	return graph.registry;
+}
+
+List *
+TombstoneRootsInOrder(bool parents_first)
+{
+	graph_build();
+	return parents_first ? graph.roots_parents_first : graph.roots_children_first;
+}
+
+/* relid itself and its ancestors */
+static List *
+self_and_ancestors(Oid relid)
+{
+	return lcons_oid(relid, get_partition_ancestors(relid));
+}
+
+/*
+ * Does a tombstoning (or restore) of rows of rel queue work for
+ * TombstonePendingProcess?  One hash probe per row.
+ */
+bool
+TombstonePendingWanted(Relation rel, bool tombstoned)
+{
+	Oid			relid = RelationGetRelid(rel);
+	WantedEntry *entry;
+	bool		found;
+
+	if (wanted == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(WantedEntry);
+		ctl.hcxt = CacheMemoryContext;
+		wanted = hash_create("pg_tombstone dependents", 32, &ctl,
+							 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	entry = hash_search(wanted, &relid, HASH_FIND, NULL);
+	if (entry == NULL)
+	{
+		WantedEntry tmp;
+		List	   *selves;
+		ListCell   *lc;
+
+		graph_build();
+		tmp.relid = relid;
+		tmp.tombstoned = tmp.restored = false;
+		selves = rel->rd_rel->relispartition ? self_and_ancestors(relid) :
+			list_make1_oid(relid);
+		if (list_member_oid(selves, graph.registry))
+			tmp.tombstoned = tmp.restored = true;
+		foreach(lc, graph.links)
+		{
+			FkLink	   *link = lfirst(lc);
+
+			if (list_member_oid(selves, link->parent))
+			{
+				if (link->deltype == FKCONSTR_ACTION_CASCADE)
+					tmp.tombstoned = tmp.restored = true;
+				else if (link->deltype == FKCONSTR_ACTION_RESTRICT ||
+						 link->deltype == FKCONSTR_ACTION_NOACTION)
+					tmp.tombstoned = true;
+			}
+			if (list_member_oid(selves, link->child))
+				tmp.restored = true;
+		}
+		/* graph_build may have processed invalidations: look again */
+		if (wanted == NULL)
+			return TombstonePendingWanted(rel, tombstoned);
+		entry = hash_search(wanted, &relid, HASH_ENTER, &found);
+		*entry = tmp;
+	}
+	return tombstoned ? entry->tombstoned : entry->restored;
+}
+
+void
+TombstonePendingAdd(Relation rel, HeapTuple oldtup, bool tombstoned)
+{
+	int			level = TombstoneExecDepth();
+	Oid			relid = RelationGetRelid(rel);
+	PendingChunk *chunk = NULL;
+	MemoryContext oldcxt;
+
+	if (pending != NIL)
+	{
+		chunk = llast(pending);
+		if (chunk->level != level || chunk->relid != relid ||
+			chunk->tombstoned != tombstoned)
+			chunk = NULL;
+	}
+	if (chunk == NULL)
+	{
+		MemoryContext cxt = AllocSetContextCreate(TopTransactionContext,
+												  "pg_tombstone pending rows",
+												  ALLOCSET_DEFAULT_SIZES);
+
+		chunk = MemoryContextAllocZero(cxt, sizeof(PendingChunk));
+		chunk->cxt = cxt;
+		chunk->level = level;
+		chunk->relid = relid;
+		chunk->tombstoned = tombstoned;
+		oldcxt = MemoryContextSwitchTo(TopTransactionContext);
+		pending = lappend(pending, chunk);
+		MemoryContextSwitchTo(oldcxt);
+	}
+	oldcxt = MemoryContextSwitchTo(chunk->cxt);
+	chunk->tuples = lappend(chunk->tuples, heap_copytuple(oldtup));
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
+ * Forget the rows queued by queries deeper than above_level: they were
+ * rolled back.  Chunks being worked off are no longer in the queue and are
+ * not touched.
+ */
+void
+TombstonePendingDiscard(int above_level)
+{
+	List	   *keep = NIL;
+	ListCell   *lc;
+	MemoryContext oldcxt;
+
+	if (pending == NIL)
+		return;
+	oldcxt = MemoryContextSwitchTo(TopTransactionContext);
+	foreach(lc, pending)
+	{
+		PendingChunk *chunk = lfirst(lc);
+
+		if (chunk->level <= above_level)
+			keep = lappend(keep, chunk);
+		else
+			MemoryContextDelete(chunk->cxt);
+	}
+	list_free(pending);
+	pending = keep;
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
+ * At the end of the transaction, whose memory holds the queue.
+ */
+void
+TombstonePendingReset(void)
+{
+	pending = NIL;
+}
+
+/*-------------------------------------------------------------------------
+ * Running internal queries
+ *-------------------------------------------------------------------------
+ */
+
+/*
+ * Run one internal query (text starting with TOMBSTONE_INTERNAL_QUERY) as
+ * user as_user, with row-level security as the owner sees it, or as the
+ * caller when as_user is InvalidOid.  The caller
+ * has connected to SPI.  Plans are prepared once per query text and kept.
+ * Returns SPI_processed.
+ */
+uint64
+TombstoneRunInternal(const char *sql, int nargs, Oid *argtypes, Datum *values,
+					 const char *nulls, Oid as_user)
+{
+	SPIPlanPtr	plan;
+	PlanEntry  *entry = NULL;
+	Oid			save_userid;
+	int			save_sec_context;
+	int			rc;
+
+	Assert(strncmp(sql, TOMBSTONE_INTERNAL_QUERY,
+				   strlen(TOMBSTONE_INTERNAL_QUERY)) == 0);
+	if (plans == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = PLAN_KEY_MAX;
+		ctl.entrysize = sizeof(PlanEntry);
+		ctl.hcxt = TopMemoryContext;
+		plans = hash_create("pg_tombstone internal plans", 64, &ctl,
+							HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	}
+	if (strlen(sql) < PLAN_KEY_MAX)
+		entry = hash_search(plans, sql, HASH_FIND, NULL);
+	if (entry != NULL)
+		plan = entry->plan;
+	else
+	{
+		plan = SPI_prepare(sql, nargs, argtypes);
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed for \"%s\": %s",
+				 sql, SPI_result_code_string(SPI_result));
+		if (strlen(sql) < PLAN_KEY_MAX)
+		{
+			bool		found;
+
+			if (SPI_keepplan(plan) != 0)
+				elog(ERROR, "SPI_keepplan failed");
+			entry = hash_search(plans, sql, HASH_ENTER, &found);
+			entry->plan = plan;
+		}
+	}
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	if (OidIsValid(as_user))
+		SetUserIdAndSecContext(as_user, save_sec_context |
+							   SECURITY_LOCAL_USERID_CHANGE |
+							   SECURITY_NOFORCE_RLS);
+	rc = SPI_execute_plan(plan, values, nulls, false, 0);
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+	if (rc < 0)
+		elog(ERROR, "internal query failed: %s", SPI_result_code_string(rc));
+	if (entry == NULL)
+		SPI_freeplan(plan);
+	return SPI_processed;
+}
+
+static Oid
+rel_owner(Oid relid)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+	return owner;
+}
+
+/* "ONLY " for a plain table: foreign keys are not inherited */
+static const char *
+only_for(Oid relid)
+{
+	return get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE ? "" : "ONLY ";
+}
+
+/*-------------------------------------------------------------------------
+ * Working off the queue
+ *-------------------------------------------------------------------------
+ */
+
+/*
+ * Arrays of the values of columns cols of the queued rows, one array per
+ * column, typed as the columns of relation relid.  Also returns the types.
+ */
+static void
+key_arrays(PendingChunk *chunk, TupleDesc desc, int ncols, char **cols,
+		   Datum *arrays, Oid *elemtypes)
+{
+	int			ntup = list_length(chunk->tuples);
+	Datum	   *elems = palloc(sizeof(Datum) * ntup);
+	bool	   *isnull = palloc(sizeof(bool) * ntup);
+	int			i;
+
+	for (i = 0; i < ncols; i++)
+	{
+		AttrNumber	attno = get_attnum(chunk->relid, cols[i]);
+		Form_pg_attribute att;
+		ListCell   *lc;
+		int			n = 0;
+		int			dims[1];
+		int			lbs[1] = {1};
+
+		if (attno == InvalidAttrNumber)
+			elog(ERROR, "column \"%s\" of relation %u does not exist",
+				 cols[i], chunk->relid);
+		att = TupleDescAttr(desc, attno - 1);
+		foreach(lc, chunk->tuples)
+		{
+			elems[n] = heap_getattr((HeapTuple) lfirst(lc), attno, desc,
+									&isnull[n]);
+			n++;
+		}
+		dims[0] = n;
+		arrays[i] = PointerGetDatum(construct_md_array(elems, isnull, 1, dims,
+													   lbs, att->atttypid,
+													   att->attlen,
+													   att->attbyval,
+													   att->attalign));
+		elemtypes[i] = att->atttypid;
+	}
+}
+
+/* "$n::type[]" */
+static char *
+array_param(int n, Oid elemtype)
+{
+	return psprintf("$%d::%s[]", n, format_type_be_qualified(elemtype));
+}
+
+/*
+ * "(c.k1, c.k2) IN (SELECT * FROM unnest($1::t1[], $2::t2[]))", or
+ * "c.k1 = ANY ($1::t1[])" for one column; cols are the child's columns.
+ */
+static void
+append_in_arrays(StringInfo buf, const char *alias, int ncols, char **cols,
+				 Oid *elemtypes, int first_param)
+{
+	int			i;
+
+	if (ncols == 1)
+	{
+		appendStringInfo(buf, "%s.%s = ANY (%s)", alias,
+						 quote_identifier(cols[0]),
+						 array_param(first_param, elemtypes[0]));
+		return;
+	}
+	appendStringInfoChar(buf, '(');
+	for (i = 0; i < ncols; i++)
+		appendStringInfo(buf, "%s%s.%s", i ? ", " : "", alias,
+						 quote_identifier(cols[i]));
+	appendStringInfoString(buf, ") IN (SELECT * FROM unnest(");
+	for (i = 0; i < ncols; i++)
+		appendStringInfo(buf, "%s%s", i ? ", " : "",
+						 array_param(first_param + i, elemtypes[i]));
+	appendStringInfoString(buf, "))");
+}
+
+/* "Key (a, b)=(1, 2)" from the text values of the first SPI result row */
+static char *
+key_text(char **cols, int ncols)
+{
+	StringInfoData buf;
+	int			i;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "(");
+	for (i = 0; i < ncols; i++)
+		appendStringInfo(&buf, "%s%s", i ? ", " : "", quote_identifier(cols[i]));
+	appendStringInfoString(&buf, ")=(");
+	for (i = 0; i < ncols; i++)
+	{
+		char	   *v = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+									 i + 1);
+
+		appendStringInfo(&buf, "%s%s", i ? ", " : "", v ? v : "null");
+	}
+	appendStringInfoChar(&buf, ')');
+	return buf.data;
+}
+
+/*
+ * ON DELETE CASCADE: tombstone the live child rows that reference the
+ * tombstoned rows; or, restoring, bring back the child rows that the same
+ * change tombstoned (their deleted_change equals the parent's old one).
+ */
+static void
+cascade_link(FkLink *link, PendingChunk *chunk, TupleDesc desc)
+{
+	int			n = link->nkeys;
+	Datum	   *values = palloc(sizeof(Datum) * (n + 1));
+	Oid		   *types = palloc(sizeof(Oid) * (n + 1));
+	Oid		   *argtypes = palloc(sizeof(Oid) * (n + 1));
+	char	  **cols = palloc(sizeof(char *) * (n + 1));
+	StringInfoData sql;
+	int			i;
+
+	key_arrays(chunk, desc, n, link->parent_cols, values, types);
+	memcpy(cols, link->child_cols, sizeof(char *) * n);
+	if (!chunk->tombstoned)
+	{
+		char	   *changecol[1] = {TOMBSTONE_DELETED_CHANGE};
+
+		key_arrays(chunk, desc, 1, changecol, values + n, types + n);
+		cols[n] = TOMBSTONE_DELETED_CHANGE;
+	}
+	for (i = 0; i < n + (chunk->tombstoned ? 0 : 1); i++)
+		argtypes[i] = get_array_type(types[i]);
+
+	initStringInfo(&sql);
+	appendStringInfo(&sql, TOMBSTONE_INTERNAL_QUERY "UPDATE %s%s c SET %s = %s WHERE ",
+					 only_for(link->child), qualified_name(link->child),
+					 TOMBSTONE_DELETED_AT, chunk->tombstoned ? "now()" : "NULL");
+	append_in_arrays(&sql, "c", chunk->tombstoned ? n : n + 1, cols, types, 1);
+	appendStringInfo(&sql, " AND c.%s IS %sNULL", TOMBSTONE_DELETED_AT,
+					 chunk->tombstoned ? "" : "NOT ");
+	(void) TombstoneRunInternal(sql.data, chunk->tombstoned ? n : n + 1,
+								argtypes, values, NULL, rel_owner(link->child));
+}
+
+/*
+ * ON DELETE RESTRICT / NO ACTION: refuse when live child rows still
+ * reference the tombstoned rows.
+ */
+static void
+check_no_live_children(FkLink *link, PendingChunk *chunk, TupleDesc desc)
+{
+	int			n = link->nkeys;
+	Datum	   *values = palloc(sizeof(Datum) * n);
+	Oid		   *types = palloc(sizeof(Oid) * n);
+	Oid		   *argtypes = palloc(sizeof(Oid) * n);
+	StringInfoData sql;
+	int			i;
+
+	key_arrays(chunk, desc, n, link->parent_cols, values, types);
+	for (i = 0; i < n; i++)
+		argtypes[i] = get_array_type(types[i]);
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, TOMBSTONE_INTERNAL_QUERY "SELECT ");
+	for (i = 0; i < n; i++)
+		appendStringInfo(&sql, "%sc.%s::text", i ? ", " : "",
+						 quote_identifier(link->child_cols[i]));
+	appendStringInfo(&sql, " FROM %s%s c WHERE ", only_for(link->child),
+					 qualified_name(link->child));
+	append_in_arrays(&sql, "c", n, link->child_cols, types, 1);
+	appendStringInfo(&sql, " AND c.%s IS NULL LIMIT 1", TOMBSTONE_DELETED_AT);
+	if (TombstoneRunInternal(sql.data, n, argtypes, values, NULL,
+							 rel_owner(link->child)) == 0)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+			 errmsg("update or delete on table \"%s\" violates foreign key constraint \"%s\" on table \"%s\"",
+					get_rel_name(link->parent), link->conname,
+					get_rel_name(link->child)),
+			 errdetail("Key %s is still referenced from live rows of table \"%s\"; tombstoning the referenced row of \"%s\" was refused.",
+					   key_text(link->child_cols, n), get_rel_name(link->child),
+					   get_rel_name(link->parent)),
+			 errhint("Delete the referencing rows of \"%s\" first, or declare foreign key \"%s\" ON DELETE CASCADE.",
+					 get_rel_name(link->child), link->conname)));
+}
+
+/*
+ * A restored row must not reference a tombstoned (or missing) row of a
+ * protected table: refuse, naming the table and the key.
+ */
+static void
+check_parents_live(FkLink *link, PendingChunk *chunk, TupleDesc desc)
+{
+	int			n = link->nkeys;
+	Datum	   *values = palloc(sizeof(Datum) * n);
+	Oid		   *types = palloc(sizeof(Oid) * n);
+	Oid		   *argtypes = palloc(sizeof(Oid) * n);
+	StringInfoData sql;
+	int			i;
+
+	key_arrays(chunk, desc, n, link->child_cols, values, types);
+	for (i = 0; i < n; i++)
+		argtypes[i] = get_array_type(types[i]);
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, TOMBSTONE_INTERNAL_QUERY "SELECT ");
+	for (i = 0; i < n; i++)
+		appendStringInfo(&sql, "%su.k%d::text", i ? ", " : "", i + 1);
+	appendStringInfoString(&sql, " FROM unnest(");
+	for (i = 0; i < n; i++)
+		appendStringInfo(&sql, "%s%s", i ? ", " : "", array_param(i + 1, types[i]));
+	appendStringInfoString(&sql, ") u(");
+	for (i = 0; i < n; i++)
+		appendStringInfo(&sql, "%sk%d", i ? ", " : "", i + 1);
+	appendStringInfoString(&sql, ") WHERE ");
+	for (i = 0; i < n; i++)
+		appendStringInfo(&sql, "u.k%d IS NOT NULL AND ", i + 1);
+	appendStringInfo(&sql, "NOT EXISTS (SELECT 1 FROM %s%s p WHERE ",
+					 only_for(link->parent), qualified_name(link->parent));
+	for (i = 0; i < n; i++)
+		appendStringInfo(&sql, "p.%s = u.k%d AND ",
+						 quote_identifier(link->parent_cols[i]), i + 1);
+	appendStringInfo(&sql, "p.%s IS NULL) LIMIT 1", TOMBSTONE_DELETED_AT);
+	if (TombstoneRunInternal(sql.data, n, argtypes, values, NULL,
+							 rel_owner(link->parent)) == 0)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+			 errmsg("cannot restore rows of table \"%s\" whose referenced row in table \"%s\" is tombstoned",
+					get_rel_name(link->child), get_rel_name(link->parent)),
+			 errdetail("Key %s of table \"%s\" (foreign key \"%s\") refers to a row of table \"%s\" that is tombstoned or missing.",
+					   key_text(link->child_cols, n), get_rel_name(link->child),
+					   link->conname, get_rel_name(link->parent)),
+			 errhint("Undelete the row of \"%s\" first, or undo the whole change with tombstone.undelete_change().",
+					 get_rel_name(link->parent))));
+}
+
+/*
+ * The registry rows of the chunk as two arrays: tenant ids as text, and the
+ * change that last tombstoned each (for a restore).
+ */
+static void
+registry_arrays(PendingChunk *chunk, TupleDesc desc, Datum *tenants,
+				Datum *changes)
+{
+	char	   *cols[2] = {pstrdup(graph.registry_column), TOMBSTONE_DELETED_CHANGE};
+	Datum		arrays[2];
+	Oid			types[2];
+	ArrayType  *arr;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	int			i;
+	Oid			typoutput;
+	bool		varlena;
+
+	key_arrays(chunk, desc, 2, cols, arrays, types);
+	getTypeOutputInfo(types[0], &typoutput, &varlena);
+	arr = DatumGetArrayTypeP(arrays[0]);
+	{
+		int16		typlen;
+		bool		typbyval;
+		char		typalign;
+
+		get_typlenbyvalalign(types[0], &typlen, &typbyval, &typalign);
+		deconstruct_array(arr, types[0], typlen, typbyval, typalign,
+						  &elems, &nulls, &n);
+	}
+	for (i = 0; i < n; i++)
+		if (!nulls[i])
+			elems[i] = CStringGetTextDatum(OidOutputFunctionCall(typoutput,
+																 elems[i]));
+	{
+		int			dims[1] = {n};
+		int			lbs[1] = {1};
+
+		*tenants = PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs,
+													  TEXTOID, -1, false,
+													  TYPALIGN_INT));
+	}
+	*changes = arrays[1];
+}
+
+/*
+ * Tenant deletion: tombstone the rows of the registry's tombstoned tenants
+ * in every other protected table, children before parents; restoring,
+ * bring back their rows that the same change tombstoned, parents first.
+ */
+static void
+sweep_tenants(PendingChunk *chunk, TupleDesc desc)
+{
+	Datum		values[2];
+	Oid			argtypes[2] = {TEXTARRAYOID, INT8ARRAYOID};
+	ListCell   *lc;
+
+	Oid			registry;
+	List	   *roots;
+
+	graph_build();
+	registry = graph.registry;
+	registry_arrays(chunk, desc, &values[0], &values[1]);
+	roots = list_copy(TombstoneRootsInOrder(!chunk->tombstoned));
+	if (chunk->tombstoned)
+		TombstoneChangeMarkTenantDeleted();
+
+	foreach(lc, roots)
+	{
+		Oid			root = lfirst_oid(lc);
+		const TombstoneRel *trel = TombstoneRelLookup(root);
+		char	   *coltype;
+		char	   *sql;
+
+		if (root == registry || trel == NULL)
+			continue;
+		coltype = format_type_be_qualified(get_atttype(root, trel->tenant_attno));
+		if (chunk->tombstoned)
+			sql = psprintf(TOMBSTONE_INTERNAL_QUERY
+						   "UPDATE %s t SET %s = now() WHERE t.%s = ANY ($1::text[]::%s[])"
+						   " AND t.%s IS NULL",
+						   qualified_name(root), TOMBSTONE_DELETED_AT,
+						   quote_identifier(NameStr(trel->tenant_column)), coltype,
+						   TOMBSTONE_DELETED_AT);
+		else
+			sql = psprintf(TOMBSTONE_INTERNAL_QUERY
+						   "UPDATE %s t SET %s = NULL WHERE (t.%s, t.%s) IN"
+						   " (SELECT u.t::%s, u.c FROM unnest($1::text[], $2::bigint[]) u(t, c))"
+						   " AND t.%s IS NOT NULL",
+						   qualified_name(root), TOMBSTONE_DELETED_AT,
+						   quote_identifier(NameStr(trel->tenant_column)),
+						   TOMBSTONE_DELETED_CHANGE, coltype, TOMBSTONE_DELETED_AT);
+		(void) TombstoneRunInternal(sql, chunk->tombstoned ? 1 : 2, argtypes,
+									values, NULL, rel_owner(root));
+	}
+}
+
+/*
+ * Work off what the query at executor depth level (and any deeper one that
+ * left something) queued: first every action (tenant deletion, cascades),
+ * then every check, so that a check sees what the actions did.
+ */
+void
+TombstonePendingProcess(int level)
+{
+	List	   *mine = NIL;
+	List	   *keep = NIL;
+	List	   *links = NIL;
+	Oid			registry;
+	ListCell   *lc;
+	MemoryContext oldcxt;
+	int			phase;
+
+	if (pending == NIL)
+		return;
+	oldcxt = MemoryContextSwitchTo(TopTransactionContext);
+	foreach(lc, pending)
+	{
+		PendingChunk *chunk = lfirst(lc);
+
+		if (chunk->level >= level)
+			mine = lappend(mine, chunk);
+		else
+			keep = lappend(keep, chunk);
+	}
+	list_free(pending);
+	pending = keep;
+	MemoryContextSwitchTo(oldcxt);
+	if (mine == NIL)
+		return;
+
+	/*
+	 * The queries below may process invalidations that rebuild the graph:
+	 * work from a copy.
+	 */
+	graph_build();
+	registry = graph.registry;
+	foreach(lc, graph.links)
+	{
+		FkLink	   *link = palloc(sizeof(FkLink));
+		FkLink	   *orig = lfirst(lc);
+		int			i;
+
+		*link = *orig;
+		link->conname = pstrdup(orig->conname);
+		link->child_cols = palloc(sizeof(char *) * orig->nkeys);
+		link->parent_cols = palloc(sizeof(char *) * orig->nkeys);
+		for (i = 0; i < orig->nkeys; i++)
+		{
+			link->child_cols[i] = pstrdup(orig->child_cols[i]);
+			link->parent_cols[i] = pstrdup(orig->parent_cols[i]);
+		}
+		links = lappend(links, link);
+	}
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	for (phase = 0; phase < 2; phase++)
+	{
+		foreach(lc, mine)
+		{
+			PendingChunk *chunk = lfirst(lc);
+			Relation	rel = table_open(chunk->relid, AccessShareLock);
+			TupleDesc	desc = RelationGetDescr(rel);
+			List	   *selves = rel->rd_rel->relispartition ?
+			self_and_ancestors(chunk->relid) : list_make1_oid(chunk->relid);
+			ListCell   *l2;
+
+			if (phase == 0 && list_member_oid(selves, registry))
+				sweep_tenants(chunk, desc);
+			foreach(l2, links)
+			{
+				FkLink	   *link = lfirst(l2);
+
+				if (phase == 0 && list_member_oid(selves, link->parent) &&
+					link->deltype == FKCONSTR_ACTION_CASCADE)
+					cascade_link(link, chunk, desc);
+				else if (phase == 1 && chunk->tombstoned &&
+						 list_member_oid(selves, link->parent) &&
+						 (link->deltype == FKCONSTR_ACTION_RESTRICT ||
+						  link->deltype == FKCONSTR_ACTION_NOACTION))
+					check_no_live_children(link, chunk, desc);
+				else if (phase == 1 && !chunk->tombstoned &&
+						 list_member_oid(selves, link->child))
+					check_parents_live(link, chunk, desc);
+			}
+			table_close(rel, AccessShareLock);
+		}
+	}
+	SPI_finish();
+	foreach(lc, mine)
+		MemoryContextDelete(((PendingChunk *) lfirst(lc))->cxt);
+	list_free(mine);
+}
+
+void
+TombstoneCascadeInit(void)
+{
+	CacheRegisterRelcacheCallback(graph_invalidate, (Datum) 0);
+}

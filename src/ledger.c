@@ -1,0 +1,959 @@
+/*-------------------------------------------------------------------------
+ *
+ * ledger.c
+ *	  Changes: every tombstoning and every undelete gets a change id, its
+ *	  rows are counted per table and tenant, and one ledger entry is written
+ *	  in tombstone.changes for each statement.
+ *
+ * A change is the unit that undelete_change() undoes.  It belongs to the
+ * statement the client sent: a DELETE, the foreign-key cascades and tenant
+ * deletion it causes, the rows a function called by that statement
+ * tombstones.  So the change opens at the first row that changes state and
+ * closes when the outermost executor run finishes (each statement of a DO
+ * block or procedure is a statement of its own).
+ *
+ * The executor hooks here only count nesting: ExecutorRun and
+ * ExecutorFinish raise a depth counter, as pg_stat_statements does.  The
+ * BEFORE UPDATE row trigger of every protected table calls
+ * TombstoneBookkeep(), which notices a state transition (deleted_at from
+ * NULL to a value: tombstoned; back to NULL: restored), stamps the change
+ * id into deleted_change, counts the row and, when other rows depend on it,
+ * queues it for cascade.c.  When the query at depth d has finished and its
+ * AFTER triggers have fired, the work queued at depth d is done (cascades
+ * run as nested queries, at depth d + 1, and so recursively), and at depth 1
+ * the ledger entry is written.
+ *
+ * Row counts live in backend memory, not in a table: a single-row DELETE
+ * pays one hash lookup and one ledger insert.  A subtransaction that aborts
+ * after rows were counted (an exception block in PL/pgSQL) makes the counts
+ * unreliable; the change then recounts from the tables at the end, through
+ * the deleted_change index.
+ *
+ * The ledger row is inserted directly into the heap and its index, as the
+ * extension and not as the user: application roles have no privilege on the
+ * ledger, and its guard trigger refuses UPDATE, DELETE and TRUNCATE.
+ *
+ * src/ledger.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_type.h"
+#include "commands/sequence.h"
+#include "commands/trigger.h"
+#include "common/hashfn.h"
+#include "executor/executor.h"
+#include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "parser/parsetree.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/hsearch.h"
+#include "utils/json.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/timestamp.h"
+#include "utils/xid8.h"
+
+#include "pg_tombstone.h"
+
+/* Column numbers of tombstone.changes; they follow the extension script. */
+#define Anum_changes_id					1
+#define Anum_changes_at					2
+#define Anum_changes_xid				3
+#define Anum_changes_role				4
+#define Anum_changes_session_role		5
+#define Anum_changes_application_name	6
+#define Anum_changes_operation			7
+#define Anum_changes_undoes				8
+#define Anum_changes_statement			9
+#define Anum_changes_rows				10
+#define Natts_changes					13
+
+/* statement text kept in the ledger, in bytes */
+#define LEDGER_STATEMENT_MAX	1024
+
+PG_FUNCTION_INFO_V1(tombstone_ri_tolerant);
+PG_FUNCTION_INFO_V1(tombstone_ledger_guard);
+
+typedef struct TallyKey
+{
+	Oid			root;
+	const char *tenant;			/* NULL: the tenant column was NULL */
+} TallyKey;
+
+typedef struct TallyEntry
+{
+	TallyKey	key;
+	int64		tombstoned;
+	int64		restored;
+} TallyEntry;
+
+/* The change of the current statement; id 0 when none is open. */
+typedef struct ChangeState
+{
+	int64		id;
+	MemoryContext cxt;
+	HTAB	   *tally;
+	const char *operation;		/* set by undelete functions, or NULL */
+	int64		undoes;
+	bool		tenant_deleted;
+	bool		recount;		/* a subtransaction aborted: counts unreliable */
+	bool		preview;		/* preview(): no id, no ledger */
+	Oid			role;
+	char	   *statement;
+} ChangeState;
+
+static ChangeState change;
+
+/* operation requested before the change opened */
+static const char *next_operation = NULL;
+static int64 next_undoes = 0;
+
+/* whether the top-level statement is a DELETE on an unprotected table */
+static bool top_unprotected_delete = false;
+
+/* Per executor depth: transitions made by the query running there. */
+typedef struct LevelCounts
+{
+	int64		tombstoned;
+	int64		restored;
+} LevelCounts;
+
+static int	exec_depth = 0;
+static LevelCounts *levels = NULL;
+static int	nlevels = 0;
+
+static ExecutorStart_hook_type prev_ExecutorStart = NULL;
+static ExecutorRun_hook_type prev_ExecutorRun = NULL;
+static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
+
+static void change_flush(void);
+
+int
+TombstoneExecDepth(void)
+{
+	return exec_depth;
+}
+
+static void
+ensure_levels(int depth)
+{
+	if (depth < nlevels)
+		return;
+	if (levels == NULL)
+	{
+		nlevels = 16;
+		levels = MemoryContextAllocZero(TopMemoryContext,
+										nlevels * sizeof(LevelCounts));
+	}
+	while (depth >= nlevels)
+	{
+		levels = repalloc(levels, 2 * nlevels * sizeof(LevelCounts));
+		memset(levels + nlevels, 0, nlevels * sizeof(LevelCounts));
+		nlevels *= 2;
+	}
+}
+
+static void
+clear_levels_above(int depth)
+{
+	int			i;
+
+	for (i = depth + 1; i < nlevels; i++)
+		levels[i].tombstoned = levels[i].restored = 0;
+}
+
+/*-------------------------------------------------------------------------
+ * The change of the current statement
+ *-------------------------------------------------------------------------
+ */
+
+static uint32
+tally_hash(const void *key, Size keysize)
+{
+	const TallyKey *k = (const TallyKey *) key;
+	uint32		h = hash_bytes_uint32(k->root);
+
+	if (k->tenant != NULL)
+		h ^= hash_bytes((const unsigned char *) k->tenant, strlen(k->tenant));
+	return h;
+}
+
+static int
+tally_match(const void *key1, const void *key2, Size keysize)
+{
+	const TallyKey *a = (const TallyKey *) key1;
+	const TallyKey *b = (const TallyKey *) key2;
+
+	if (a->root != b->root)
+		return 1;
+	if (a->tenant == NULL || b->tenant == NULL)
+		return (a->tenant == NULL && b->tenant == NULL) ? 0 : 1;
+	return strcmp(a->tenant, b->tenant);
+}
+
+static Oid
+ledger_sequence(void)
+{
+	Oid			nspid = get_namespace_oid(TOMBSTONE_SCHEMA, false);
+	Oid			seqid = get_relname_relid(TOMBSTONE_LEDGER_SEQ, nspid);
+
+	if (!OidIsValid(seqid))
+		elog(ERROR, "sequence tombstone.%s does not exist", TOMBSTONE_LEDGER_SEQ);
+	return seqid;
+}
+
+/*
+ * The id of the current change, opening it on first use.
+ */
+static int64
+change_open(void)
+{
+	HASHCTL		ctl;
+
+	if (change.id != 0)
+		return change.id;
+
+	change.cxt = AllocSetContextCreate(TopTransactionContext,
+									   "pg_tombstone change",
+									   ALLOCSET_SMALL_SIZES);
+	ctl.keysize = sizeof(TallyKey);
+	ctl.entrysize = sizeof(TallyEntry);
+	ctl.hash = tally_hash;
+	ctl.match = tally_match;
+	ctl.hcxt = change.cxt;
+	change.tally = hash_create("pg_tombstone change tally", 16, &ctl,
+							   HASH_ELEM | HASH_FUNCTION | HASH_COMPARE |
+							   HASH_CONTEXT);
+	change.role = GetUserId();
+	change.operation = next_operation;
+	change.undoes = next_undoes;
+	change.tenant_deleted = false;
+	change.recount = false;
+	if (debug_query_string != NULL)
+	{
+		int			len = strlen(debug_query_string);
+
+		if (len > LEDGER_STATEMENT_MAX)
+			len = pg_mbcliplen(debug_query_string, len, LEDGER_STATEMENT_MAX);
+		change.statement = MemoryContextAlloc(change.cxt, len + 1);
+		memcpy(change.statement, debug_query_string, len);
+		change.statement[len] = '\0';
+	}
+	else
+		change.statement = NULL;
+
+	/* preview() never writes a ledger entry and takes no id */
+	change.id = change.preview ? -1 : nextval_internal(ledger_sequence(), false);
+	return change.id;
+}
+
+static void
+change_reset(void)
+{
+	bool		preview = change.preview;
+
+	if (change.cxt != NULL)
+		MemoryContextDelete(change.cxt);
+	memset(&change, 0, sizeof(change));
+	change.preview = preview;
+	next_operation = NULL;
+	next_undoes = 0;
+}
+
+static void
+change_count(Oid root, const char *tenant, bool tombstoned)
+{
+	TallyKey	key;
+	TallyEntry *entry;
+	bool		found;
+
+	key.root = root;
+	key.tenant = tenant;
+	entry = hash_search(change.tally, &key, HASH_FIND, NULL);
+	if (entry == NULL)
+	{
+		key.tenant = tenant ? MemoryContextStrdup(change.cxt, tenant) : NULL;
+		entry = hash_search(change.tally, &key, HASH_ENTER, &found);
+		entry->tombstoned = entry->restored = 0;
+	}
+	if (tombstoned)
+		entry->tombstoned++;
+	else
+		entry->restored++;
+	ensure_levels(exec_depth);
+	if (tombstoned)
+		levels[exec_depth].tombstoned++;
+	else
+		levels[exec_depth].restored++;
+}
+
+/*
+ * Undelete functions say what their change is (and which change it undoes)
+ * before running; the change opens with the first row.
+ */
+void
+TombstoneChangeSetOperation(const char *operation, int64 undoes)
+{
+	if (change.id != 0)
+	{
+		change.operation = operation;
+		change.undoes = undoes;
+	}
+	next_operation = operation;
+	next_undoes = undoes;
+}
+
+void
+TombstoneChangeMarkTenantDeleted(void)
+{
+	if (change.id != 0)
+		change.tenant_deleted = true;
+}
+
+/*
+ * Rows of table root tombstoned (or restored) so far by the current change.
+ */
+int64
+TombstoneChangeRows(Oid root, bool tombstoned)
+{
+	HASH_SEQ_STATUS status;
+	TallyEntry *entry;
+	int64		n = 0;
+
+	if (change.id == 0)
+		return 0;
+	hash_seq_init(&status, change.tally);
+	while ((entry = hash_seq_search(&status)) != NULL)
+		if (!OidIsValid(root) || entry->key.root == root)
+			n += tombstoned ? entry->tombstoned : entry->restored;
+	return n;
+}
+
+/*
+ * The tally of the current change, as a list of TombstoneTally in the
+ * caller's memory context.
+ */
+List *
+TombstoneChangeTally(void)
+{
+	HASH_SEQ_STATUS status;
+	TallyEntry *entry;
+	List	   *result = NIL;
+
+	if (change.id == 0)
+		return NIL;
+	hash_seq_init(&status, change.tally);
+	while ((entry = hash_seq_search(&status)) != NULL)
+	{
+		TombstoneTally *t = palloc(sizeof(TombstoneTally));
+
+		t->root = entry->key.root;
+		t->tenant = entry->key.tenant ? pstrdup(entry->key.tenant) : NULL;
+		t->tombstoned = entry->tombstoned;
+		t->restored = entry->restored;
+		result = lappend(result, t);
+	}
+	return result;
+}
+
+/*
+ * preview() runs a statement with a change of its own, then rolls it back:
+ * set the current change aside and start afresh (in preview mode, which
+ * takes no id and writes no ledger entry), and later put it back.
+ */
+void *
+TombstoneChangeSuspend(bool preview)
+{
+	ChangeState *saved = palloc(sizeof(ChangeState));
+
+	memcpy(saved, &change, sizeof(ChangeState));
+	memset(&change, 0, sizeof(change));
+	change.preview = preview;
+	return saved;
+}
+
+void
+TombstoneChangeResume(void *saved)
+{
+	if (change.cxt != NULL)
+		MemoryContextDelete(change.cxt);
+	memcpy(&change, saved, sizeof(ChangeState));
+}
+
+/*-------------------------------------------------------------------------
+ * The row trigger's part
+ *-------------------------------------------------------------------------
+ */
+
+/*
+ * The tenant of a row as text, or NULL.
+ */
+static char *
+tenant_text(HeapTuple tuple, TupleDesc desc, AttrNumber attno)
+{
+	static Oid	out_type = InvalidOid;
+	static FmgrInfo out_finfo;
+	Datum		value;
+	bool		isnull;
+	Oid			typid;
+
+	value = heap_getattr(tuple, attno, desc, &isnull);
+	if (isnull)
+		return NULL;
+	typid = TupleDescAttr(desc, attno - 1)->atttypid;
+	if (typid != out_type)
+	{
+		Oid			typoutput;
+		bool		varlena;
+
+		getTypeOutputInfo(typid, &typoutput, &varlena);
+		fmgr_info_cxt(typoutput, &out_finfo, TopMemoryContext);
+		out_type = typid;
+	}
+	return OutputFunctionCall(&out_finfo, value);
+}
+
+/*
+ * Called by the BEFORE UPDATE row trigger of every protected table with the
+ * old row and the new one; returns the row to store.
+ *
+ * A change of deleted_at between NULL and not NULL is a tombstoning or an
+ * undelete, however it was written (a DELETE turned into an UPDATE, or a
+ * plain UPDATE of deleted_at): it gets the change id in deleted_change, is
+ * counted, and is queued for cascades when other rows depend on it.  Any
+ * other UPDATE must leave deleted_change alone, since undelete_change()
+ * trusts it.
+ *
+ * Outside the executor (depth 0: the logical replication apply worker,
+ * which replays the publisher's rows as they are) nothing is recorded.
+ */
+HeapTuple
+TombstoneBookkeep(Relation rel, HeapTuple oldtup, HeapTuple newtup)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	const TombstoneRel *trel;
+	AttrNumber	at_attno;
+	AttrNumber	change_attno;
+	bool		old_live;
+	bool		new_live;
+	bool		old_null;
+	bool		new_null;
+	Datum		old_change;
+	Datum		new_change;
+	Datum		id;
+	bool		id_null = false;
+	int			replcol;
+	char	   *tenant;
+
+	if (!tombstone_preloaded)
+	{
+		at_attno = SPI_fnumber(desc, TOMBSTONE_DELETED_AT);
+		if (at_attno <= 0)
+			return newtup;
+		(void) heap_getattr(oldtup, at_attno, desc, &old_live);
+		(void) heap_getattr(newtup, at_attno, desc, &new_live);
+		if (old_live != new_live)
+			ereport(ERROR,
+					(errcode(ERRCODE_TOMBSTONE_NOT_PRELOADED),
+					 errmsg("pg_tombstone must be loaded via shared_preload_libraries"),
+					 errdetail("An UPDATE of column \"%s\" of protected table \"%s\" would tombstone or restore rows without recording the change, so it was refused.",
+							   TOMBSTONE_DELETED_AT, RelationGetRelationName(rel)),
+					 errhint("Add pg_tombstone to shared_preload_libraries in postgresql.conf and restart the server.")));
+		return newtup;
+	}
+
+	trel = TombstoneRelLookup(RelationGetRelid(rel));
+	if (trel == NULL)
+		return newtup;
+	at_attno = trel->deleted_at_attno;
+	change_attno = trel->deleted_change_attno;
+
+	(void) heap_getattr(oldtup, at_attno, desc, &old_live);
+	(void) heap_getattr(newtup, at_attno, desc, &new_live);
+	if (old_live == new_live)
+	{
+		if (exec_depth == 0 || change_attno == InvalidAttrNumber)
+			return newtup;
+		old_change = heap_getattr(oldtup, change_attno, desc, &old_null);
+		new_change = heap_getattr(newtup, change_attno, desc, &new_null);
+		if (old_null != new_null ||
+			(!old_null && DatumGetInt64(old_change) != DatumGetInt64(new_change)))
+			ereport(ERROR,
+					(errcode(ERRCODE_TOMBSTONE_CHANGE_COLUMN),
+					 errmsg("cannot change column \"%s\" of protected table \"%s\"",
+							TOMBSTONE_DELETED_CHANGE, RelationGetRelationName(rel)),
+					 errdetail("Column \"%s\" records the change that last tombstoned or restored the row; an UPDATE set it from %s to %s.",
+							   TOMBSTONE_DELETED_CHANGE,
+							   old_null ? "NULL" : psprintf(INT64_FORMAT, DatumGetInt64(old_change)),
+							   new_null ? "NULL" : psprintf(INT64_FORMAT, DatumGetInt64(new_change))),
+					 errhint("Leave \"%s\" out of the UPDATE; pg_tombstone sets it when \"%s\" changes.",
+							 TOMBSTONE_DELETED_CHANGE, TOMBSTONE_DELETED_AT)));
+		return newtup;
+	}
+
+	if (exec_depth == 0 || change_attno == InvalidAttrNumber)
+		return newtup;
+
+	id = Int64GetDatum(change_open());
+	replcol = change_attno;
+	newtup = heap_modify_tuple_by_cols(newtup, desc, 1, &replcol,
+									   &id, &id_null);
+
+	tenant = trel->tenant_attno != InvalidAttrNumber ?
+		tenant_text(newtup, desc, trel->tenant_attno) : NULL;
+	change_count(trel->root, tenant, !new_live);
+
+	if (TombstonePendingWanted(rel, !new_live))
+		TombstonePendingAdd(rel, oldtup, !new_live);
+	return newtup;
+}
+
+/*
+ * tombstone._ri_tolerant(): part of the visibility qual of foreign-key
+ * check queries.  PostgreSQL re-checks the foreign keys of a row inserted
+ * by the current transaction on every UPDATE of it, tombstoning included;
+ * when the referenced row was tombstoned first (a cascade does exactly
+ * that), the check would not find it.  While the query that caused the
+ * check only tombstoned rows, a tombstoned referenced row counts as present:
+ * it still is, physically.
+ */
+Datum
+tombstone_ri_tolerant(PG_FUNCTION_ARGS)
+{
+	int			d = exec_depth - 1;
+
+	PG_RETURN_BOOL(d >= 1 && d < nlevels &&
+				   levels[d].tombstoned > 0 && levels[d].restored == 0);
+}
+
+/*-------------------------------------------------------------------------
+ * Writing the ledger entry
+ *-------------------------------------------------------------------------
+ */
+
+static int
+tally_cmp(const void *a, const void *b)
+{
+	const TombstoneTally *x = *(TombstoneTally *const *) a;
+	const TombstoneTally *y = *(TombstoneTally *const *) b;
+	int			c;
+
+	if (x->root != y->root)
+		return x->root < y->root ? -1 : 1;
+	if (x->tenant == NULL || y->tenant == NULL)
+		return (x->tenant == NULL) - (y->tenant == NULL);
+	c = strcmp(x->tenant, y->tenant);
+	return c;
+}
+
+/*
+ * Count the rows of the change again from the tables, after a
+ * subtransaction rolled some of them back.
+ */
+static void
+change_recount(void)
+{
+	HASH_SEQ_STATUS status;
+	TallyEntry *entry;
+	List	   *roots = NIL;
+	ListCell   *lc;
+
+	hash_seq_init(&status, change.tally);
+	while ((entry = hash_seq_search(&status)) != NULL)
+		roots = list_append_unique_oid(roots, entry->key.root);
+	hash_destroy(change.tally);
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(TallyKey);
+		ctl.entrysize = sizeof(TallyEntry);
+		ctl.hash = tally_hash;
+		ctl.match = tally_match;
+		ctl.hcxt = change.cxt;
+		change.tally = hash_create("pg_tombstone change tally", 16, &ctl,
+								   HASH_ELEM | HASH_FUNCTION | HASH_COMPARE |
+								   HASH_CONTEXT);
+	}
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	foreach(lc, roots)
+	{
+		Oid			root = lfirst_oid(lc);
+		const TombstoneRel *trel = TombstoneRelLookup(root);
+		char	   *sql;
+		Oid			argtypes[1] = {INT8OID};
+		Datum		values[1];
+		uint64		i;
+
+		if (trel == NULL)
+			continue;
+		values[0] = Int64GetDatum(change.id);
+		sql = psprintf(TOMBSTONE_INTERNAL_QUERY
+					   "SELECT t.%s::text, count(*) FILTER (WHERE t.deleted_at IS NOT NULL),"
+					   " count(*) FILTER (WHERE t.deleted_at IS NULL)"
+					   " FROM %s t WHERE t.deleted_change = $1 GROUP BY 1",
+					   quote_identifier(NameStr(trel->tenant_column)),
+					   quote_qualified_identifier(get_namespace_name(get_rel_namespace(root)),
+												  get_rel_name(root)));
+		(void) TombstoneRunInternal(sql, 1, argtypes, values, NULL,
+									BOOTSTRAP_SUPERUSERID);
+		for (i = 0; i < SPI_processed; i++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[i];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			char	   *tenant = SPI_getvalue(tup, desc, 1);
+			bool		isnull;
+			TallyKey	key;
+			bool		found;
+
+			key.root = root;
+			key.tenant = tenant ? MemoryContextStrdup(change.cxt, tenant) : NULL;
+			entry = hash_search(change.tally, &key, HASH_ENTER, &found);
+			entry->tombstoned = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+			entry->restored = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
+		}
+	}
+	SPI_finish();
+	change.recount = false;
+}
+
+/*
+ * The per table, per tenant counts as a JSON array.
+ */
+static Datum
+tally_jsonb(int64 *tombstoned, int64 *restored)
+{
+	List	   *tally = TombstoneChangeTally();
+	TombstoneTally **items;
+	StringInfoData buf;
+	ListCell   *lc;
+	int			n = 0;
+	int			i;
+
+	items = palloc(sizeof(TombstoneTally *) * (list_length(tally) + 1));
+	foreach(lc, tally)
+		items[n++] = lfirst(lc);
+	qsort(items, n, sizeof(TombstoneTally *), tally_cmp);
+
+	*tombstoned = *restored = 0;
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '[');
+	for (i = 0; i < n; i++)
+	{
+		TombstoneTally *t = items[i];
+
+		if (t->tombstoned == 0 && t->restored == 0)
+			continue;
+		if (buf.len > 1)
+			appendStringInfoString(&buf, ", ");
+		appendStringInfoString(&buf, "{\"table\": ");
+		escape_json(&buf, quote_qualified_identifier(get_namespace_name(get_rel_namespace(t->root)),
+													 get_rel_name(t->root)));
+		appendStringInfoString(&buf, ", \"tenant\": ");
+		if (t->tenant)
+			escape_json(&buf, t->tenant);
+		else
+			appendStringInfoString(&buf, "null");
+		appendStringInfo(&buf, ", \"tombstoned\": " INT64_FORMAT
+						 ", \"restored\": " INT64_FORMAT "}",
+						 t->tombstoned, t->restored);
+		*tombstoned += t->tombstoned;
+		*restored += t->restored;
+	}
+	appendStringInfoChar(&buf, ']');
+	return DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data));
+}
+
+static void
+ledger_insert(Datum *values, bool *nulls)
+{
+	Oid			relid = TombstoneLedgerRelid();
+	Relation	rel;
+	HeapTuple	tuple;
+	EState	   *estate;
+	ResultRelInfo *rri;
+	TupleTableSlot *slot;
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "ledger table tombstone.%s does not exist", TOMBSTONE_LEDGER);
+	rel = table_open(relid, RowExclusiveLock);
+	if (RelationGetDescr(rel)->natts != Natts_changes)
+		elog(ERROR, "ledger table tombstone.%s has %d columns, expected %d",
+			 TOMBSTONE_LEDGER, RelationGetDescr(rel)->natts, Natts_changes);
+	tuple = heap_form_tuple(RelationGetDescr(rel), values, nulls);
+
+	estate = CreateExecutorState();
+	rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(rri, rel, 1, NULL, 0);
+	ExecOpenIndices(rri, false);
+	slot = ExecInitExtraTupleSlot(estate, RelationGetDescr(rel),
+								  &TTSOpsHeapTuple);
+	ExecStoreHeapTuple(tuple, slot, false);
+	simple_table_tuple_insert(rel, slot);
+	(void) ExecInsertIndexTuples(rri, slot, estate, false, false, NULL, NIL);
+	ExecCloseIndices(rri);
+	ExecResetTupleTable(estate->es_tupleTable, false);
+	FreeExecutorState(estate);
+	table_close(rel, NoLock);
+}
+
+/*
+ * Close the current change: write its ledger entry (none when no row
+ * changed in the end) and forget it.
+ */
+static void
+change_flush(void)
+{
+	Datum		values[Natts_changes];
+	bool		nulls[Natts_changes];
+	int64		tombstoned;
+	int64		restored;
+	Datum		rows;
+	const char *operation;
+	MemoryContext oldcxt;
+
+	if (change.id == 0 || change.preview)
+	{
+		if (!change.preview)
+			change_reset();
+		return;
+	}
+	oldcxt = MemoryContextSwitchTo(change.cxt);
+	if (change.recount)
+		change_recount();
+
+	rows = tally_jsonb(&tombstoned, &restored);
+	if (tombstoned == 0 && restored == 0)
+	{
+		MemoryContextSwitchTo(oldcxt);
+		change_reset();
+		return;
+	}
+
+	if (change.operation != NULL)
+		operation = change.operation;
+	else if (change.tenant_deleted)
+		operation = "delete_tenant";
+	else if (tombstoned > 0 && top_unprotected_delete)
+		operation = "cascade";
+	else if (tombstoned > 0)
+		operation = "delete";
+	else
+		operation = "undelete";
+
+	memset(nulls, true, sizeof(nulls));
+	values[Anum_changes_id - 1] = Int64GetDatum(change.id);
+	values[Anum_changes_at - 1] =
+		TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	values[Anum_changes_xid - 1] =
+		FullTransactionIdGetDatum(GetTopFullTransactionId());
+	values[Anum_changes_role - 1] =
+		DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(change.role, false)));
+	values[Anum_changes_session_role - 1] =
+		DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(GetSessionUserId(), false)));
+	values[Anum_changes_application_name - 1] =
+		CStringGetTextDatum(application_name ? application_name : "");
+	values[Anum_changes_operation - 1] = CStringGetTextDatum(operation);
+	values[Anum_changes_undoes - 1] = Int64GetDatum(change.undoes);
+	if (change.statement != NULL)
+		values[Anum_changes_statement - 1] = CStringGetTextDatum(change.statement);
+	values[Anum_changes_rows - 1] = rows;
+	nulls[Anum_changes_id - 1] = false;
+	nulls[Anum_changes_at - 1] = false;
+	nulls[Anum_changes_xid - 1] = false;
+	nulls[Anum_changes_role - 1] = false;
+	nulls[Anum_changes_session_role - 1] = false;
+	nulls[Anum_changes_application_name - 1] = false;
+	nulls[Anum_changes_operation - 1] = false;
+	nulls[Anum_changes_undoes - 1] = (change.undoes == 0);
+	nulls[Anum_changes_statement - 1] = (change.statement == NULL);
+	nulls[Anum_changes_rows - 1] = false;
+
+	ledger_insert(values, nulls);
+	MemoryContextSwitchTo(oldcxt);
+	change_reset();
+}
+
+/*-------------------------------------------------------------------------
+ * Executor hooks: where a statement ends
+ *-------------------------------------------------------------------------
+ */
+
+static void
+tombstone_ExecutorStart(QueryDesc *queryDesc, int eflags)
+{
+	if (exec_depth == 0 && change.id == 0)
+	{
+		PlannedStmt *pstmt = queryDesc->plannedstmt;
+		bool		unprotected_delete = false;
+
+		if (pstmt->commandType == CMD_DELETE && pstmt->resultRelations != NIL)
+		{
+			ListCell   *lc;
+
+			unprotected_delete = true;
+			foreach(lc, pstmt->resultRelations)
+			{
+				RangeTblEntry *rte = rt_fetch(lfirst_int(lc), pstmt->rtable);
+
+				if (TombstoneRelLookup(rte->relid) != NULL)
+					unprotected_delete = false;
+			}
+		}
+		top_unprotected_delete = unprotected_delete;
+	}
+
+	if (prev_ExecutorStart)
+		prev_ExecutorStart(queryDesc, eflags);
+	else
+		standard_ExecutorStart(queryDesc, eflags);
+}
+
+static void
+tombstone_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction,
+					  uint64 count, bool execute_once)
+{
+	exec_depth++;
+	ensure_levels(exec_depth);
+	PG_TRY();
+	{
+		if (prev_ExecutorRun)
+			prev_ExecutorRun(queryDesc, direction, count, execute_once);
+		else
+			standard_ExecutorRun(queryDesc, direction, count, execute_once);
+	}
+	PG_FINALLY();
+	{
+		exec_depth--;
+	}
+	PG_END_TRY();
+}
+
+/*
+ * After a query and its AFTER triggers have finished: do the work its rows
+ * queued (cascades, checks, tenant deletion), and at the outermost level
+ * write the ledger entry of the statement's change.
+ */
+static void
+tombstone_ExecutorFinish(QueryDesc *queryDesc)
+{
+	exec_depth++;
+	ensure_levels(exec_depth);
+	PG_TRY();
+	{
+		if (prev_ExecutorFinish)
+			prev_ExecutorFinish(queryDesc);
+		else
+			standard_ExecutorFinish(queryDesc);
+
+		TombstonePendingProcess(exec_depth);
+		levels[exec_depth].tombstoned = levels[exec_depth].restored = 0;
+		if (exec_depth == 1)
+			change_flush();
+	}
+	PG_FINALLY();
+	{
+		exec_depth--;
+	}
+	PG_END_TRY();
+}
+
+static void
+ledger_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_PRE_COMMIT:
+		case XACT_EVENT_PRE_PREPARE:
+			/* a change still open here was made outside any statement */
+			if (change.id != 0 && !change.preview)
+				change_flush();
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_PREPARE:
+			/* the change's memory went with the transaction */
+			memset(&change, 0, sizeof(change));
+			next_operation = NULL;
+			next_undoes = 0;
+			top_unprotected_delete = false;
+			TombstonePendingReset();
+			clear_levels_above(0);
+			break;
+		default:
+			break;
+	}
+}
+
+static void
+ledger_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						SubTransactionId parentSubid, void *arg)
+{
+	if (event != SUBXACT_EVENT_ABORT_SUB)
+		return;
+	/* the queries deeper than where the error was caught are gone */
+	TombstonePendingDiscard(exec_depth);
+	clear_levels_above(exec_depth);
+	if (change.id != 0)
+		change.recount = true;
+}
+
+/*
+ * tombstone._ledger_guard(): BEFORE UPDATE OR DELETE row trigger and BEFORE
+ * TRUNCATE trigger of the ledger, which is append-only.
+ */
+Datum
+tombstone_ledger_guard(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	const char *what;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"%s\" was not called by trigger manager",
+						"tombstone_ledger_guard")));
+	if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
+		what = "UPDATE";
+	else if (TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
+		what = "DELETE";
+	else
+		what = "TRUNCATE";
+	ereport(ERROR,
+			(errcode(ERRCODE_TOMBSTONE_LEDGER),
+			 errmsg("cannot change the ledger \"%s\"",
+					RelationGetRelationName(trigdata->tg_relation)),
+			 errdetail("The ledger records every change to protected tables and only pg_tombstone appends to it; a %s was attempted.",
+					   what),
+			 errhint("Undo a change with tombstone.undelete_change(), which records the undo as a change of its own.")));
+	PG_RETURN_NULL();			/* keep compiler quiet */
+}
+
+void
+TombstoneLedgerInit(void)
+{
+	prev_ExecutorStart = ExecutorStart_hook;
+	ExecutorStart_hook = tombstone_ExecutorStart;
+	prev_ExecutorRun = ExecutorRun_hook;
+	ExecutorRun_hook = tombstone_ExecutorRun;
+	prev_ExecutorFinish = ExecutorFinish_hook;
+	ExecutorFinish_hook = tombstone_ExecutorFinish;
+	RegisterXactCallback(ledger_xact_callback, NULL);
+	RegisterSubXactCallback(ledger_subxact_callback, NULL);
+}
