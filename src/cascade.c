@@ -920,6 +920,7 @@ TombstonePendingProcess(int level)
 	ListCell   *lc;
 	MemoryContext oldcxt;
 	int			phase;
+	bool		pushed;
 
 	if (pending == NIL)
 		return;
@@ -963,6 +964,10 @@ TombstonePendingProcess(int level)
 		links = lappend(links, link);
 	}
 
+	/* a portal's ExecutorFinish runs after its snapshot was popped */
+	pushed = !ActiveSnapshotSet();
+	if (pushed)
+		PushActiveSnapshot(GetTransactionSnapshot());
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	for (phase = 0; phase < 2; phase++)
@@ -998,6 +1003,8 @@ TombstonePendingProcess(int level)
 		}
 	}
 	SPI_finish();
+	if (pushed)
+		PopActiveSnapshot();
 	foreach(lc, mine)
 		MemoryContextDelete(((PendingChunk *) lfirst(lc))->cxt);
 	list_free(mine);

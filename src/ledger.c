@@ -63,6 +63,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 #include "utils/xid8.h"
 
@@ -570,6 +571,7 @@ change_recount(void)
 	TallyEntry *entry;
 	List	   *roots = NIL;
 	ListCell   *lc;
+	bool		pushed;
 
 	hash_seq_init(&status, change.tally);
 	while ((entry = hash_seq_search(&status)) != NULL)
@@ -588,6 +590,10 @@ change_recount(void)
 								   HASH_CONTEXT);
 	}
 
+	/* a portal's ExecutorFinish runs after its snapshot was popped */
+	pushed = !ActiveSnapshotSet();
+	if (pushed)
+		PushActiveSnapshot(GetTransactionSnapshot());
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	foreach(lc, roots)
@@ -628,6 +634,8 @@ change_recount(void)
 		}
 	}
 	SPI_finish();
+	if (pushed)
+		PopActiveSnapshot();
 	change.recount = false;
 }
 
