@@ -15,7 +15,7 @@ DATA = $(wildcard sql/pg_tombstone--*.sql)
 PGFILEDESC = "pg_tombstone - DELETE becomes a recoverable tombstone"
 
 # pg_regress suites, in order
-REGRESS = protect delete_forms visibility guard odd_paths
+REGRESS = protect delete_forms visibility guard odd_paths ledger
 REGRESS_OPTS = --load-extension=pg_tombstone
 
 # isolation specs (specs/), run by installcheck after REGRESS

@@ -25,7 +25,8 @@
  * Restoring a row is the mirror image: the child rows that the same change
  * tombstoned through a cascade (or a tenant deletion) come back with it,
  * parents before children, and a restored row whose protected parent is
- * still tombstoned is refused.
+ * still tombstoned is refused (except through a SET NULL / SET DEFAULT
+ * key, whose child rows may live on while their parent is tombstoned).
  *
  * The row trigger (ledger.c) queues copies of the rows that have such
  * dependents; when the query that changed them has finished, the queue of
@@ -46,6 +47,7 @@
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "access/xact.h"
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/partition.h"
@@ -63,6 +65,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/resowner.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
@@ -398,7 +401,9 @@ TombstonePendingWanted(Relation rel, bool tombstoned)
 						 link->deltype == FKCONSTR_ACTION_NOACTION)
 					tmp.tombstoned = true;
 			}
-			if (list_member_oid(selves, link->child))
+			if (list_member_oid(selves, link->child) &&
+				link->deltype != FKCONSTR_ACTION_SETNULL &&
+				link->deltype != FKCONSTR_ACTION_SETDEFAULT)
 				tmp.restored = true;
 		}
 		/* graph_build may have processed invalidations: look again */
@@ -854,23 +859,67 @@ registry_arrays(PendingChunk *chunk, TupleDesc desc, Datum *tenants,
 }
 
 /*
+ * Convert str to a value of type typid; false when it is not one (tenant
+ * "acme" has no rows in a table whose tenant column is an integer).
+ */
+static bool
+try_input(Oid typid, char *str, Datum *result)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	volatile bool ok = true;
+	Oid			typinput;
+	Oid			typioparam;
+
+	getTypeInputInfo(typid, &typinput, &typioparam);
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		*result = OidInputFunctionCall(typinput, str, typioparam, -1);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		ok = false;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	return ok;
+}
+
+/*
  * Tenant deletion: tombstone the rows of the registry's tombstoned tenants
  * in every other protected table, children before parents; restoring,
  * bring back their rows that the same change tombstoned, parents first.
+ * Tenant ids travel as text and are converted to the type of each table's
+ * tenant column; a table whose column cannot hold an id has no rows of
+ * that tenant.
  */
 static void
 sweep_tenants(PendingChunk *chunk, TupleDesc desc)
 {
-	Datum		values[2];
-	Oid			argtypes[2] = {TEXTARRAYOID, INT8ARRAYOID};
-	ListCell   *lc;
-
+	Datum		arrays[2];
+	Datum	   *tenants;
+	bool	   *tenant_nulls;
+	Datum	   *changes;
+	bool	   *change_nulls;
+	int			n;
 	Oid			registry;
 	List	   *roots;
+	ListCell   *lc;
 
 	graph_build();
 	registry = graph.registry;
-	registry_arrays(chunk, desc, &values[0], &values[1]);
+	registry_arrays(chunk, desc, &arrays[0], &arrays[1]);
+	deconstruct_array(DatumGetArrayTypeP(arrays[0]), TEXTOID, -1, false,
+					  TYPALIGN_INT, &tenants, &tenant_nulls, &n);
+	deconstruct_array(DatumGetArrayTypeP(arrays[1]), INT8OID, 8,
+					  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &changes, &change_nulls, &n);
 	roots = list_copy(TombstoneRootsInOrder(!chunk->tombstoned));
 	if (chunk->tombstoned)
 		TombstoneChangeMarkTenantDeleted();
@@ -879,27 +928,65 @@ sweep_tenants(PendingChunk *chunk, TupleDesc desc)
 	{
 		Oid			root = lfirst_oid(lc);
 		const TombstoneRel *trel = TombstoneRelLookup(root);
-		char	   *coltype;
+		Oid			coltype;
+		int16		typlen;
+		bool		typbyval;
+		char		typalign;
+		Datum	   *ids = palloc(sizeof(Datum) * n);
+		Datum	   *ids_changes = palloc(sizeof(Datum) * n);
+		int			nids = 0;
+		int			i;
+		int			dims[1];
+		int			lbs[1] = {1};
+		Datum		values[2];
+		Oid			argtypes[2];
+		char	   *typname;
 		char	   *sql;
 
 		if (root == registry || trel == NULL)
 			continue;
-		coltype = format_type_be_qualified(get_atttype(root, trel->tenant_attno));
+		coltype = get_atttype(root, trel->tenant_attno);
+		for (i = 0; i < n; i++)
+		{
+			if (tenant_nulls[i] || (!chunk->tombstoned && change_nulls[i]))
+				continue;
+			if (coltype == TEXTOID)
+				ids[nids] = tenants[i];
+			else if (!try_input(coltype, TextDatumGetCString(tenants[i]),
+								&ids[nids]))
+				continue;
+			ids_changes[nids] = changes[i];
+			nids++;
+		}
+		if (nids == 0)
+			continue;
+		get_typlenbyvalalign(coltype, &typlen, &typbyval, &typalign);
+		dims[0] = nids;
+		values[0] = PointerGetDatum(construct_md_array(ids, NULL, 1, dims, lbs,
+													   coltype, typlen,
+													   typbyval, typalign));
+		values[1] = PointerGetDatum(construct_md_array(ids_changes, NULL, 1,
+													   dims, lbs, INT8OID, 8,
+													   FLOAT8PASSBYVAL,
+													   TYPALIGN_DOUBLE));
+		argtypes[0] = get_array_type(coltype);
+		argtypes[1] = INT8ARRAYOID;
+		typname = format_type_be_qualified(coltype);
 		if (chunk->tombstoned)
 			sql = psprintf(TOMBSTONE_INTERNAL_QUERY
-						   "UPDATE %s t SET %s = now() WHERE t.%s = ANY ($1::text[]::%s[])"
+						   "UPDATE %s t SET %s = now() WHERE t.%s = ANY ($1::%s[])"
 						   " AND t.%s IS NULL",
 						   qualified_name(root), TOMBSTONE_DELETED_AT,
-						   quote_identifier(NameStr(trel->tenant_column)), coltype,
+						   quote_identifier(NameStr(trel->tenant_column)), typname,
 						   TOMBSTONE_DELETED_AT);
 		else
 			sql = psprintf(TOMBSTONE_INTERNAL_QUERY
 						   "UPDATE %s t SET %s = NULL WHERE (t.%s, t.%s) IN"
-						   " (SELECT u.t::%s, u.c FROM unnest($1::text[], $2::bigint[]) u(t, c))"
+						   " (SELECT * FROM unnest($1::%s[], $2::bigint[]))"
 						   " AND t.%s IS NOT NULL",
 						   qualified_name(root), TOMBSTONE_DELETED_AT,
 						   quote_identifier(NameStr(trel->tenant_column)),
-						   TOMBSTONE_DELETED_CHANGE, coltype, TOMBSTONE_DELETED_AT);
+						   TOMBSTONE_DELETED_CHANGE, typname, TOMBSTONE_DELETED_AT);
 		(void) TombstoneRunInternal(sql, chunk->tombstoned ? 1 : 2, argtypes,
 									values, NULL, rel_owner(root));
 	}
@@ -996,7 +1083,9 @@ TombstonePendingProcess(int level)
 						  link->deltype == FKCONSTR_ACTION_NOACTION))
 					check_no_live_children(link, chunk, desc);
 				else if (phase == 1 && !chunk->tombstoned &&
-						 list_member_oid(selves, link->child))
+						 list_member_oid(selves, link->child) &&
+						 link->deltype != FKCONSTR_ACTION_SETNULL &&
+						 link->deltype != FKCONSTR_ACTION_SETDEFAULT)
 					check_parents_live(link, chunk, desc);
 			}
 			table_close(rel, AccessShareLock);

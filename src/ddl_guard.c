@@ -111,6 +111,13 @@ refuse_trigger_change(Oid relid, const char *trigname, const char *action)
 {
 	char	   *relname = get_rel_name(relid);
 
+	if (relid == TombstoneLedgerRelid())
+		ereport(ERROR,
+				(errcode(ERRCODE_TOMBSTONE_LEDGER),
+				 errmsg("cannot %s the triggers of the ledger \"%s\"",
+						action, relname),
+				 errdetail("The triggers of the ledger keep it append-only."),
+				 errhint("The ledger can only be appended to by pg_tombstone.")));
 	ereport(ERROR,
 			(errcode(ERRCODE_TOMBSTONE_DISABLE_TRIGGER),
 			 errmsg("cannot %s trigger \"%s\" of protected table \"%s\"",
@@ -146,7 +153,7 @@ protected_in_tree(Oid relid)
 	List	   *tree;
 	ListCell   *lc;
 
-	if (TombstoneRelLookup(relid) != NULL)
+	if (TombstoneRelLookup(relid) != NULL || relid == TombstoneLedgerRelid())
 		return relid;
 	tree = find_all_inheritors(relid, NoLock, NULL);
 	foreach(lc, tree)
@@ -174,6 +181,12 @@ check_truncate(TruncateStmt *stmt)
 			relid = InvalidOid;
 		if (!OidIsValid(relid))
 			continue;
+		if (relid == TombstoneLedgerRelid())
+			ereport(ERROR,
+					(errcode(ERRCODE_TOMBSTONE_LEDGER),
+					 errmsg("cannot truncate the ledger \"%s\"", get_rel_name(relid)),
+					 errdetail("Only pg_tombstone appends to the ledger, which records every change to protected tables."),
+					 errhint("Undo a change with tombstone.undelete_change(), which records the undo as a change of its own.")));
 
 		TombstoneRefuseTruncate(get_rel_name(relid));
 	}
@@ -396,6 +409,30 @@ check_drop(DropStmt *stmt)
 			relid = TombstoneFindProtected(in_namespace, &nspid);
 			if (OidIsValid(relid))
 				refuse_drop_table(relid);
+		}
+	}
+	else if (stmt->removeType == OBJECT_TRIGGER)
+	{
+		/* the ledger's guard triggers; DROP EXTENSION removes them itself */
+		foreach(lc, stmt->objects)
+		{
+			List	   *names = lfirst(lc);
+			RangeVar   *rv;
+			Oid			relid;
+			char	   *trigname = strVal(llast(names));
+
+			rv = makeRangeVarFromNameList(list_truncate(list_copy(names),
+														list_length(names) - 1));
+			relid = RangeVarGetRelid(rv, NoLock, true);
+			if (OidIsValid(relid) && relid == TombstoneLedgerRelid() &&
+				is_tombstone_trigger_name(trigname))
+				ereport(ERROR,
+						(errcode(ERRCODE_TOMBSTONE_LEDGER),
+						 errmsg("cannot drop trigger \"%s\" of the ledger \"%s\"",
+								trigname, get_rel_name(relid)),
+						 errdetail("Trigger \"%s\" keeps the ledger append-only.",
+								   trigname),
+						 errhint("The ledger can only be appended to by pg_tombstone.")));
 		}
 	}
 	else if (stmt->removeType == OBJECT_EXTENSION)

@@ -947,7 +947,7 @@ tombstone_ledger_guard(PG_FUNCTION_ARGS)
 			(errcode(ERRCODE_TOMBSTONE_LEDGER),
 			 errmsg("cannot change the ledger \"%s\"",
 					RelationGetRelationName(trigdata->tg_relation)),
-			 errdetail("The ledger records every change to protected tables and only pg_tombstone appends to it; a %s was attempted.",
+			 errdetail("Only pg_tombstone appends to the ledger, which records every change to protected tables; %s was refused.",
 					   what),
 			 errhint("Undo a change with tombstone.undelete_change(), which records the undo as a change of its own.")));
 	PG_RETURN_NULL();			/* keep compiler quiet */

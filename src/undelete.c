@@ -320,15 +320,22 @@ tombstone_undelete(PG_FUNCTION_ARGS)
 
 /* one NOTICE per table that the change restored (or tombstoned) rows of */
 static void
-report_table(Oid root, bool tombstoned, const char *what)
+report_table(Oid root, bool tombstoned)
 {
 	int64		n = TombstoneChangeRows(root, tombstoned);
 
-	if (n > 0)
+	if (n <= 0)
+		return;
+	if (tombstoned)
 		ereport(NOTICE,
-				(errmsg("%s: " INT64_FORMAT " rows of table \"%s\" %s",
-						what, n, get_rel_name(root),
-						tombstoned ? "tombstoned again" : "restored")));
+				(errmsg_plural("table \"%s\": " INT64_FORMAT " row tombstoned again",
+							   "table \"%s\": " INT64_FORMAT " rows tombstoned again",
+							   n, get_rel_name(root), n)));
+	else
+		ereport(NOTICE,
+				(errmsg_plural("table \"%s\": " INT64_FORMAT " row restored",
+							   "table \"%s\": " INT64_FORMAT " rows restored",
+							   n, get_rel_name(root), n)));
 }
 
 Datum
@@ -342,7 +349,6 @@ tombstone_undelete_change(PG_FUNCTION_ARGS)
 	int64		restored;
 	List	   *tables = NIL;
 	bool		all_found = true;
-	char	   *what;
 	int			pass;
 	uint64		i;
 
@@ -355,16 +361,15 @@ tombstone_undelete_change(PG_FUNCTION_ARGS)
 	id = PG_GETARG_INT64(0);
 	require_preloaded("tombstone.undelete_change");
 	values[0] = Int64GetDatum(id);
-	what = psprintf("undelete_change(" INT64_FORMAT ")", id);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
 	/* the ledger is read as the extension, not as the caller */
 	if (TombstoneRunInternal(TOMBSTONE_INTERNAL_QUERY
-							 "SELECT (SELECT coalesce(sum((r->>'tombstoned')::bigint), 0)"
+							 "SELECT (SELECT coalesce(sum((r->>'tombstoned')::bigint), 0)::bigint"
 							 "          FROM jsonb_array_elements(c.rows) r),"
-							 "       (SELECT coalesce(sum((r->>'restored')::bigint), 0)"
+							 "       (SELECT coalesce(sum((r->>'restored')::bigint), 0)::bigint"
 							 "          FROM jsonb_array_elements(c.rows) r)"
 							 "  FROM tombstone.changes c WHERE c.id = $1",
 							 1, argtypes, values, NULL, BOOTSTRAP_SUPERUSERID) == 0)
@@ -419,7 +424,7 @@ tombstone_undelete_change(PG_FUNCTION_ARGS)
 						   restoring ? "NULL" : "now()", TOMBSTONE_DELETED_CHANGE,
 						   TOMBSTONE_DELETED_AT, restoring ? "NOT " : "");
 			(void) run_restore(sql, 1, argtypes, values, NULL);
-			report_table(root, !restoring, what);
+			report_table(root, !restoring);
 		}
 	}
 	SPI_finish();
@@ -447,7 +452,6 @@ tombstone_undelete_tenant(PG_FUNCTION_ARGS)
 	Datum		deleted_change;
 	List	   *roots;
 	ListCell   *lc;
-	char	   *what;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -466,7 +470,6 @@ tombstone_undelete_tenant(PG_FUNCTION_ARGS)
 				 errhint("Declare the table of tenants with tombstone.protect_tenants(), or restore rows with tombstone.undelete().")));
 	idcol = pstrdup(idcol);
 	values[0] = CStringGetTextDatum(tenant);
-	what = psprintf("undelete_tenant(%s)", tenant);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -511,7 +514,7 @@ tombstone_undelete_tenant(PG_FUNCTION_ARGS)
 
 	roots = list_copy(TombstoneRootsInOrder(true));
 	foreach(lc, roots)
-		report_table(lfirst_oid(lc), false, what);
+		report_table(lfirst_oid(lc), false);
 	PG_RETURN_INT64(TombstoneChangeRows(InvalidOid, false));
 }
 
