@@ -37,6 +37,17 @@ DROP TRIGGER tombstone_guard_delete ON accounts;
 \echo :SQLSTATE
 SELECT tombstone.protect('projects', 'id');
 \echo :SQLSTATE
+-- a tombstone or undelete written by hand would go unrecorded: refused
+UPDATE accounts SET deleted_at = now() WHERE id = 2;
+\echo :SQLSTATE
+UPDATE accounts SET deleted_at = NULL WHERE id = 1;
+\echo :SQLSTATE
+UPDATE accounts SET name = 'renamed' WHERE id = 2;
+\echo :SQLSTATE
+SELECT tombstone.undelete('accounts', '{"id": 1}');
+\echo :SQLSTATE
+SELECT tombstone.undelete_change(1);
+\echo :SQLSTATE
 \set VERBOSITY default
 SELECT hazard, object_name FROM tombstone.check() WHERE hazard = 'library_not_preloaded';
 

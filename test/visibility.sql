@@ -25,7 +25,7 @@ CREATE TABLE vis_parent (
 CREATE TABLE vis_child (
     tenant    int NOT NULL,
     id        int PRIMARY KEY,
-    parent_id int NOT NULL REFERENCES vis_parent (id)
+    parent_id int NOT NULL REFERENCES vis_parent (id) ON DELETE SET NULL
 );
 CREATE TABLE vis_part (
     tenant int NOT NULL,
