@@ -4,37 +4,55 @@
 \set QUIET off
 \pset footer off
 \echo
-\echo '== A shared multi-tenant database: sites and their pages, many customers'
+\echo '== A shared multi-tenant database: customers, their sites and pages'
 CREATE EXTENSION IF NOT EXISTS pg_tombstone;
-CREATE TABLE sites (id int PRIMARY KEY, tenant text NOT NULL, name text NOT NULL);
+CREATE TABLE customers (id text PRIMARY KEY, name text NOT NULL);
+CREATE TABLE sites (id int PRIMARY KEY, tenant text NOT NULL REFERENCES customers,
+                    name text NOT NULL);
 CREATE INDEX ON sites (tenant);
 CREATE TABLE pages (id int PRIMARY KEY, tenant text NOT NULL,
-                    site_id int NOT NULL REFERENCES sites, title text);
+                    site_id int NOT NULL REFERENCES sites ON DELETE CASCADE, title text);
 CREATE INDEX ON pages (tenant);
+CREATE INDEX ON pages (site_id);
+INSERT INTO customers SELECT 'customer-' || g, 'Customer ' || g FROM generate_series(0, 4) g;
 INSERT INTO sites SELECT g, 'customer-' || (g % 5), 'site ' || g FROM generate_series(1, 20) g;
 INSERT INTO pages SELECT g, s.tenant, s.id, 'page ' || g
   FROM generate_series(1, 100) g JOIN sites s ON s.id = 1 + g % 20;
+SELECT tombstone.protect_tenants('customers', 'id');
 SELECT tombstone.protect('sites', 'tenant');
 SELECT tombstone.protect('pages', 'tenant');
-SELECT * FROM tombstone.protected_tables;
+SELECT table_name, tenant_column FROM tombstone.protected_tables;
 
 \echo '== The script that was handed the wrong ids deletes whole sites'
-DELETE FROM pages WHERE site_id IN (3, 8, 13);
+SELECT * FROM tombstone.preview('DELETE FROM sites WHERE id IN (3, 8, 13)');
 DELETE FROM sites WHERE id IN (3, 8, 13);
-\echo '   The client saw DELETE n as always; the rows are gone from every query:'
-SELECT count(*) AS live_sites FROM sites;
-SELECT s.name, count(p.id) AS pages FROM sites s LEFT JOIN pages p ON p.site_id = s.id
- WHERE s.id IN (2, 3, 4) GROUP BY s.name ORDER BY s.name;
-
-\echo '== ... but they are all still there, as tombstones'
-SET tombstone.visibility = 'deleted';
-SELECT id, tenant, name, deleted_at IS NOT NULL AS tombstoned FROM sites ORDER BY id;
-SELECT count(*) AS tombstoned_pages FROM pages;
-\echo '   Bringing them back is an UPDATE (one-call undelete arrives with the ledger):'
-UPDATE pages SET deleted_at = NULL WHERE site_id IN (3, 8, 13);
-UPDATE sites SET deleted_at = NULL WHERE id IN (3, 8, 13);
-RESET tombstone.visibility;
+\echo '   The client saw DELETE n as always; sites and their pages are gone from every query:'
 SELECT count(*) AS live_sites, (SELECT count(*) FROM pages) AS live_pages FROM sites;
+\echo '   ... but they are all still there, as tombstones, and the ledger knows:'
+SET tombstone.visibility = 'deleted';
+SELECT count(*) AS tombstoned_sites, (SELECT count(*) FROM pages) AS tombstoned_pages FROM sites;
+RESET tombstone.visibility;
+SELECT id AS bad_change, operation, statement FROM tombstone.changes ORDER BY id DESC LIMIT 1 \gset
+SELECT table_name, tenant, tombstoned FROM tombstone.change_rows WHERE change_id = :bad_change;
+\echo '   One call undoes the whole change, cascade included:'
+SELECT tombstone.undelete_change(:bad_change);
+SELECT count(*) AS live_sites, (SELECT count(*) FROM pages) AS live_pages FROM sites;
+
+\echo '== Deleting a whole customer, then bringing it back in one call'
+CREATE VIEW customer_1_checksum AS
+SELECT md5(string_agg(r, ',' ORDER BY r)) AS checksum, count(*) AS rows
+  FROM (SELECT format('site %s %s', id, name) FROM sites WHERE tenant = 'customer-1'
+        UNION ALL
+        SELECT format('page %s %s %s', id, site_id, title) FROM pages WHERE tenant = 'customer-1') t(r);
+SELECT checksum AS before, rows FROM customer_1_checksum \gset
+\echo '   customer-1 has' :rows 'rows, checksum' :before
+DELETE FROM customers WHERE id = 'customer-1';
+\echo '   Gone from every table, other customers untouched:'
+SELECT tenant, count(*) AS live_sites FROM sites GROUP BY tenant ORDER BY tenant;
+SELECT operation, table_name, tombstoned FROM tombstone.change_rows
+ WHERE change_id = (SELECT max(id) FROM tombstone.changes);
+SELECT tombstone.undelete_tenant('customer-1');
+SELECT checksum = :'before' AS same_checksum, rows FROM customer_1_checksum;
 
 \echo '== "Permanently delete" mode: every destructive path is refused'
 TRUNCATE pages;
@@ -44,9 +62,13 @@ ALTER TABLE pages DROP COLUMN deleted_at;
 SET session_replication_role = replica;
 DELETE FROM pages WHERE id = 1;
 RESET session_replication_role;
+UPDATE tombstone.changes SET statement = 'nothing happened';
 SET tombstone.visibility = 'all';
 SELECT count(*) AS stored_pages, count(deleted_at) AS tombstoned FROM pages;
 RESET tombstone.visibility;
+
+\echo '== The whole story, on the ledger'
+SELECT id, operation, undoes, statement FROM tombstone.changes ORDER BY id;
 
 \echo '== Hazards worth fixing'
 SELECT hazard, table_name, suggestion FROM tombstone.check();
