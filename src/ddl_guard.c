@@ -315,7 +315,13 @@ check_rename(RenameStmt *stmt)
 	if (stmt->relation == NULL)
 		return;
 	relid = RangeVarGetRelid(stmt->relation, NoLock, true);
-	if (!OidIsValid(relid) || (trel = TombstoneRelLookup(relid)) == NULL)
+	if (!OidIsValid(relid))
+		return;
+	if (stmt->renameType == OBJECT_TRIGGER &&
+		is_tombstone_trigger_name(stmt->subname) &&
+		relid == TombstoneLedgerRelid())
+		refuse_trigger_change(relid, stmt->subname, "rename");
+	if ((trel = TombstoneRelLookup(relid)) == NULL)
 		return;
 
 	if (stmt->renameType == OBJECT_TRIGGER &&
@@ -458,7 +464,8 @@ check_create_trigger(CreateTrigStmt *stmt)
 	if (!stmt->replace || !is_tombstone_trigger_name(stmt->trigname))
 		return;
 	relid = RangeVarGetRelid(stmt->relation, NoLock, true);
-	if (OidIsValid(relid) && TombstoneRelLookup(relid) != NULL)
+	if (OidIsValid(relid) && (TombstoneRelLookup(relid) != NULL ||
+							  relid == TombstoneLedgerRelid()))
 		refuse_trigger_change(relid, stmt->trigname, "replace");
 }
 

@@ -525,11 +525,13 @@ TombstoneBookkeep(Relation rel, HeapTuple oldtup, HeapTuple newtup)
 /*
  * tombstone._ri_tolerant(): part of the visibility qual of foreign-key
  * check queries.  PostgreSQL re-checks the foreign keys of a row inserted
- * by the current transaction on every UPDATE of it, tombstoning included;
- * when the referenced row was tombstoned first (a cascade does exactly
- * that), the check would not find it.  While the query that caused the
- * check only tombstoned rows, a tombstoned referenced row counts as present:
- * it still is, physically.
+ * by the current transaction on every UPDATE of it, tombstoning and
+ * restoring included; when the referenced row was tombstoned first (a
+ * cascade does exactly that), the check would not find it.  While the query
+ * that caused the check tombstoned or restored rows, a tombstoned
+ * referenced row counts as present: it still is, physically.  Restores are
+ * checked by cascade.c instead, against live rows, for every foreign key
+ * whose children may not outlive their parent.
  */
 Datum
 tombstone_ri_tolerant(PG_FUNCTION_ARGS)
@@ -537,7 +539,7 @@ tombstone_ri_tolerant(PG_FUNCTION_ARGS)
 	int			d = exec_depth - 1;
 
 	PG_RETURN_BOOL(d >= 1 && d < nlevels &&
-				   levels[d].tombstoned > 0 && levels[d].restored == 0);
+				   (levels[d].tombstoned > 0 || levels[d].restored > 0));
 }
 
 /*-------------------------------------------------------------------------

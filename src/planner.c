@@ -285,11 +285,20 @@ wrap_jointree(Node *jtnode, Query *query)
 		Expr	   *qual;
 
 		trel = protected_rte(rt_fetch(varno, query->rtable));
-		if (trel == NULL || (qual = make_visibility_qual(varno, trel)) == NULL)
+		if (trel == NULL)
 			return jtnode;
-		if (tombstone_visibility == TOMBSTONE_VISIBILITY_LIVE &&
-			is_fk_check(query))
-			qual = make_fk_check_qual(varno, trel, qual);
+
+		/*
+		 * A foreign-key check looks for live rows whatever
+		 * tombstone.visibility says: that setting changes what is read, not
+		 * which rows may be referenced.
+		 */
+		if (is_fk_check(query))
+			qual = make_fk_check_qual(varno, trel,
+									  make_deleted_at_test(varno, trel, IS_NULL,
+														   TOMBSTONE_QUAL_LOCATION));
+		else if ((qual = make_visibility_qual(varno, trel)) == NULL)
+			return jtnode;
 		return (Node *) makeFromExpr(list_make1(jtnode), (Node *) qual);
 	}
 	else if (IsA(jtnode, FromExpr))
@@ -353,7 +362,8 @@ tombstone_planner(Query *parse, const char *query_string, int cursorOptions,
 			parse->commandType == CMD_MERGE ||
 			parse->hasModifyingCTE)
 			converted_delete = convert_statement(parse);
-		if (tombstone_visibility != TOMBSTONE_VISIBILITY_ALL && !internal)
+		if ((tombstone_visibility != TOMBSTONE_VISIBILITY_ALL || is_fk_check(parse)) &&
+			!internal)
 			(void) hide_tombstones_walker((Node *) parse, NULL);
 	}
 
