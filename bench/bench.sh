@@ -5,11 +5,15 @@
 # bench/run.sh against it and tears the cluster down.  The report is printed
 # and written to bench/results/latest.txt.
 #
-#   bench/bench.sh                                   # defaults, ~12 min on 2 cores
-#   BENCH_SECONDS=2 BENCH_ROUNDS=1 bench/bench.sh    # quick check that it works
+#   bench/bench.sh                                   # defaults, ~15 min on 2 cores
+#   BENCH_SECONDS=2 BENCH_ROUNDS=1 BENCH_ROWS=100000 bench/bench.sh
+#                                                    # quick check that it works
+#   BENCH_SETUP=0 bench/bench.sh                     # use the pg_tombstone already
+#                                                    # installed: no packages, no build
 #
 # All BENCH_* variables of bench/run.sh pass through (BENCH_SECONDS,
-# BENCH_ROUNDS, BENCH_CLIENTS, BENCH_ROWS, BENCH_STRICT, ...).
+# BENCH_ROUNDS, BENCH_CLIENTS, BENCH_ROWS, BENCH_LEDGER_SCALE,
+# BENCH_COMPARISONS, BENCH_STRICT, ...).
 #
 # Server settings of the throw-away cluster, the same for both sides of
 # every comparison since each pair runs in this one cluster:
@@ -22,7 +26,11 @@
 #       extension adds; without them the ratios show that work, which makes
 #       the targets harder to meet, not easier.  The cluster is thrown away.
 #   shared_buffers = $BENCH_SHARED_BUFFERS [1GB]   the four tables of a
-#       comparison (about 120 MB each at 1,000,000 rows) stay in memory
+#       comparison (about 120 MB each at 1,000,000 rows) stay in memory;
+#       so do the two sides of comparisons 5 and 6 with tables x1 (about
+#       170 MB each with indexes), while at x10 (1.5 GB each) the pages a
+#       run touches come partly from the operating system's cache, alike
+#       on both sides
 #   max_wal_size = 4GB, checkpoint_timeout = 1h    no checkpoint starts
 #       during a run; run.sh issues CHECKPOINT before every run instead
 #   jit = off                                 no JIT compilation of the bulk
@@ -41,7 +49,11 @@ if [ "$(id -u)" != 0 ]; then
     exit 1
 fi
 
-bash scripts/setup.sh
+if [ "${BENCH_SETUP:-1}" != 0 ]; then
+    bash scripts/setup.sh
+else
+    echo "bench.sh: BENCH_SETUP=0: benchmarking the pg_tombstone already installed" >&2
+fi
 
 exec pg_virtualenv -t -v 15 \
     -o shared_preload_libraries=pg_tombstone \
