@@ -154,13 +154,6 @@ graph_invalidate(Datum arg, Oid relid)
 	}
 }
 
-static char *
-qualified_name(Oid relid)
-{
-	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-									  get_rel_name(relid));
-}
-
 static char **
 column_names(Oid relid, Datum keys, int *nkeys)
 {
@@ -557,19 +550,6 @@ TombstoneRunInternal(const char *sql, int nargs, Oid *argtypes, Datum *values,
 	return SPI_processed;
 }
 
-static Oid
-rel_owner(Oid relid)
-{
-	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	Oid			owner;
-
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for relation %u", relid);
-	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
-	ReleaseSysCache(tup);
-	return owner;
-}
-
 /* "ONLY " for a plain table: foreign keys are not inherited */
 static const char *
 only_for(Oid relid)
@@ -584,11 +564,13 @@ only_for(Oid relid)
 
 /*
  * Arrays of the values of columns cols of the queued rows, one array per
- * column, typed as the columns of relation relid.  Also returns the types.
+ * column, typed as the columns of relation relid.  Also returns the
+ * element types and, when arraytypes is not NULL, the array types (the
+ * types of the query parameters that carry them).
  */
 static void
 key_arrays(PendingChunk *chunk, TupleDesc desc, int ncols, char **cols,
-		   Datum *arrays, Oid *elemtypes)
+		   Datum *arrays, Oid *elemtypes, Oid *arraytypes)
 {
 	int			ntup = list_length(chunk->tuples);
 	Datum	   *elems = palloc(sizeof(Datum) * ntup);
@@ -621,6 +603,8 @@ key_arrays(PendingChunk *chunk, TupleDesc desc, int ncols, char **cols,
 													   att->attbyval,
 													   att->attalign));
 		elemtypes[i] = att->atttypid;
+		if (arraytypes != NULL)
+			arraytypes[i] = get_array_type(att->atttypid);
 	}
 }
 
@@ -696,29 +680,27 @@ cascade_link(FkLink *link, PendingChunk *chunk, TupleDesc desc)
 	Oid		   *argtypes = palloc(sizeof(Oid) * (n + 1));
 	char	  **cols = palloc(sizeof(char *) * (n + 1));
 	StringInfoData sql;
-	int			i;
 
-	key_arrays(chunk, desc, n, link->parent_cols, values, types);
+	key_arrays(chunk, desc, n, link->parent_cols, values, types, argtypes);
 	memcpy(cols, link->child_cols, sizeof(char *) * n);
 	if (!chunk->tombstoned)
 	{
 		char	   *changecol[1] = {TOMBSTONE_DELETED_CHANGE};
 
-		key_arrays(chunk, desc, 1, changecol, values + n, types + n);
+		key_arrays(chunk, desc, 1, changecol, values + n, types + n,
+				   argtypes + n);
 		cols[n] = TOMBSTONE_DELETED_CHANGE;
 	}
-	for (i = 0; i < n + (chunk->tombstoned ? 0 : 1); i++)
-		argtypes[i] = get_array_type(types[i]);
 
 	initStringInfo(&sql);
 	appendStringInfo(&sql, TOMBSTONE_INTERNAL_QUERY "UPDATE %s%s c SET %s = %s WHERE ",
-					 only_for(link->child), qualified_name(link->child),
+					 only_for(link->child), TombstoneQualifiedName(link->child),
 					 TOMBSTONE_DELETED_AT, chunk->tombstoned ? "now()" : "NULL");
 	append_in_arrays(&sql, "c", chunk->tombstoned ? n : n + 1, cols, types, 1);
 	appendStringInfo(&sql, " AND c.%s IS %sNULL", TOMBSTONE_DELETED_AT,
 					 chunk->tombstoned ? "" : "NOT ");
 	(void) TombstoneRunInternal(sql.data, chunk->tombstoned ? n : n + 1,
-								argtypes, values, NULL, rel_owner(link->child));
+								argtypes, values, NULL, TombstoneRelationOwner(link->child));
 }
 
 /*
@@ -735,20 +717,18 @@ check_no_live_children(FkLink *link, PendingChunk *chunk, TupleDesc desc)
 	StringInfoData sql;
 	int			i;
 
-	key_arrays(chunk, desc, n, link->parent_cols, values, types);
-	for (i = 0; i < n; i++)
-		argtypes[i] = get_array_type(types[i]);
+	key_arrays(chunk, desc, n, link->parent_cols, values, types, argtypes);
 	initStringInfo(&sql);
 	appendStringInfoString(&sql, TOMBSTONE_INTERNAL_QUERY "SELECT ");
 	for (i = 0; i < n; i++)
 		appendStringInfo(&sql, "%sc.%s::text", i ? ", " : "",
 						 quote_identifier(link->child_cols[i]));
 	appendStringInfo(&sql, " FROM %s%s c WHERE ", only_for(link->child),
-					 qualified_name(link->child));
+					 TombstoneQualifiedName(link->child));
 	append_in_arrays(&sql, "c", n, link->child_cols, types, 1);
 	appendStringInfo(&sql, " AND c.%s IS NULL LIMIT 1", TOMBSTONE_DELETED_AT);
 	if (TombstoneRunInternal(sql.data, n, argtypes, values, NULL,
-							 rel_owner(link->child)) == 0)
+							 TombstoneRelationOwner(link->child)) == 0)
 		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
@@ -776,9 +756,7 @@ check_parents_live(FkLink *link, PendingChunk *chunk, TupleDesc desc)
 	StringInfoData sql;
 	int			i;
 
-	key_arrays(chunk, desc, n, link->child_cols, values, types);
-	for (i = 0; i < n; i++)
-		argtypes[i] = get_array_type(types[i]);
+	key_arrays(chunk, desc, n, link->child_cols, values, types, argtypes);
 	initStringInfo(&sql);
 	appendStringInfoString(&sql, TOMBSTONE_INTERNAL_QUERY "SELECT ");
 	for (i = 0; i < n; i++)
@@ -793,13 +771,13 @@ check_parents_live(FkLink *link, PendingChunk *chunk, TupleDesc desc)
 	for (i = 0; i < n; i++)
 		appendStringInfo(&sql, "u.k%d IS NOT NULL AND ", i + 1);
 	appendStringInfo(&sql, "NOT EXISTS (SELECT 1 FROM %s%s p WHERE ",
-					 only_for(link->parent), qualified_name(link->parent));
+					 only_for(link->parent), TombstoneQualifiedName(link->parent));
 	for (i = 0; i < n; i++)
 		appendStringInfo(&sql, "p.%s = u.k%d AND ",
 						 quote_identifier(link->parent_cols[i]), i + 1);
 	appendStringInfo(&sql, "p.%s IS NULL) LIMIT 1", TOMBSTONE_DELETED_AT);
 	if (TombstoneRunInternal(sql.data, n, argtypes, values, NULL,
-							 rel_owner(link->parent)) == 0)
+							 TombstoneRelationOwner(link->parent)) == 0)
 		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
@@ -831,7 +809,7 @@ registry_arrays(PendingChunk *chunk, TupleDesc desc, Datum *tenants,
 	Oid			typoutput;
 	bool		varlena;
 
-	key_arrays(chunk, desc, 2, cols, arrays, types);
+	key_arrays(chunk, desc, 2, cols, arrays, types, NULL);
 	getTypeOutputInfo(types[0], &typoutput, &varlena);
 	arr = DatumGetArrayTypeP(arrays[0]);
 	{
@@ -976,7 +954,7 @@ sweep_tenants(PendingChunk *chunk, TupleDesc desc)
 			sql = psprintf(TOMBSTONE_INTERNAL_QUERY
 						   "UPDATE %s t SET %s = now() WHERE t.%s = ANY ($1::%s[])"
 						   " AND t.%s IS NULL",
-						   qualified_name(root), TOMBSTONE_DELETED_AT,
+						   TombstoneQualifiedName(root), TOMBSTONE_DELETED_AT,
 						   quote_identifier(NameStr(trel->tenant_column)), typname,
 						   TOMBSTONE_DELETED_AT);
 		else
@@ -984,11 +962,11 @@ sweep_tenants(PendingChunk *chunk, TupleDesc desc)
 						   "UPDATE %s t SET %s = NULL WHERE (t.%s, t.%s) IN"
 						   " (SELECT * FROM unnest($1::%s[], $2::bigint[]))"
 						   " AND t.%s IS NOT NULL",
-						   qualified_name(root), TOMBSTONE_DELETED_AT,
+						   TombstoneQualifiedName(root), TOMBSTONE_DELETED_AT,
 						   quote_identifier(NameStr(trel->tenant_column)),
 						   TOMBSTONE_DELETED_CHANGE, typname, TOMBSTONE_DELETED_AT);
 		(void) TombstoneRunInternal(sql, chunk->tombstoned ? 1 : 2, argtypes,
-									values, NULL, rel_owner(root));
+									values, NULL, TombstoneRelationOwner(root));
 	}
 }
 

@@ -298,6 +298,16 @@ TombstoneProtectedRoots(void)
 }
 
 /*
+ * A relation's name, schema-qualified and quoted for SQL text.
+ */
+char *
+TombstoneQualifiedName(Oid relid)
+{
+	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+									  get_rel_name(relid));
+}
+
+/*
  * The OID of the ledger tombstone.changes, or InvalidOid.
  */
 Oid
@@ -312,8 +322,11 @@ TombstoneLedgerRelid(void)
 
 PG_FUNCTION_INFO_V1(tombstone_register);
 
-static Oid
-relation_owner(Oid relid)
+/*
+ * The owner of a relation.
+ */
+Oid
+TombstoneRelationOwner(Oid relid)
 {
 	HeapTuple	tup;
 	Oid			owner;
@@ -339,7 +352,7 @@ TombstoneInsertAsOwner(Oid catrelid, const char *sql, int nargs,
 	int			save_sec_context;
 
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(relation_owner(catrelid), save_sec_context |
+	SetUserIdAndSecContext(TombstoneRelationOwner(catrelid), save_sec_context |
 						   SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
 	if (SPI_connect() != SPI_OK_CONNECT)

@@ -216,28 +216,34 @@ ledger_sequence(void)
 	return seqid;
 }
 
+/* an empty tally, in the change's memory */
+static HTAB *
+tally_create(void)
+{
+	HASHCTL		ctl;
+
+	ctl.keysize = sizeof(TallyKey);
+	ctl.entrysize = sizeof(TallyEntry);
+	ctl.hash = tally_hash;
+	ctl.match = tally_match;
+	ctl.hcxt = change.cxt;
+	return hash_create("pg_tombstone change tally", 16, &ctl,
+					   HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+}
+
 /*
  * The id of the current change, opening it on first use.
  */
 static int64
 change_open(void)
 {
-	HASHCTL		ctl;
-
 	if (change.id != 0)
 		return change.id;
 
 	change.cxt = AllocSetContextCreate(TopTransactionContext,
 									   "pg_tombstone change",
 									   ALLOCSET_SMALL_SIZES);
-	ctl.keysize = sizeof(TallyKey);
-	ctl.entrysize = sizeof(TallyEntry);
-	ctl.hash = tally_hash;
-	ctl.match = tally_match;
-	ctl.hcxt = change.cxt;
-	change.tally = hash_create("pg_tombstone change tally", 16, &ctl,
-							   HASH_ELEM | HASH_FUNCTION | HASH_COMPARE |
-							   HASH_CONTEXT);
+	change.tally = tally_create();
 	change.role = GetUserId();
 	change.operation = next_operation;
 	change.undoes = next_undoes;
@@ -467,12 +473,9 @@ TombstoneBookkeep(Relation rel, HeapTuple oldtup, HeapTuple newtup)
 		(void) heap_getattr(oldtup, at_attno, desc, &old_live);
 		(void) heap_getattr(newtup, at_attno, desc, &new_live);
 		if (old_live != new_live)
-			ereport(ERROR,
-					(errcode(ERRCODE_TOMBSTONE_NOT_PRELOADED),
-					 errmsg("pg_tombstone must be loaded via shared_preload_libraries"),
-					 errdetail("An UPDATE of column \"%s\" of protected table \"%s\" would tombstone or restore rows without recording the change, so it was refused.",
-							   TOMBSTONE_DELETED_AT, RelationGetRelationName(rel)),
-					 errhint("Add pg_tombstone to shared_preload_libraries in postgresql.conf and restart the server.")));
+			TombstoneRefuseNotPreloaded(psprintf("An UPDATE of column \"%s\" of protected table \"%s\" would tombstone or restore rows without recording the change, so it was refused.",
+												 TOMBSTONE_DELETED_AT,
+												 RelationGetRelationName(rel)));
 		return newtup;
 	}
 
@@ -579,18 +582,7 @@ change_recount(void)
 	while ((entry = hash_seq_search(&status)) != NULL)
 		roots = list_append_unique_oid(roots, entry->key.root);
 	hash_destroy(change.tally);
-	{
-		HASHCTL		ctl;
-
-		ctl.keysize = sizeof(TallyKey);
-		ctl.entrysize = sizeof(TallyEntry);
-		ctl.hash = tally_hash;
-		ctl.match = tally_match;
-		ctl.hcxt = change.cxt;
-		change.tally = hash_create("pg_tombstone change tally", 16, &ctl,
-								   HASH_ELEM | HASH_FUNCTION | HASH_COMPARE |
-								   HASH_CONTEXT);
-	}
+	change.tally = tally_create();
 
 	/* a portal's ExecutorFinish runs after its snapshot was popped */
 	pushed = !ActiveSnapshotSet();
@@ -615,8 +607,7 @@ change_recount(void)
 					   " count(*) FILTER (WHERE t.deleted_at IS NULL)"
 					   " FROM %s t WHERE t.deleted_change = $1 GROUP BY 1",
 					   quote_identifier(NameStr(trel->tenant_column)),
-					   quote_qualified_identifier(get_namespace_name(get_rel_namespace(root)),
-												  get_rel_name(root)));
+					   TombstoneQualifiedName(root));
 		(void) TombstoneRunInternal(sql, 1, argtypes, values, NULL,
 									BOOTSTRAP_SUPERUSERID);
 		for (i = 0; i < SPI_processed; i++)
@@ -671,8 +662,7 @@ tally_jsonb(int64 *tombstoned, int64 *restored)
 		if (buf.len > 1)
 			appendStringInfoString(&buf, ", ");
 		appendStringInfoString(&buf, "{\"table\": ");
-		escape_json(&buf, quote_qualified_identifier(get_namespace_name(get_rel_namespace(t->root)),
-													 get_rel_name(t->root)));
+		escape_json(&buf, TombstoneQualifiedName(t->root));
 		appendStringInfoString(&buf, ", \"tenant\": ");
 		if (t->tenant)
 			escape_json(&buf, t->tenant);

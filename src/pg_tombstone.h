@@ -99,6 +99,8 @@ extern Oid	TombstoneFindProtected(bool (*match) (Oid relid, void *arg),
 								   void *arg);
 extern List *TombstoneProtectedRoots(void);
 extern Oid	TombstoneLedgerRelid(void);
+extern Oid	TombstoneRelationOwner(Oid relid);
+extern char *TombstoneQualifiedName(Oid relid);
 extern void TombstoneInsertAsOwner(Oid catrelid, const char *sql, int nargs,
 								   Oid *argtypes, Datum *values,
 								   const char *nulls);
@@ -146,6 +148,7 @@ extern void TombstoneDdlGuardInit(void);
 
 /* triggers.c */
 extern void TombstoneRequirePreloaded(const char *relname);
+extern void TombstoneRefuseNotPreloaded(const char *detail) pg_attribute_noreturn();
 extern void TombstoneRefuseTruncate(const char *relname) pg_attribute_noreturn();
 
 /*

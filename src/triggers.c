@@ -68,11 +68,21 @@ TombstoneRequirePreloaded(const char *relname)
 {
 	if (tombstone_preloaded)
 		return;
+	TombstoneRefuseNotPreloaded(psprintf("A DELETE on protected table \"%s\" would have removed rows physically instead of tombstoning them, so it was refused.",
+										 relname));
+}
+
+/*
+ * The refusal itself, with a detail saying what was attempted; shared by
+ * every path that needs the library loaded at server start.
+ */
+void
+TombstoneRefuseNotPreloaded(const char *detail)
+{
 	ereport(ERROR,
 			(errcode(ERRCODE_TOMBSTONE_NOT_PRELOADED),
 			 errmsg("pg_tombstone must be loaded via shared_preload_libraries"),
-			 errdetail("A DELETE on protected table \"%s\" would have removed rows physically instead of tombstoning them, so it was refused.",
-					   relname),
+			 errdetail_internal("%s", detail),
 			 errhint("Add pg_tombstone to shared_preload_libraries in postgresql.conf and restart the server.")));
 }
 

@@ -52,21 +52,9 @@ PG_FUNCTION_INFO_V1(tombstone_preview);
 static void
 require_preloaded(const char *funcname)
 {
-	if (tombstone_preloaded)
-		return;
-	ereport(ERROR,
-			(errcode(ERRCODE_TOMBSTONE_NOT_PRELOADED),
-			 errmsg("pg_tombstone must be loaded via shared_preload_libraries"),
-			 errdetail("%s() records its work as a change, which needs the library loaded at server start.",
-					   funcname),
-			 errhint("Add pg_tombstone to shared_preload_libraries in postgresql.conf and restart the server.")));
-}
-
-static char *
-qualified_name(Oid relid)
-{
-	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-									  get_rel_name(relid));
+	if (!tombstone_preloaded)
+		TombstoneRefuseNotPreloaded(psprintf("%s() records its work as a change, which needs the library loaded at server start.",
+											 funcname));
 }
 
 /*
@@ -228,7 +216,7 @@ tombstone_undelete(PG_FUNCTION_ARGS)
 	initStringInfo(&sql);
 	appendStringInfo(&sql, TOMBSTONE_INTERNAL_QUERY
 					 "UPDATE %s t SET %s = NULL WHERE t.%s IS NOT NULL",
-					 qualified_name(relid), TOMBSTONE_DELETED_AT,
+					 TombstoneQualifiedName(relid), TOMBSTONE_DELETED_AT,
 					 TOMBSTONE_DELETED_AT);
 
 	it = JsonbIteratorInit(&match->root);
@@ -420,7 +408,7 @@ tombstone_undelete_change(PG_FUNCTION_ARGS)
 				continue;
 			sql = psprintf(TOMBSTONE_INTERNAL_QUERY
 						   "UPDATE %s t SET %s = %s WHERE t.%s = $1 AND t.%s IS %sNULL",
-						   qualified_name(root), TOMBSTONE_DELETED_AT,
+						   TombstoneQualifiedName(root), TOMBSTONE_DELETED_AT,
 						   restoring ? "NULL" : "now()", TOMBSTONE_DELETED_CHANGE,
 						   TOMBSTONE_DELETED_AT, restoring ? "NOT " : "");
 			(void) run_restore(sql, 1, argtypes, values, NULL);
@@ -444,6 +432,7 @@ tombstone_undelete_tenant(PG_FUNCTION_ARGS)
 	char	   *tenant;
 	Oid			registry;
 	char	   *idcol;
+	char	   *idtype;
 	char	   *sql;
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		values[1];
@@ -473,12 +462,13 @@ tombstone_undelete_tenant(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	idtype = format_type_be_qualified(get_atttype(registry,
+												 get_attnum(registry, idcol)));
 	sql = psprintf(TOMBSTONE_INTERNAL_QUERY
 				   "SELECT t.%s IS NULL, t.%s FROM %s t WHERE t.%s = $1::%s",
 				   TOMBSTONE_DELETED_AT, TOMBSTONE_DELETED_CHANGE,
-				   qualified_name(registry), quote_identifier(idcol),
-				   format_type_be_qualified(get_atttype(registry,
-														get_attnum(registry, idcol))));
+				   TombstoneQualifiedName(registry), quote_identifier(idcol),
+				   idtype);
 	if (TombstoneRunInternal(sql, 1, argtypes, values, NULL,
 							 BOOTSTRAP_SUPERUSERID) == 0)
 		ereport(ERROR,
@@ -504,11 +494,8 @@ tombstone_undelete_tenant(PG_FUNCTION_ARGS)
 	TombstoneChangeSetOperation("undelete", isnull ? 0 : DatumGetInt64(deleted_change));
 	sql = psprintf(TOMBSTONE_INTERNAL_QUERY
 				   "UPDATE %s t SET %s = NULL WHERE t.%s = $1::%s AND t.%s IS NOT NULL",
-				   qualified_name(registry), TOMBSTONE_DELETED_AT,
-				   quote_identifier(idcol),
-				   format_type_be_qualified(get_atttype(registry,
-														get_attnum(registry, idcol))),
-				   TOMBSTONE_DELETED_AT);
+				   TombstoneQualifiedName(registry), TOMBSTONE_DELETED_AT,
+				   quote_identifier(idcol), idtype, TOMBSTONE_DELETED_AT);
 	(void) run_restore(sql, 1, argtypes, values, NULL);
 	SPI_finish();
 
