@@ -70,6 +70,7 @@ ORDER BY 1, 2;
 -- deleted_change is not for hand-editing
 UPDATE tasks SET deleted_change = 99 WHERE id = 12;
 \echo :SQLSTATE
+SELECT id, deleted_change FROM tasks WHERE id = 12;
 RESET tombstone.visibility;
 
 -- RESTRICT refuses, naming the child table and the key; nothing changes
@@ -84,6 +85,7 @@ SELECT * FROM acme_rows WHERE tbl IN ('tasks', 'comments');
 SELECT count(*) AS changes FROM ledger;
 SELECT * FROM tombstone.preview('DELETE FROM saas.projects WHERE id = 2');
 \echo :SQLSTATE
+SELECT count(*) FROM projects WHERE id = 2;
 SELECT * FROM tombstone.preview('UPDATE saas.tasks SET title = ''x''');
 \echo :SQLSTATE
 
@@ -118,6 +120,7 @@ SELECT count(*) AS comments_of_10 FROM comments WHERE task_id = 10;
 DELETE FROM tasks WHERE id = 11;
 SELECT tombstone.undelete('comments', '{"id": 102}');
 \echo :SQLSTATE
+SELECT count(*) AS comment_102_live FROM comments WHERE id = 102;
 SELECT tombstone.undelete('tasks', '{"id": 11, "site_id": "acme"}');
 -- a restored row whose unique key a live row now holds
 DELETE FROM projects WHERE id = 1;
@@ -152,6 +155,7 @@ SELECT tombstone.undelete_tenant('globex');
 \echo :SQLSTATE
 
 -- the ledger is append-only, for superusers too
+SELECT count(*) AS entries_before FROM tombstone.changes \gset
 UPDATE tombstone.changes SET operation = 'nothing' WHERE id = :cascade_change;
 \echo :SQLSTATE
 DELETE FROM tombstone.changes WHERE id = :cascade_change;
@@ -162,6 +166,9 @@ ALTER TABLE tombstone.changes DISABLE TRIGGER tombstone_ledger_guard;
 \echo :SQLSTATE
 DROP TRIGGER tombstone_ledger_guard ON tombstone.changes;
 \echo :SQLSTATE
+SELECT count(*) = :entries_before AS entries_kept,
+       (SELECT operation FROM tombstone.changes WHERE id = :cascade_change) AS cascade_operation
+  FROM tombstone.changes;
 
 -- deleting a tenant: every protected table, one change, other tenants untouched
 CREATE VIEW acme_checksum AS
