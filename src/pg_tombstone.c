@@ -22,6 +22,7 @@
 #include "utils/plancache.h"
 
 #include "pg_tombstone.h"
+#include "token.h"
 
 PG_MODULE_MAGIC;
 
@@ -81,6 +82,7 @@ _PG_init(void)
 	TombstoneDdlGuardInit();
 	TombstoneLedgerInit();
 	TombstoneCascadeInit();
+	TombstoneTokenInit();
 
 	tombstone_preloaded = true;
 }

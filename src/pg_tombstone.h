@@ -11,7 +11,8 @@
  * ledger.c (change ids, row counts and the ledger; executor hooks that mark
  * where a statement ends), cascade.c (what a tombstoning or an undelete
  * does to other rows: foreign-key cascades and checks, tenant deletion),
- * undelete.c (undelete functions and preview).
+ * undelete.c (undelete functions and preview), token.c (signed change
+ * tokens: parsing, signature checks, keys, binding to a transaction).
  *
  * src/pg_tombstone.h
  *
@@ -43,6 +44,18 @@
 #define ERRCODE_TOMBSTONE_EVENT_TRIGGER		MAKE_SQLSTATE('T','B','0','1','1')
 #define ERRCODE_TOMBSTONE_CHANGE_COLUMN		MAKE_SQLSTATE('T','B','0','1','2')
 #define ERRCODE_TOMBSTONE_LEDGER			MAKE_SQLSTATE('T','B','0','1','3')
+
+/* TB02x: a change token was refused by tombstone.authorize() (token.c) */
+#define ERRCODE_TOMBSTONE_TOKEN_MALFORMED	MAKE_SQLSTATE('T','B','0','2','0')
+#define ERRCODE_TOMBSTONE_TOKEN_ALGORITHM	MAKE_SQLSTATE('T','B','0','2','1')
+#define ERRCODE_TOMBSTONE_TOKEN_KEY			MAKE_SQLSTATE('T','B','0','2','2')
+#define ERRCODE_TOMBSTONE_TOKEN_SIGNATURE	MAKE_SQLSTATE('T','B','0','2','3')
+#define ERRCODE_TOMBSTONE_TOKEN_EXPIRED		MAKE_SQLSTATE('T','B','0','2','4')
+#define ERRCODE_TOMBSTONE_TOKEN_NOT_YET		MAKE_SQLSTATE('T','B','0','2','5')
+#define ERRCODE_TOMBSTONE_TOKEN_AUDIENCE	MAKE_SQLSTATE('T','B','0','2','6')
+#define ERRCODE_TOMBSTONE_TOKEN_USED		MAKE_SQLSTATE('T','B','0','2','7')
+#define ERRCODE_TOMBSTONE_TOKEN_ROLE		MAKE_SQLSTATE('T','B','0','2','8')
+#define ERRCODE_TOMBSTONE_TOKEN_CLAIMS		MAKE_SQLSTATE('T','B','0','2','9')
 
 /* Fixed names of the columns and triggers that protect() installs. */
 #define TOMBSTONE_DELETED_AT		"deleted_at"
