@@ -24,6 +24,7 @@
 #include "postgres.h"
 
 #include "access/attnum.h"
+#include "access/htup.h"
 #include "utils/relcache.h"
 
 /*
