@@ -667,6 +667,57 @@ key_text(char **cols, int ncols)
 }
 
 /*
+ * The queued rows of chunk split by the change that last tombstoned them
+ * (their old deleted_change), as chunks of their own; rows without one are
+ * left out.  Restoring, a child row comes back only if the same change
+ * tombstoned it, and one query per change keeps the child's lookup on its
+ * foreign-key index with a single change id to filter on (a row-wise IN
+ * over (key, change) pairs lets the planner pick a join on the change
+ * alone, which reads every row of that change ever tombstoned).
+ */
+static List *
+split_by_change(PendingChunk *chunk, TupleDesc desc)
+{
+	AttrNumber	attno = get_attnum(chunk->relid, TOMBSTONE_DELETED_CHANGE);
+	List	   *result = NIL;
+	ListCell   *lc;
+
+	if (attno == InvalidAttrNumber)
+		return NIL;
+	foreach(lc, chunk->tuples)
+	{
+		HeapTuple	tuple = lfirst(lc);
+		bool		isnull;
+		int64		id = DatumGetInt64(heap_getattr(tuple, attno, desc, &isnull));
+		PendingChunk *part = NULL;
+		ListCell   *lc2;
+
+		if (isnull)
+			continue;
+		foreach(lc2, result)
+		{
+			PendingChunk *p = lfirst(lc2);
+
+			if (DatumGetInt64(heap_getattr(linitial(p->tuples), attno, desc,
+										   &isnull)) == id)
+			{
+				part = p;
+				break;
+			}
+		}
+		if (part == NULL)
+		{
+			part = palloc0(sizeof(PendingChunk));
+			part->relid = chunk->relid;
+			part->tombstoned = chunk->tombstoned;
+			result = lappend(result, part);
+		}
+		part->tuples = lappend(part->tuples, tuple);
+	}
+	return result;
+}
+
+/*
  * ON DELETE CASCADE: tombstone the live child rows that reference the
  * tombstoned rows; or, restoring, bring back the child rows that the same
  * change tombstoned (their deleted_change equals the parent's old one).
@@ -678,29 +729,45 @@ cascade_link(FkLink *link, PendingChunk *chunk, TupleDesc desc)
 	Datum	   *values = palloc(sizeof(Datum) * (n + 1));
 	Oid		   *types = palloc(sizeof(Oid) * (n + 1));
 	Oid		   *argtypes = palloc(sizeof(Oid) * (n + 1));
-	char	  **cols = palloc(sizeof(char *) * (n + 1));
 	StringInfoData sql;
-
-	key_arrays(chunk, desc, n, link->parent_cols, values, types, argtypes);
-	memcpy(cols, link->child_cols, sizeof(char *) * n);
-	if (!chunk->tombstoned)
-	{
-		char	   *changecol[1] = {TOMBSTONE_DELETED_CHANGE};
-
-		key_arrays(chunk, desc, 1, changecol, values + n, types + n,
-				   argtypes + n);
-		cols[n] = TOMBSTONE_DELETED_CHANGE;
-	}
+	List	   *parts;
+	ListCell   *lc;
 
 	initStringInfo(&sql);
 	appendStringInfo(&sql, TOMBSTONE_INTERNAL_QUERY "UPDATE %s%s c SET %s = %s WHERE ",
 					 only_for(link->child), TombstoneQualifiedName(link->child),
 					 TOMBSTONE_DELETED_AT, chunk->tombstoned ? "now()" : "NULL");
-	append_in_arrays(&sql, "c", chunk->tombstoned ? n : n + 1, cols, types, 1);
-	appendStringInfo(&sql, " AND c.%s IS %sNULL", TOMBSTONE_DELETED_AT,
-					 chunk->tombstoned ? "" : "NOT ");
-	(void) TombstoneRunInternal(sql.data, chunk->tombstoned ? n : n + 1,
-								argtypes, values, NULL, TombstoneRelationOwner(link->child));
+	if (chunk->tombstoned)
+	{
+		key_arrays(chunk, desc, n, link->parent_cols, values, types, argtypes);
+		append_in_arrays(&sql, "c", n, link->child_cols, types, 1);
+		appendStringInfo(&sql, " AND c.%s IS NULL", TOMBSTONE_DELETED_AT);
+		(void) TombstoneRunInternal(sql.data, n, argtypes, values, NULL,
+									TombstoneRelationOwner(link->child));
+		return;
+	}
+
+	parts = split_by_change(chunk, desc);
+	if (parts == NIL)
+		return;
+	/* the types of the key columns, for the query text */
+	key_arrays(linitial(parts), desc, n, link->parent_cols, values, types,
+			   argtypes);
+	append_in_arrays(&sql, "c", n, link->child_cols, types, 1);
+	appendStringInfo(&sql, " AND c.%s = $%d AND c.%s IS NOT NULL",
+					 TOMBSTONE_DELETED_CHANGE, n + 1, TOMBSTONE_DELETED_AT);
+	argtypes[n] = INT8OID;
+	foreach(lc, parts)
+	{
+		PendingChunk *part = lfirst(lc);
+		AttrNumber	attno = get_attnum(chunk->relid, TOMBSTONE_DELETED_CHANGE);
+		bool		isnull;
+
+		key_arrays(part, desc, n, link->parent_cols, values, types, argtypes);
+		values[n] = heap_getattr(linitial(part->tuples), attno, desc, &isnull);
+		(void) TombstoneRunInternal(sql.data, n + 1, argtypes, values, NULL,
+									TombstoneRelationOwner(link->child));
+	}
 }
 
 /*
@@ -938,35 +1005,42 @@ sweep_tenants(PendingChunk *chunk, TupleDesc desc)
 		}
 		if (nids == 0)
 			continue;
+		typname = format_type_be_qualified(coltype);
+		if (!chunk->tombstoned)
+		{
+			/* one tenant and change at a time: both stay index lookups */
+			sql = psprintf(TOMBSTONE_INTERNAL_QUERY
+						   "UPDATE %s t SET %s = NULL WHERE t.%s = $1::%s"
+						   " AND t.%s = $2 AND t.%s IS NOT NULL",
+						   TombstoneQualifiedName(root), TOMBSTONE_DELETED_AT,
+						   quote_identifier(NameStr(trel->tenant_column)),
+						   typname, TOMBSTONE_DELETED_CHANGE,
+						   TOMBSTONE_DELETED_AT);
+			argtypes[0] = coltype;
+			argtypes[1] = INT8OID;
+			for (i = 0; i < nids; i++)
+			{
+				values[0] = ids[i];
+				values[1] = ids_changes[i];
+				(void) TombstoneRunInternal(sql, 2, argtypes, values, NULL,
+											TombstoneRelationOwner(root));
+			}
+			continue;
+		}
 		get_typlenbyvalalign(coltype, &typlen, &typbyval, &typalign);
 		dims[0] = nids;
 		values[0] = PointerGetDatum(construct_md_array(ids, NULL, 1, dims, lbs,
 													   coltype, typlen,
 													   typbyval, typalign));
-		values[1] = PointerGetDatum(construct_md_array(ids_changes, NULL, 1,
-													   dims, lbs, INT8OID, 8,
-													   FLOAT8PASSBYVAL,
-													   TYPALIGN_DOUBLE));
 		argtypes[0] = get_array_type(coltype);
-		argtypes[1] = INT8ARRAYOID;
-		typname = format_type_be_qualified(coltype);
-		if (chunk->tombstoned)
-			sql = psprintf(TOMBSTONE_INTERNAL_QUERY
-						   "UPDATE %s t SET %s = now() WHERE t.%s = ANY ($1::%s[])"
-						   " AND t.%s IS NULL",
-						   TombstoneQualifiedName(root), TOMBSTONE_DELETED_AT,
-						   quote_identifier(NameStr(trel->tenant_column)), typname,
-						   TOMBSTONE_DELETED_AT);
-		else
-			sql = psprintf(TOMBSTONE_INTERNAL_QUERY
-						   "UPDATE %s t SET %s = NULL WHERE (t.%s, t.%s) IN"
-						   " (SELECT * FROM unnest($1::%s[], $2::bigint[]))"
-						   " AND t.%s IS NOT NULL",
-						   TombstoneQualifiedName(root), TOMBSTONE_DELETED_AT,
-						   quote_identifier(NameStr(trel->tenant_column)),
-						   TOMBSTONE_DELETED_CHANGE, typname, TOMBSTONE_DELETED_AT);
-		(void) TombstoneRunInternal(sql, chunk->tombstoned ? 1 : 2, argtypes,
-									values, NULL, TombstoneRelationOwner(root));
+		sql = psprintf(TOMBSTONE_INTERNAL_QUERY
+					   "UPDATE %s t SET %s = now() WHERE t.%s = ANY ($1::%s[])"
+					   " AND t.%s IS NULL",
+					   TombstoneQualifiedName(root), TOMBSTONE_DELETED_AT,
+					   quote_identifier(NameStr(trel->tenant_column)), typname,
+					   TOMBSTONE_DELETED_AT);
+		(void) TombstoneRunInternal(sql, 1, argtypes, values, NULL,
+									TombstoneRelationOwner(root));
 	}
 }
 

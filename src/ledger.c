@@ -60,6 +60,8 @@
 #include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/numeric.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -633,14 +635,56 @@ change_recount(void)
 }
 
 /*
- * The per table, per tenant counts as a JSON array.
+ * Push one JSON string (or null) onto a jsonb under construction.
+ */
+static void
+push_jsonb_string(JsonbParseState **state, const char *str)
+{
+	JsonbValue	v;
+
+	if (str == NULL)
+		v.type = jbvNull;
+	else
+	{
+		v.type = jbvString;
+		v.val.string.val = (char *) str;
+		v.val.string.len = strlen(str);
+	}
+	(void) pushJsonbValue(state, WJB_VALUE, &v);
+}
+
+static void
+push_jsonb_key(JsonbParseState **state, const char *key)
+{
+	JsonbValue	v;
+
+	v.type = jbvString;
+	v.val.string.val = (char *) key;
+	v.val.string.len = strlen(key);
+	(void) pushJsonbValue(state, WJB_KEY, &v);
+}
+
+static void
+push_jsonb_int8(JsonbParseState **state, int64 n)
+{
+	JsonbValue	v;
+
+	v.type = jbvNumeric;
+	v.val.numeric = int64_to_numeric(n);
+	(void) pushJsonbValue(state, WJB_VALUE, &v);
+}
+
+/*
+ * The per table, per tenant counts as a JSON array, built directly as jsonb
+ * (a single-row DELETE pays for this once per statement).
  */
 static Datum
 tally_jsonb(int64 *tombstoned, int64 *restored)
 {
 	List	   *tally = TombstoneChangeTally();
 	TombstoneTally **items;
-	StringInfoData buf;
+	JsonbParseState *state = NULL;
+	JsonbValue *result;
 	ListCell   *lc;
 	int			n = 0;
 	int			i;
@@ -651,31 +695,29 @@ tally_jsonb(int64 *tombstoned, int64 *restored)
 	qsort(items, n, sizeof(TombstoneTally *), tally_cmp);
 
 	*tombstoned = *restored = 0;
-	initStringInfo(&buf);
-	appendStringInfoChar(&buf, '[');
+	(void) pushJsonbValue(&state, WJB_BEGIN_ARRAY, NULL);
 	for (i = 0; i < n; i++)
 	{
 		TombstoneTally *t = items[i];
 
 		if (t->tombstoned == 0 && t->restored == 0)
 			continue;
-		if (buf.len > 1)
-			appendStringInfoString(&buf, ", ");
-		appendStringInfoString(&buf, "{\"table\": ");
-		escape_json(&buf, TombstoneQualifiedName(t->root));
-		appendStringInfoString(&buf, ", \"tenant\": ");
-		if (t->tenant)
-			escape_json(&buf, t->tenant);
-		else
-			appendStringInfoString(&buf, "null");
-		appendStringInfo(&buf, ", \"tombstoned\": " INT64_FORMAT
-						 ", \"restored\": " INT64_FORMAT "}",
-						 t->tombstoned, t->restored);
+		/* keys in jsonb's own order: shorter first, then bytewise */
+		(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+		push_jsonb_key(&state, "table");
+		push_jsonb_string(&state, TombstoneQualifiedName(t->root));
+		push_jsonb_key(&state, "tenant");
+		push_jsonb_string(&state, t->tenant);
+		push_jsonb_key(&state, "restored");
+		push_jsonb_int8(&state, t->restored);
+		push_jsonb_key(&state, "tombstoned");
+		push_jsonb_int8(&state, t->tombstoned);
+		(void) pushJsonbValue(&state, WJB_END_OBJECT, NULL);
 		*tombstoned += t->tombstoned;
 		*restored += t->restored;
 	}
-	appendStringInfoChar(&buf, ']');
-	return DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data));
+	result = pushJsonbValue(&state, WJB_END_ARRAY, NULL);
+	return JsonbPGetDatum(JsonbValueToJsonb(result));
 }
 
 static void
