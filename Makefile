@@ -16,12 +16,15 @@ DATA = $(wildcard sql/pg_tombstone--*.sql)
 PGFILEDESC = "pg_tombstone - DELETE becomes a recoverable tombstone"
 
 # pg_regress suites, in order
-REGRESS = protect delete_forms visibility guard odd_paths ledger
+REGRESS = protect delete_forms visibility guard odd_paths ledger tokens
 REGRESS_OPTS = --load-extension=pg_tombstone
 
 # isolation specs (specs/), run by installcheck after REGRESS
-ISOLATION = concurrent_delete
+ISOLATION = concurrent_delete token_single_use token_key_removed
 ISOLATION_OPTS = --load-extension=pg_tombstone
+
+# command-line tool that mints change tokens, installed into bindir
+SCRIPTS_built = tools/pg_tombstone_token
 
 PG_CPPFLAGS = -I$(srcdir)/src -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare -Wno-missing-field-initializers
 
@@ -34,3 +37,8 @@ include $(PGXS)
 
 # every subsystem includes the shared header
 $(OBJS): src/pg_tombstone.h src/token.h
+
+# pg_tombstone_token (SCRIPTS_built above): PGXS builds one MODULE_big or one
+# PROGRAM, so the command-line tool that mints change tokens has its own rule
+tools/pg_tombstone_token: tools/pg_tombstone_token.c
+	$(CC) $(CFLAGS) -Wall -Wextra -o $@ $< $(LDFLAGS) -lcrypto

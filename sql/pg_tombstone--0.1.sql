@@ -629,3 +629,96 @@ END
 $$;
 COMMENT ON FUNCTION tombstone.check() IS
     'List hazards that weaken the protection of protected tables, with a suggested fix for each';
+
+-- Change tokens (src/token.c)
+--------------------------------------------------------------------------
+-- Keys, uses, signing and authorising signed change tokens.  The tables
+-- are readable by no application role: authorize() reads the keys and
+-- records uses as the owner of tombstone.keys.
+--------------------------------------------------------------------------
+
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'tombstone_approver') THEN
+        CREATE ROLE tombstone_approver NOLOGIN;
+    END IF;
+END
+$$;
+
+CREATE TABLE tombstone.keys (
+    key_id   text        PRIMARY KEY,
+    alg      text        NOT NULL CHECK (alg IN ('HS256', 'EdDSA')),
+    key      bytea       NOT NULL,
+    ops      text[]      CHECK (ops <@ ARRAY['delete', 'delete_tenant', 'purge',
+                                             'rewind', 'ddl', 'unprotect']),
+    added_at timestamptz NOT NULL DEFAULT now(),
+    added_by name        NOT NULL DEFAULT current_user
+);
+COMMENT ON TABLE tombstone.keys IS
+    'Keys that change tokens name in "kid": HS256 secrets and Ed25519 public keys; written only by tombstone.add_key() and tombstone.remove_key()';
+COMMENT ON COLUMN tombstone.keys.ops IS
+    'Operations the key may authorize; NULL means all';
+SELECT pg_catalog.pg_extension_config_dump('tombstone.keys', '');
+REVOKE ALL ON tombstone.keys FROM PUBLIC;
+
+CREATE TABLE tombstone.token_uses (
+    jti        text        PRIMARY KEY,
+    key_id     text        NOT NULL,
+    uses       int         NOT NULL CHECK (uses > 0),
+    max_uses   int         NOT NULL CHECK (max_uses > 0),
+    first_used timestamptz NOT NULL,
+    last_used  timestamptz NOT NULL,
+    exp        timestamptz NOT NULL
+);
+COMMENT ON TABLE tombstone.token_uses IS
+    'Uses of change tokens, by jti: a token is refused once uses reaches max_uses; written only by tombstone.authorize()';
+SELECT pg_catalog.pg_extension_config_dump('tombstone.token_uses', '');
+REVOKE ALL ON tombstone.token_uses FROM PUBLIC;
+
+CREATE FUNCTION tombstone.audience()
+RETURNS text
+AS 'MODULE_PATHNAME', 'tombstone_audience'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION tombstone.audience() IS
+    'The "aud" a change token must name to be accepted in this database';
+
+CREATE FUNCTION tombstone.add_key(key_id text, alg text, key bytea, ops text[] DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'tombstone_add_key'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION tombstone.add_key(text, text, bytea, text[]) IS
+    'Register a key for change tokens: an HS256 secret (at least 32 bytes) or an Ed25519 public key (32 raw bytes or PEM), for the operations in ops (NULL: all)';
+REVOKE ALL ON FUNCTION tombstone.add_key(text, text, bytea, text[]) FROM PUBLIC;
+
+CREATE FUNCTION tombstone.remove_key(key_id text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'tombstone_remove_key'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION tombstone.remove_key(text) IS
+    'Remove a key: tokens naming it are refused from then on';
+REVOKE ALL ON FUNCTION tombstone.remove_key(text) FROM PUBLIC;
+
+CREATE FUNCTION tombstone.sign(claims jsonb, key_id text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'tombstone_sign'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION tombstone.sign(jsonb, text) IS
+    'Mint an HS256 change token; iat, exp (iat + 1 hour), jti and aud are filled in when absent';
+REVOKE ALL ON FUNCTION tombstone.sign(jsonb, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION tombstone.sign(jsonb, text) TO tombstone_approver;
+
+CREATE FUNCTION tombstone.authorize(token text)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'tombstone_authorize'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION tombstone.authorize(text) IS
+    'Verify a change token, consume one of its uses and bind it to the current transaction; returns its claims';
+
+CREATE FUNCTION tombstone.bound_tokens()
+RETURNS TABLE (jti text, key_id text, op text, sub text, reason text,
+               tables regclass[], tenants text[], all_tenants boolean,
+               max_rows bigint, rows_used bigint, exp timestamptz)
+AS 'MODULE_PATHNAME', 'tombstone_bound_tokens'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION tombstone.bound_tokens() IS
+    'The change tokens bound to the current transaction, oldest first';
