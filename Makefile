@@ -10,7 +10,10 @@ OBJS = \
 	src/ledger.o \
 	src/cascade.o \
 	src/undelete.o \
-	src/token.o
+	src/token.o \
+	src/guard.o \
+	src/purge.o \
+	src/observe.o
 
 DATA = $(wildcard sql/pg_tombstone--*.sql)
 PGFILEDESC = "pg_tombstone - DELETE becomes a recoverable tombstone"

@@ -83,6 +83,7 @@ _PG_init(void)
 	TombstoneLedgerInit();
 	TombstoneCascadeInit();
 	TombstoneTokenInit();
+	TombstoneObserveInit();
 
 	tombstone_preloaded = true;
 }

@@ -12,7 +12,10 @@
  * where a statement ends), cascade.c (what a tombstoning or an undelete
  * does to other rows: foreign-key cascades and checks, tenant deletion),
  * undelete.c (undelete functions and preview), token.c (signed change
- * tokens: parsing, signature checks, keys, binding to a transaction).
+ * tokens: parsing, signature checks, keys, binding to a transaction),
+ * guard.c (which changes need a token, and whether the bound ones cover
+ * them), purge.c (authorised hard deletion of old tombstones), observe.c
+ * (refusal counters in shared memory).
  *
  * src/pg_tombstone.h
  *
@@ -57,6 +60,14 @@
 #define ERRCODE_TOMBSTONE_TOKEN_USED		MAKE_SQLSTATE('T','B','0','2','7')
 #define ERRCODE_TOMBSTONE_TOKEN_ROLE		MAKE_SQLSTATE('T','B','0','2','8')
 #define ERRCODE_TOMBSTONE_TOKEN_CLAIMS		MAKE_SQLSTATE('T','B','0','2','9')
+
+/* TB03x: the guard refused a change for want of a covering token */
+#define ERRCODE_TOMBSTONE_MULTI_TENANT		MAKE_SQLSTATE('T','B','0','3','0')
+#define ERRCODE_TOMBSTONE_TENANT_DELETE		MAKE_SQLSTATE('T','B','0','3','1')
+#define ERRCODE_TOMBSTONE_MAX_ROWS			MAKE_SQLSTATE('T','B','0','3','2')
+#define ERRCODE_TOMBSTONE_ROW_THRESHOLD		MAKE_SQLSTATE('T','B','0','3','3')
+#define ERRCODE_TOMBSTONE_UNPROTECT			MAKE_SQLSTATE('T','B','0','3','4')
+#define ERRCODE_TOMBSTONE_PURGE				MAKE_SQLSTATE('T','B','0','3','5')
 
 /* Fixed names of the columns and triggers that protect() installs. */
 #define TOMBSTONE_DELETED_AT		"deleted_at"
@@ -159,6 +170,13 @@ extern void TombstonePlannerInit(void);
 
 /* ddl_guard.c */
 extern void TombstoneDdlGuardInit(void);
+
+/* purge.c */
+extern bool TombstonePurgeActive(void);
+extern bool TombstonePurgeAllows(Relation rel, HeapTuple tuple);
+
+/* observe.c */
+extern void TombstoneObserveInit(void);
 
 /* triggers.c */
 extern void TombstoneRequirePreloaded(const char *relname);

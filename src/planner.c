@@ -358,9 +358,11 @@ tombstone_planner(Query *parse, const char *query_string, int cursorOptions,
 
 	if (OidIsValid(TombstoneCatalogRelid()))
 	{
-		if (parse->commandType == CMD_DELETE ||
-			parse->commandType == CMD_MERGE ||
-			parse->hasModifyingCTE)
+		/* purge.c's own DELETEs stay physical (its trigger re-checks each row) */
+		if ((parse->commandType == CMD_DELETE ||
+			 parse->commandType == CMD_MERGE ||
+			 parse->hasModifyingCTE) &&
+			!(internal && TombstonePurgeActive()))
 			converted_delete = convert_statement(parse);
 		if ((tombstone_visibility != TOMBSTONE_VISIBILITY_ALL || is_fk_check(parse)) &&
 			!internal)

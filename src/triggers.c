@@ -160,6 +160,10 @@ tombstone_guard_delete(PG_FUNCTION_ARGS)
 
 	TombstoneRequirePreloaded(RelationGetRelationName(rel));
 
+	/* an authorised purge of a row tombstoned longer than the retention */
+	if (TombstonePurgeAllows(rel, tuple))
+		return PointerGetDatum(tuple);
+
 	ereport(ERROR,
 			(errcode(ERRCODE_TOMBSTONE_PHYSICAL_DELETE),
 			 errmsg("cannot physically delete rows of protected table \"%s\"",
