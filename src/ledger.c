@@ -101,6 +101,7 @@ typedef struct TallyEntry
 	TallyKey	key;
 	int64		tombstoned;
 	int64		restored;
+	int64		purged;
 } TallyEntry;
 
 /* The change of the current statement; id 0 when none is open. */
@@ -296,7 +297,7 @@ change_count(Oid root, const char *tenant, bool tombstoned)
 	{
 		key.tenant = tenant ? MemoryContextStrdup(change.cxt, tenant) : NULL;
 		entry = hash_search(change.tally, &key, HASH_ENTER, &found);
-		entry->tombstoned = entry->restored = 0;
+		entry->tombstoned = entry->restored = entry->purged = 0;
 	}
 	if (tombstoned)
 		entry->tombstoned++;
@@ -373,9 +374,36 @@ TombstoneChangeTally(void)
 		t->tenant = entry->key.tenant ? pstrdup(entry->key.tenant) : NULL;
 		t->tombstoned = entry->tombstoned;
 		t->restored = entry->restored;
+		t->purged = entry->purged;
 		result = lappend(result, t);
 	}
 	return result;
+}
+
+/*
+ * purge.c: count rows removed for good, as part of the current change (the
+ * caller names the operation with TombstoneChangeSetOperation first).
+ */
+void
+TombstoneChangeAddPurged(Oid root, const char *tenant, int64 rows)
+{
+	TallyKey	key;
+	TallyEntry *entry;
+	bool		found;
+
+	if (rows <= 0)
+		return;
+	(void) change_open();
+	key.root = root;
+	key.tenant = tenant;
+	entry = hash_search(change.tally, &key, HASH_FIND, NULL);
+	if (entry == NULL)
+	{
+		key.tenant = tenant ? MemoryContextStrdup(change.cxt, tenant) : NULL;
+		entry = hash_search(change.tally, &key, HASH_ENTER, &found);
+		entry->tombstoned = entry->restored = entry->purged = 0;
+	}
+	entry->purged += rows;
 }
 
 /*
@@ -624,6 +652,8 @@ change_recount(void)
 			key.root = root;
 			key.tenant = tenant ? MemoryContextStrdup(change.cxt, tenant) : NULL;
 			entry = hash_search(change.tally, &key, HASH_ENTER, &found);
+			if (!found)
+				entry->purged = 0;
 			entry->tombstoned = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
 			entry->restored = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
 		}
@@ -679,7 +709,7 @@ push_jsonb_int8(JsonbParseState **state, int64 n)
  * (a single-row DELETE pays for this once per statement).
  */
 static Datum
-tally_jsonb(int64 *tombstoned, int64 *restored)
+tally_jsonb(int64 *tombstoned, int64 *restored, int64 *purged)
 {
 	List	   *tally = TombstoneChangeTally();
 	TombstoneTally **items;
@@ -694,13 +724,13 @@ tally_jsonb(int64 *tombstoned, int64 *restored)
 		items[n++] = lfirst(lc);
 	qsort(items, n, sizeof(TombstoneTally *), tally_cmp);
 
-	*tombstoned = *restored = 0;
+	*tombstoned = *restored = *purged = 0;
 	(void) pushJsonbValue(&state, WJB_BEGIN_ARRAY, NULL);
 	for (i = 0; i < n; i++)
 	{
 		TombstoneTally *t = items[i];
 
-		if (t->tombstoned == 0 && t->restored == 0)
+		if (t->tombstoned == 0 && t->restored == 0 && t->purged == 0)
 			continue;
 		/* keys in jsonb's own order: shorter first, then bytewise */
 		(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
@@ -712,9 +742,15 @@ tally_jsonb(int64 *tombstoned, int64 *restored)
 		push_jsonb_int8(&state, t->restored);
 		push_jsonb_key(&state, "tombstoned");
 		push_jsonb_int8(&state, t->tombstoned);
+		if (t->purged > 0)
+		{
+			push_jsonb_key(&state, "purged");
+			push_jsonb_int8(&state, t->purged);
+		}
 		(void) pushJsonbValue(&state, WJB_END_OBJECT, NULL);
 		*tombstoned += t->tombstoned;
 		*restored += t->restored;
+		*purged += t->purged;
 	}
 	result = pushJsonbValue(&state, WJB_END_ARRAY, NULL);
 	return JsonbPGetDatum(JsonbValueToJsonb(result));
@@ -764,6 +800,7 @@ change_flush(void)
 	bool		nulls[Natts_changes];
 	int64		tombstoned;
 	int64		restored;
+	int64		purged;
 	Datum		rows;
 	const char *operation;
 	MemoryContext oldcxt;
@@ -778,8 +815,8 @@ change_flush(void)
 	if (change.recount)
 		change_recount();
 
-	rows = tally_jsonb(&tombstoned, &restored);
-	if (tombstoned == 0 && restored == 0)
+	rows = tally_jsonb(&tombstoned, &restored, &purged);
+	if (tombstoned == 0 && restored == 0 && purged == 0)
 	{
 		MemoryContextSwitchTo(oldcxt);
 		change_reset();
@@ -794,8 +831,10 @@ change_flush(void)
 		operation = "cascade";
 	else if (tombstoned > 0)
 		operation = "delete";
-	else
+	else if (restored > 0)
 		operation = "undelete";
+	else
+		operation = "purge";
 
 	memset(nulls, true, sizeof(nulls));
 	values[Anum_changes_id - 1] = Int64GetDatum(change.id);

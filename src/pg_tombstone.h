@@ -146,8 +146,10 @@ typedef struct TombstoneTally
 	char	   *tenant;			/* NULL for a NULL tenant */
 	int64		tombstoned;
 	int64		restored;
+	int64		purged;
 } TombstoneTally;
 extern List *TombstoneChangeTally(void);
+extern void TombstoneChangeAddPurged(Oid root, const char *tenant, int64 rows);
 extern void *TombstoneChangeSuspend(bool preview);
 extern void TombstoneChangeResume(void *saved);
 
