@@ -500,6 +500,86 @@ $$;
 COMMENT ON FUNCTION tombstone._on_ddl_end() IS
     'Event trigger: protect new partitions and inheritance children of protected tables';
 
+-- The guard's answers for SQL code: whether a bound "ddl" (or "unprotect")
+-- token names a table, and forgetting a table once one does.
+CREATE FUNCTION tombstone._ddl_authorized(relid oid)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'tombstone_ddl_authorized'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION tombstone._ddl_authorized(oid) IS
+    'Internal: whether a change token of operation ddl bound to this transaction names the table';
+
+CREATE FUNCTION tombstone._require_token(op text, tbl regclass)
+RETURNS text
+AS 'MODULE_PATHNAME', 'tombstone_require_token'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION tombstone._require_token(text, regclass) IS
+    'Internal: the id of a bound change token of this operation naming the table, or an error';
+
+CREATE FUNCTION tombstone._unregister(relid oid)
+RETURNS void
+AS 'MODULE_PATHNAME', 'tombstone_unregister'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION tombstone._unregister(oid) IS
+    'Internal: forget a protected table, with a change token naming it';
+
+-- Drop the triggers protect() created on tbl and the relations below it.
+CREATE FUNCTION tombstone._uninstall_triggers(tbl regclass)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r record;
+BEGIN
+    EXECUTE format('DROP TRIGGER IF EXISTS tombstone_guard_delete ON %s', tbl);
+    EXECUTE format('DROP TRIGGER IF EXISTS tombstone_before_update ON %s', tbl);
+    EXECUTE format('DROP TRIGGER IF EXISTS tombstone_guard_truncate ON %s', tbl);
+    FOR r IN SELECT d.relid FROM tombstone._descendants(tbl) d LOOP
+        EXECUTE format('DROP TRIGGER IF EXISTS tombstone_guard_truncate ON %s', r.relid);
+        -- inheritance children carry triggers of their own
+        EXECUTE format('DROP TRIGGER IF EXISTS tombstone_guard_delete ON %s', r.relid);
+        EXECUTE format('DROP TRIGGER IF EXISTS tombstone_before_update ON %s', r.relid);
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION tombstone._uninstall_triggers(regclass) IS
+    'Internal: drop the guard triggers of a table that stops being protected';
+
+CREATE FUNCTION tombstone.unprotect(tbl regclass)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    p record;
+BEGIN
+    IF tbl IS NULL THEN
+        RAISE EXCEPTION 'argument of tombstone.unprotect() must not be null'
+            USING ERRCODE = 'null_value_not_allowed',
+                  DETAIL = 'Called with tbl NULL.',
+                  HINT = 'Name the protected table.';
+    END IF;
+    SELECT * INTO p FROM tombstone.protected_tables t WHERE t.table_name = tbl;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'table % is not protected', tbl
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'tombstone.protected_tables has no entry for it.',
+                  HINT = 'See tombstone.protected_tables for the protected tables.';
+    ELSIF p.protected_through IS NOT NULL THEN
+        RAISE EXCEPTION 'table % is protected through table %', tbl, p.protected_through
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'A partition or inheritance child is protected with its parent.',
+                  HINT = format('Unprotect %s instead.', p.protected_through);
+    END IF;
+    PERFORM tombstone._require_token('unprotect', tbl);
+    PERFORM tombstone._uninstall_triggers(tbl);
+    PERFORM tombstone._unregister(tbl);
+END
+$$;
+COMMENT ON FUNCTION tombstone.unprotect(regclass) IS
+    'Stop protecting a table (needs a change token of operation unprotect); its rows, tombstoned ones included, stay';
+
 -- The DROP guard that works without the library: with pg_tombstone preloaded
 -- the object access hook refuses these drops before anything happens.
 CREATE FUNCTION tombstone._on_sql_drop()
@@ -516,28 +596,35 @@ BEGIN
     LOOP
         IF obj.object_type = 'table' THEN
             SELECT * INTO p FROM tombstone.tables t WHERE t.relid = obj.objid;
-            IF FOUND THEN
+            IF FOUND AND tombstone._ddl_authorized(obj.objid) THEN
+                PERFORM tombstone._unregister(obj.objid);
+            ELSIF FOUND THEN
                 RAISE EXCEPTION 'cannot drop protected table "%"', obj.object_name
                     USING ERRCODE = 'TB004',
                           DETAIL = format('The command would drop table %s with all of its rows, live and tombstoned.', obj.object_identity),
-                          HINT = 'Protected tables keep every row; destructive changes to them need a signed change token of operation "ddl".';
+                          HINT = 'Authorise a change token of operation "ddl" naming the table with tombstone.authorize() in the same transaction.';
             END IF;
         ELSIF obj.object_type = 'table column' THEN
             SELECT * INTO p FROM tombstone.tables t WHERE t.relid = obj.objid;
-            IF FOUND AND obj.address_names[3] IN ('deleted_at', 'deleted_change', p.tenant_column) THEN
+            IF FOUND AND obj.address_names[3] IN ('deleted_at', 'deleted_change', p.tenant_column)
+                     AND tombstone._ddl_authorized(obj.objid) THEN
+                -- a table without its tombstone columns cannot stay protected
+                PERFORM tombstone._uninstall_triggers(obj.objid::regclass);
+                PERFORM tombstone._unregister(obj.objid);
+            ELSIF FOUND AND obj.address_names[3] IN ('deleted_at', 'deleted_change', p.tenant_column) THEN
                 RAISE EXCEPTION 'cannot drop column "%" of protected table "%"', obj.address_names[3], obj.address_names[2]
                     USING ERRCODE = 'TB005',
                           DETAIL = format('Column %s is used by pg_tombstone to keep deleted rows recoverable.', obj.object_identity),
-                          HINT = 'Protected tables keep every row; destructive changes to them need a signed change token of operation "ddl".';
+                          HINT = 'Authorise a change token of operation "ddl" naming the table with tombstone.authorize() in the same transaction.';
             END IF;
         ELSIF obj.address_names[3] LIKE 'tombstone\_%' THEN
             SELECT * INTO p FROM tombstone.tables t
              WHERE t.relid = to_regclass(format('%I.%I', obj.address_names[1], obj.address_names[2]));
-            IF FOUND THEN
+            IF FOUND AND NOT tombstone._ddl_authorized(p.relid) THEN
                 RAISE EXCEPTION 'cannot drop trigger "%" of protected table "%"', obj.address_names[3], obj.address_names[2]
                     USING ERRCODE = 'TB010',
                           DETAIL = format('Trigger %s keeps rows from being deleted physically.', obj.object_identity),
-                          HINT = 'Protected tables keep every row; destructive changes to them need a signed change token of operation "ddl".';
+                          HINT = 'Authorise a change token of operation "ddl" naming the table with tombstone.authorize() in the same transaction.';
             END IF;
         END IF;
     END LOOP;

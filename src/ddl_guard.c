@@ -84,6 +84,9 @@ refuse_drop_table(Oid relid)
 {
 	char	   *relname = get_rel_name(relid);
 
+	if (TombstoneGuardDdlAllowed(relid))
+		return;
+
 	ereport(ERROR,
 			(errcode(ERRCODE_TOMBSTONE_DROP_TABLE),
 			 errmsg("cannot drop protected table \"%s\"", relname),
@@ -96,6 +99,9 @@ static void
 refuse_drop_column(Oid relid, const char *colname)
 {
 	char	   *relname = get_rel_name(relid);
+
+	if (TombstoneGuardDdlAllowed(relid))
+		return;
 
 	ereport(ERROR,
 			(errcode(ERRCODE_TOMBSTONE_DROP_COLUMN),
@@ -118,6 +124,8 @@ refuse_trigger_change(Oid relid, const char *trigname, const char *action)
 						action, relname),
 				 errdetail("The triggers of the ledger keep it append-only."),
 				 errhint("The ledger can only be appended to by pg_tombstone.")));
+	if (TombstoneGuardDdlAllowed(relid))
+		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_TOMBSTONE_DISABLE_TRIGGER),
 			 errmsg("cannot %s trigger \"%s\" of protected table \"%s\"",
@@ -188,7 +196,8 @@ check_truncate(TruncateStmt *stmt)
 					 errdetail("Only pg_tombstone appends to the ledger, which records every change to protected tables."),
 					 errhint("Undo a change with tombstone.undelete_change(), which records the undo as a change of its own.")));
 
-		TombstoneRefuseTruncate(get_rel_name(relid));
+		if (!TombstoneGuardDdlAllowed(relid))
+			TombstoneRefuseTruncate(get_rel_name(relid));
 	}
 }
 
@@ -246,6 +255,9 @@ check_alter_table(AlterTableStmt *stmt)
 					ptrel = OidIsValid(partid) ? TombstoneRelLookup(partid) : NULL;
 					if (trel == NULL && (ptrel == NULL || !OidIsValid(ptrel->parent)))
 						break;
+					if (TombstoneGuardDdlAllowed(relid) ||
+						(OidIsValid(partid) && TombstoneGuardDdlAllowed(partid)))
+						break;
 					ereport(ERROR,
 							(errcode(ERRCODE_TOMBSTONE_DETACH),
 							 errmsg("cannot detach partition \"%s\" from protected table \"%s\"",
@@ -257,6 +269,8 @@ check_alter_table(AlterTableStmt *stmt)
 				break;
 			case AT_DropInherit:
 				if (trel == NULL || !OidIsValid(trel->parent))
+					break;
+				if (TombstoneGuardDdlAllowed(relid))
 					break;
 				ereport(ERROR,
 						(errcode(ERRCODE_TOMBSTONE_DETACH),
@@ -580,7 +594,8 @@ check_object_drop(Oid classId, Oid objectId, int subId)
 
 		if (trigger_identity(objectId, &relid, &name) &&
 			is_tombstone_trigger_name(NameStr(name)) &&
-			TombstoneRelLookup(relid) != NULL)
+			TombstoneRelLookup(relid) != NULL &&
+			!TombstoneGuardDdlAllowed(relid))
 			ereport(ERROR,
 					(errcode(ERRCODE_TOMBSTONE_DROP_TRIGGER),
 					 errmsg("cannot drop trigger \"%s\" of protected table \"%s\"",

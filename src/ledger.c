@@ -70,6 +70,7 @@
 #include "utils/xid8.h"
 
 #include "pg_tombstone.h"
+#include "token.h"
 
 /* Column numbers of tombstone.changes; they follow the extension script. */
 #define Anum_changes_id					1
@@ -82,6 +83,9 @@
 #define Anum_changes_undoes				8
 #define Anum_changes_statement			9
 #define Anum_changes_rows				10
+#define Anum_changes_token_id			11
+#define Anum_changes_token_subject		12
+#define Anum_changes_token_reason		13
 #define Natts_changes					13
 
 /* statement text kept in the ledger, in bytes */
@@ -549,6 +553,9 @@ TombstoneBookkeep(Relation rel, HeapTuple oldtup, HeapTuple newtup)
 	tenant = trel->tenant_attno != InvalidAttrNumber ?
 		tenant_text(newtup, desc, trel->tenant_attno) : NULL;
 	change_count(trel->root, tenant, !new_live);
+	if (!new_live && !change.preview)
+		TombstoneGuardRow(trel->root, tenant,
+						  trel->root == TombstoneRegistry(NULL), change.id);
 
 	if (TombstonePendingWanted(rel, !new_live))
 		TombstonePendingAdd(rel, oldtup, !new_live);
@@ -803,6 +810,7 @@ change_flush(void)
 	int64		purged;
 	Datum		rows;
 	const char *operation;
+	const TombstoneToken *token;
 	MemoryContext oldcxt;
 
 	if (change.id == 0 || change.preview)
@@ -863,6 +871,22 @@ change_flush(void)
 	nulls[Anum_changes_undoes - 1] = (change.undoes == 0);
 	nulls[Anum_changes_statement - 1] = (change.statement == NULL);
 	nulls[Anum_changes_rows - 1] = false;
+	token = TombstoneGuardTokenFor(change.id);
+	if (token != NULL)
+	{
+		values[Anum_changes_token_id - 1] = CStringGetTextDatum(token->jti);
+		nulls[Anum_changes_token_id - 1] = false;
+		if (token->sub != NULL)
+		{
+			values[Anum_changes_token_subject - 1] = CStringGetTextDatum(token->sub);
+			nulls[Anum_changes_token_subject - 1] = false;
+		}
+		if (token->reason != NULL)
+		{
+			values[Anum_changes_token_reason - 1] = CStringGetTextDatum(token->reason);
+			nulls[Anum_changes_token_reason - 1] = false;
+		}
+	}
 
 	ledger_insert(values, nulls);
 	MemoryContextSwitchTo(oldcxt);

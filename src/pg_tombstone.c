@@ -83,6 +83,7 @@ _PG_init(void)
 	TombstoneLedgerInit();
 	TombstoneCascadeInit();
 	TombstoneTokenInit();
+	TombstoneGuardInit();
 	TombstoneObserveInit();
 
 	tombstone_preloaded = true;

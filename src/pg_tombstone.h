@@ -173,6 +173,14 @@ extern void TombstonePlannerInit(void);
 /* ddl_guard.c */
 extern void TombstoneDdlGuardInit(void);
 
+/* guard.c */
+extern void TombstoneGuardInit(void);
+extern void TombstoneGuardRow(Oid root, const char *tenant, bool registry,
+							  int64 change);
+extern bool TombstoneGuardDdlAllowed(Oid relid);
+struct TombstoneToken;
+extern const struct TombstoneToken *TombstoneGuardTokenFor(int64 change);
+
 /* purge.c */
 extern bool TombstonePurgeActive(void);
 extern bool TombstonePurgeAllows(Relation rel, HeapTuple tuple);
@@ -186,10 +194,10 @@ extern void TombstoneRefuseNotPreloaded(const char *detail) pg_attribute_noretur
 extern void TombstoneRefuseTruncate(const char *relname) pg_attribute_noreturn();
 
 /*
- * Hint shared by refusals that a signed change token will one day authorise;
- * tokens arrive with a later release, so today nothing can.
+ * Hint shared by the refusals that a change token of operation "ddl"
+ * authorises (guard.c).
  */
 #define TOMBSTONE_DDL_HINT \
-	"Protected tables keep every row; destructive changes to them need a signed change token of operation \"ddl\"."
+	"Authorise a change token of operation \"ddl\" naming the table with tombstone.authorize() in the same transaction."
 
 #endif							/* PG_TOMBSTONE_H */

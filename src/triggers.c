@@ -210,6 +210,8 @@ tombstone_guard_truncate(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = trigger_data(fcinfo, "tombstone_guard_truncate");
 
+	if (TombstoneGuardDdlAllowed(RelationGetRelid(trigdata->tg_relation)))
+		return PointerGetDatum(NULL);
 	TombstoneRefuseTruncate(RelationGetRelationName(trigdata->tg_relation));
 	PG_RETURN_NULL();			/* keep compiler quiet */
 }
