@@ -6,7 +6,9 @@
 
 -- a database of its own: it needs a tenant registry of its own
 CREATE DATABASE guard_tokens;
+\set QUIET on
 \c guard_tokens
+\set QUIET off
 SET client_min_messages = warning;
 CREATE EXTENSION pg_tombstone;
 RESET client_min_messages;
@@ -175,5 +177,7 @@ DROP ROLE guard_app;
 \set VERBOSITY verbose
 DELETE FROM g.issues WHERE id IN (4, 5);
 
+\set QUIET on
 \c contrib_regression
+\set QUIET off
 DROP DATABASE guard_tokens;

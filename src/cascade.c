@@ -493,6 +493,41 @@ TombstonePendingReset(void)
  * has connected to SPI.  Plans are prepared once per query text and kept.
  * Returns SPI_processed.
  */
+/*
+ * The executor depth at which TombstoneRunInternal() is running its query,
+ * or -1.  The planner treats a query as the extension's own only when its
+ * text says so and it is planned at that depth: a user's query that merely
+ * starts with the same comment, or one run by a user trigger that an
+ * internal query fired (a level deeper), is planned like any other.
+ */
+static int	internal_depth = -1;
+
+bool
+TombstoneRunningInternal(void)
+{
+	return internal_depth >= 0 && internal_depth == TombstoneExecDepth();
+}
+
+/* SPI_execute_plan() with internal_depth set for the planner hook */
+static int
+execute_internal(SPIPlanPtr plan, Datum *values, const char *nulls)
+{
+	int			save_internal_depth = internal_depth;
+	int			rc;
+
+	internal_depth = TombstoneExecDepth();
+	PG_TRY();
+	{
+		rc = SPI_execute_plan(plan, values, nulls, false, 0);
+	}
+	PG_FINALLY();
+	{
+		internal_depth = save_internal_depth;
+	}
+	PG_END_TRY();
+	return rc;
+}
+
 uint64
 TombstoneRunInternal(const char *sql, int nargs, Oid *argtypes, Datum *values,
 					 const char *nulls, Oid as_user)
@@ -541,7 +576,7 @@ TombstoneRunInternal(const char *sql, int nargs, Oid *argtypes, Datum *values,
 		SetUserIdAndSecContext(as_user, save_sec_context |
 							   SECURITY_LOCAL_USERID_CHANGE |
 							   SECURITY_NOFORCE_RLS);
-	rc = SPI_execute_plan(plan, values, nulls, false, 0);
+	rc = execute_internal(plan, values, nulls);
 	SetUserIdAndSecContext(save_userid, save_sec_context);
 	if (rc < 0)
 		elog(ERROR, "internal query failed: %s", SPI_result_code_string(rc));

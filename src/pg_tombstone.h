@@ -163,6 +163,7 @@ extern void TombstonePendingDiscard(int above_level);
 extern void TombstonePendingReset(void);
 extern List *TombstoneRootsInOrder(bool parents_first);
 extern Oid	TombstoneRegistry(char **id_column);
+extern bool TombstoneRunningInternal(void);
 extern uint64 TombstoneRunInternal(const char *sql, int nargs, Oid *argtypes,
 								   Datum *values, const char *nulls,
 								   Oid as_user);

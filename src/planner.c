@@ -354,7 +354,8 @@ tombstone_planner(Query *parse, const char *query_string, int cursorOptions,
 	/* the extension's own queries say in their quals which rows they want */
 	internal = query_string != NULL &&
 		strncmp(query_string, TOMBSTONE_INTERNAL_QUERY,
-				strlen(TOMBSTONE_INTERNAL_QUERY)) == 0;
+				strlen(TOMBSTONE_INTERNAL_QUERY)) == 0 &&
+		TombstoneRunningInternal();
 
 	if (OidIsValid(TombstoneCatalogRelid()))
 	{
