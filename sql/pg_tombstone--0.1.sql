@@ -809,3 +809,47 @@ AS 'MODULE_PATHNAME', 'tombstone_bound_tokens'
 LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
 COMMENT ON FUNCTION tombstone.bound_tokens() IS
     'The change tokens bound to the current transaction, oldest first';
+
+-- Purge and refusal counters (src/purge.c, src/observe.c)
+--------------------------------------------------------------------------
+-- Hard deletion of tombstones, authorised by a change token of operation
+-- "purge" (the token is the authority: the rows are deleted as the owner of
+-- each table, so the caller needs no DELETE privilege), and the counters of
+-- refusals kept in shared memory.
+--------------------------------------------------------------------------
+
+CREATE FUNCTION tombstone.purge(tbl regclass DEFAULT NULL, tenant text DEFAULT NULL)
+RETURNS TABLE (table_name regclass, tenant text, purged bigint)
+AS 'MODULE_PATHNAME', 'tombstone_purge'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION tombstone.purge(regclass, text) IS
+    'Remove for good the rows tombstoned longer than their table''s retention, of one table (NULL: every protected table) and one tenant (NULL: all); needs a "purge" change token';
+
+CREATE FUNCTION tombstone.purge_tenant(tenant text)
+RETURNS TABLE (table_name regclass, tenant text, purged bigint)
+AS 'MODULE_PATHNAME', 'tombstone_purge_tenant'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION tombstone.purge_tenant(text) IS
+    'Erasure: remove for good every tombstoned row of a tenant in every protected table, regardless of retention; needs a "purge" change token';
+
+CREATE FUNCTION tombstone._refusals()
+RETURNS TABLE (sqlstate text, kind text, refusals bigint, last_refused timestamptz)
+AS 'MODULE_PATHNAME', 'tombstone_refusals'
+LANGUAGE C VOLATILE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION tombstone._refusals() IS
+    'Internal: the refusal counters in shared memory, one row per SQLSTATE of class TB';
+
+CREATE VIEW tombstone.refusals AS
+SELECT r.sqlstate, r.kind, r.refusals, r.last_refused
+  FROM tombstone._refusals() r;
+COMMENT ON VIEW tombstone.refusals IS
+    'How many times each kind of refusal was raised since the server started (or the last reset_refusals()), cluster-wide';
+GRANT SELECT ON tombstone.refusals TO PUBLIC;
+
+CREATE FUNCTION tombstone.reset_refusals()
+RETURNS void
+AS 'MODULE_PATHNAME', 'tombstone_reset_refusals'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION tombstone.reset_refusals() IS
+    'Set every refusal counter back to zero';
+REVOKE ALL ON FUNCTION tombstone.reset_refusals() FROM PUBLIC;

@@ -1,7 +1,50 @@
 /*-------------------------------------------------------------------------
  *
  * purge.c
- *	  Authorised hard deletion of old tombstones (placeholder).
+ *	  Authorised hard deletion of tombstones: tombstone.purge() removes rows
+ *	  tombstoned for longer than their table's retention, and
+ *	  tombstone.purge_tenant() erases every tombstoned row of one tenant.
+ *
+ * Rows of a protected table leave it physically only here, and only once
+ * they are tombstones: a live row is never removed.  Every call needs a
+ * change token of operation "purge" bound to the transaction whose "tables"
+ * cover every table and whose "tenants" cover every tenant that has rows to
+ * remove, and whose "max_rows" (if any) is not exceeded by the total.  The
+ * order of work is what makes a refusal change nothing:
+ *
+ *	1. count, per table and tenant, with one grouped query per table, the
+ *	   rows that would go (and those that stay because other rows still
+ *	   reference them, and, for purge_tenant(), the tenant's live rows);
+ *	2. check the counts against the bound tokens and charge their budget;
+ *	3. delete, table by table, children before parents.
+ *
+ * The token is the authority, not the caller's privileges: the counting and
+ * deleting queries run as the owner of each table (as PostgreSQL's own
+ * referential actions do), so the calling role needs no DELETE privilege.
+ *
+ * A row that some other row still references through a foreign key (from
+ * any table, protected or not) is kept and reported in a NOTICE, unless the
+ * referencing row goes in the same call: the condition is built recursively
+ * down the foreign keys (a cycle, or more than PURGE_MAX_DEPTH levels, counts
+ * as "stays").  So PostgreSQL's ON DELETE actions never fire from a purge:
+ * no cascade reaches a protected child, and no unprotected row is removed
+ * along with a purged parent.  A self-referencing table loses one level of
+ * such a chain per call.
+ *
+ * How the physical DELETE gets through: the planner (planner.c) leaves a
+ * DELETE physical only when its text starts with TOMBSTONE_INTERNAL_QUERY
+ * and TombstonePurgeActive() is true, that is while this file runs its own
+ * DELETE; the BEFORE DELETE guard trigger (triggers.c) then lets a row go
+ * only if TombstonePurgeAllows() re-checks it: a row of the table being
+ * purged, at the executor depth of the purge's own DELETE, tombstoned,
+ * older than the cutoff (purge) or of the tenant being erased
+ * (purge_tenant), and of a tenant the token covers.  The state is reset when
+ * the DELETE ends, also by error, and at the end of the transaction.
+ *
+ * A purge is one change on the ledger, of operation "purge", with the rows
+ * removed per table and tenant.  Row history does not exist yet, so a purge
+ * deletes no history; when it does, purging a row must purge its history in
+ * the same call.
  *
  * src/purge.c
  *
@@ -9,16 +52,1073 @@
  */
 #include "postgres.h"
 
-#include "pg_tombstone.h"
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/partition.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_constraint.h"
+#include "catalog/pg_inherits.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/resowner.h"
+#include "utils/timestamp.h"
+#include "utils/tuplestore.h"
 
+#include "pg_tombstone.h"
+#include "token.h"
+
+PG_FUNCTION_INFO_V1(tombstone_purge);
+PG_FUNCTION_INFO_V1(tombstone_purge_tenant);
+
+/* foreign keys followed when deciding whether a referencing row stays */
+#define PURGE_MAX_DEPTH		8
+
+/* items named in a refusal's detail before "and N more" */
+#define PURGE_DETAIL_ITEMS	10
+
+/* A foreign key (the top-level constraint, not a partition's clone) */
+typedef struct PurgeFk
+{
+	Oid			conrelid;		/* referencing table */
+	Oid			confrelid;		/* referenced table */
+	int			nkeys;
+	char	  **child_cols;
+	char	  **parent_cols;
+} PurgeFk;
+
+/* The cutoff of one protected root: now() minus its retention */
+typedef struct PurgeCutoff
+{
+	Oid			root;
+	TimestampTz cutoff;
+} PurgeCutoff;
+
+/* What one call purges */
+typedef struct PurgeScope
+{
+	const char *funcname;
+	bool		by_tenant;		/* purge_tenant(): regardless of retention */
+	const char *tenant;			/* only this tenant's rows, or NULL */
+	bool		all_tables;		/* every protected table */
+	List	   *tables;			/* otherwise these (a table and its
+								 * descendants) */
+	List	   *fks;			/* PurgeFk, every foreign key of the database */
+	List	   *cutoffs;		/* PurgeCutoff */
+} PurgeScope;
+
+/* One internal query under construction: its text and parameters */
+typedef struct PurgeQuery
+{
+	StringInfoData sql;
+	int			nparams;
+	int			maxparams;
+	Oid		   *argtypes;
+	Datum	   *values;
+	char	   *nulls;
+	Oid		   *param_root;		/* the root whose cutoff a parameter is */
+	int			naliases;
+} PurgeQuery;
+
+/* Rows of one table and tenant */
+typedef struct PurgeGroup
+{
+	Oid			target;			/* the table purged (a root, or what the
+								 * caller named) */
+	Oid			root;
+	char	   *tenant;			/* NULL for a NULL tenant */
+	int64		purgeable;		/* tombstones that would go */
+	int64		kept;			/* tombstones still referenced */
+	int64		live;			/* purge_tenant(): live rows of the tenant */
+	int64		purged;			/* removed in the end */
+	TombstoneToken *token;		/* the token charged with them */
+} PurgeGroup;
+
+/*
+ * What TombstonePurgeAllows() checks rows against, set only while one of
+ * this file's DELETEs runs.
+ */
+static struct
+{
+	bool		active;
+	int			depth;			/* executor depth of that DELETE */
+	Oid			root;
+	bool		by_tenant;
+	TimestampTz cutoff;
+	const char *tenant;			/* the tenant filter, or NULL */
+	List	   *tenants;		/* tenants the tokens cover (char *) */
+	bool		null_tenant;	/* rows with a NULL tenant are covered */
+} purging;
+
+static bool xact_callback_registered = false;
+
+static void
+purge_reset(void)
+{
+	purging.active = false;
+	purging.depth = -1;
+	purging.root = InvalidOid;
+	purging.tenant = NULL;
+	purging.tenants = NIL;
+	purging.null_tenant = false;
+}
+
+static void
+purge_xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
+		event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
+		event == XACT_EVENT_PREPARE)
+		purge_reset();
+}
+
+/*
+ * Whether one of purge.c's own DELETEs is being planned: the planner leaves
+ * a DELETE with the internal query prefix physical only then.  The
+ * executor depth tells that DELETE (planned just before its executor run)
+ * from a query that a trigger runs while it executes, one level deeper,
+ * which stays a tombstone whatever its text.
+ */
 bool
 TombstonePurgeActive(void)
 {
-	return false;
+	return purging.active && TombstoneExecDepth() == purging.depth - 1;
 }
 
+/* A tenant value as text, as the SQL cast to text gives it */
+static char *
+tenant_string(Datum value, Oid typid)
+{
+	Oid			typoutput;
+	bool		isvarlena;
+	char	   *str;
+
+	getTypeOutputInfo(typid, &typoutput, &isvarlena);
+	str = OidOutputFunctionCall(typoutput, value);
+	if (typid == BPCHAROID)
+	{
+		int			len = strlen(str);
+
+		while (len > 0 && str[len - 1] == ' ')
+			str[--len] = '\0';
+	}
+	return str;
+}
+
+/*
+ * Called by the BEFORE DELETE guard trigger for every row that reaches it:
+ * true only for a row this purge may remove.  Everything the DELETE's own
+ * quals said is checked again on the row itself, so that nothing else that
+ * happens to run meanwhile (a trigger's query, say) can use the window.
+ */
 bool
 TombstonePurgeAllows(Relation rel, HeapTuple tuple)
 {
+	const TombstoneRel *trel;
+	TupleDesc	desc = RelationGetDescr(rel);
+	Datum		d;
+	bool		isnull;
+	char	   *tenant = NULL;
+
+	if (!purging.active || TombstoneExecDepth() != purging.depth)
+		return false;
+	trel = TombstoneRelLookup(RelationGetRelid(rel));
+	if (trel == NULL || trel->root != purging.root)
+		return false;
+
+	d = heap_getattr(tuple, trel->deleted_at_attno, desc, &isnull);
+	if (isnull)
+		return false;			/* a live row never goes */
+	if (!purging.by_tenant && DatumGetTimestampTz(d) >= purging.cutoff)
+		return false;
+
+	d = heap_getattr(tuple, trel->tenant_attno, desc, &isnull);
+	if (!isnull)
+		tenant = tenant_string(d, TupleDescAttr(desc, trel->tenant_attno - 1)->atttypid);
+	if (purging.tenant != NULL &&
+		(tenant == NULL || strcmp(tenant, purging.tenant) != 0))
+		return false;
+	if (tenant == NULL)
+		return purging.null_tenant;
+	{
+		ListCell   *lc;
+
+		foreach(lc, purging.tenants)
+			if (strcmp((const char *) lfirst(lc), tenant) == 0)
+				return true;
+	}
 	return false;
+}
+
+/*-------------------------------------------------------------------------
+ * Building the queries
+ *-------------------------------------------------------------------------
+ */
+
+static char **
+column_names(Oid relid, Datum keys, int *nkeys)
+{
+	ArrayType  *arr = DatumGetArrayTypeP(keys);
+	int16	   *attnums = (int16 *) ARR_DATA_PTR(arr);
+	int			n = ARR_DIMS(arr)[0];
+	char	  **names = palloc(sizeof(char *) * n);
+	int			i;
+
+	for (i = 0; i < n; i++)
+		names[i] = get_attname(relid, attnums[i], false);
+	*nkeys = n;
+	return names;
+}
+
+/*
+ * Every foreign key of the database (top-level constraints only: the clones
+ * a partitioned table gives its partitions say nothing more).
+ */
+static List *
+read_foreign_keys(void)
+{
+	Relation	conrel;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	List	   *fks = NIL;
+
+	conrel = table_open(ConstraintRelationId, AccessShareLock);
+	scan = systable_beginscan(conrel, InvalidOid, false, NULL, 0, NULL);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_constraint con = (Form_pg_constraint) GETSTRUCT(tup);
+		PurgeFk    *fk;
+		bool		isnull;
+		Datum		d;
+
+		if (con->contype != CONSTRAINT_FOREIGN || OidIsValid(con->conparentid))
+			continue;
+		fk = palloc0(sizeof(PurgeFk));
+		fk->conrelid = con->conrelid;
+		fk->confrelid = con->confrelid;
+		d = heap_getattr(tup, Anum_pg_constraint_conkey,
+						 RelationGetDescr(conrel), &isnull);
+		fk->child_cols = column_names(con->conrelid, d, &fk->nkeys);
+		d = heap_getattr(tup, Anum_pg_constraint_confkey,
+						 RelationGetDescr(conrel), &isnull);
+		fk->parent_cols = column_names(con->confrelid, d, &fk->nkeys);
+		fks = lappend(fks, fk);
+	}
+	systable_endscan(scan);
+	table_close(conrel, AccessShareLock);
+	return fks;
+}
+
+/*
+ * The cutoff of a protected root: the transaction's start (now()) minus
+ * the retention recorded by protect().
+ */
+static TimestampTz
+root_cutoff(PurgeScope *scope, Oid root)
+{
+	ListCell   *lc;
+	PurgeCutoff *c;
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1];
+	bool		isnull;
+	Datum		retention;
+	MemoryContext oldcxt;
+
+	foreach(lc, scope->cutoffs)
+	{
+		c = lfirst(lc);
+		if (c->root == root)
+			return c->cutoff;
+	}
+	values[0] = ObjectIdGetDatum(root);
+	if (TombstoneRunInternal(TOMBSTONE_INTERNAL_QUERY
+							 "SELECT t.retention FROM tombstone.tables t WHERE t.relid = $1",
+							 1, argtypes, values, NULL, InvalidOid) != 1)
+		elog(ERROR, "protected table %u has no retention", root);
+	retention = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+							  &isnull);
+	if (isnull)
+		elog(ERROR, "protected table %u has no retention", root);
+
+	oldcxt = MemoryContextSwitchTo(GetMemoryChunkContext(scope));
+	c = palloc(sizeof(PurgeCutoff));
+	c->root = root;
+	c->cutoff = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
+														TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()),
+														retention));
+	scope->cutoffs = lappend(scope->cutoffs, c);
+	MemoryContextSwitchTo(oldcxt);
+	return c->cutoff;
+}
+
+static void
+query_init(PurgeQuery *q, const char *tenant)
+{
+	int			n = list_length(TombstoneRootsInOrder(false)) + 4;
+
+	initStringInfo(&q->sql);
+	appendStringInfoString(&q->sql, TOMBSTONE_INTERNAL_QUERY);
+	q->maxparams = n;
+	q->argtypes = palloc(sizeof(Oid) * n);
+	q->values = palloc(sizeof(Datum) * n);
+	q->nulls = palloc(sizeof(char) * n);
+	q->param_root = palloc(sizeof(Oid) * n);
+	q->naliases = 0;
+
+	/* $1 is always the tenant (NULL when there is no tenant filter) */
+	q->argtypes[0] = TEXTOID;
+	q->values[0] = tenant ? CStringGetTextDatum(tenant) : (Datum) 0;
+	q->nulls[0] = tenant ? ' ' : 'n';
+	q->param_root[0] = InvalidOid;
+	q->nparams = 1;
+}
+
+static int
+query_param(PurgeQuery *q, Oid type, Datum value, Oid root)
+{
+	int			i;
+
+	if (OidIsValid(root))
+		for (i = 0; i < q->nparams; i++)
+			if (q->param_root[i] == root)
+				return i + 1;
+	if (q->nparams >= q->maxparams)
+	{
+		q->maxparams *= 2;
+		q->argtypes = repalloc(q->argtypes, sizeof(Oid) * q->maxparams);
+		q->values = repalloc(q->values, sizeof(Datum) * q->maxparams);
+		q->nulls = repalloc(q->nulls, sizeof(char) * q->maxparams);
+		q->param_root = repalloc(q->param_root, sizeof(Oid) * q->maxparams);
+	}
+	q->argtypes[q->nparams] = type;
+	q->values[q->nparams] = value;
+	q->nulls[q->nparams] = ' ';
+	q->param_root[q->nparams] = root;
+	return ++q->nparams;
+}
+
+/* "ONLY " for a plain table (foreign keys are not inherited), else "" */
+static const char *
+only_for(Oid relid)
+{
+	return get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE ? "" : "ONLY ";
+}
+
+/* Are rows of relid purged by this call (if nothing else keeps them)? */
+static bool
+in_scope(PurgeScope *scope, Oid relid)
+{
+	if (TombstoneRelLookup(relid) == NULL)
+		return false;
+	return scope->all_tables || list_member_oid(scope->tables, relid);
+}
+
+/*
+ * The tables whose foreign keys can point at a row of relid: relid itself,
+ * the partitioned tables it is a partition of, and its partitions or
+ * inheritance children.
+ */
+static List *
+referenced_as(Oid relid)
+{
+	List	   *rels = find_all_inheritors(relid, NoLock, NULL);
+
+	if (get_rel_relispartition(relid))
+		rels = list_concat_unique_oid(rels, get_partition_ancestors(relid));
+	return rels;
+}
+
+static void append_referenced(PurgeQuery *q, PurgeScope *scope, Oid relid,
+							  const char *alias, List *path, int depth);
+
+/*
+ * The conditions that make a tombstone of relid (row alias) go, apart from
+ * references: tombstoned, past the cutoff (purge) or of the tenant
+ * (purge_tenant), of the tenant filter if any.
+ */
+static void
+append_condition(PurgeQuery *q, PurgeScope *scope, Oid relid,
+				 const char *alias)
+{
+	const TombstoneRel *trel = TombstoneRelLookup(relid);
+
+	appendStringInfo(&q->sql, "%s.%s IS NOT NULL", alias, TOMBSTONE_DELETED_AT);
+	if (!scope->by_tenant)
+	{
+		TimestampTz cutoff = root_cutoff(scope, trel->root);
+		int			p = query_param(q, TIMESTAMPTZOID,
+									TimestampTzGetDatum(cutoff), trel->root);
+
+		appendStringInfo(&q->sql, " AND %s.%s < $%d", alias,
+						 TOMBSTONE_DELETED_AT, p);
+	}
+	if (scope->tenant != NULL)
+		appendStringInfo(&q->sql, " AND %s.%s::pg_catalog.text = $1", alias,
+						 quote_identifier(NameStr(trel->tenant_column)));
+}
+
+/*
+ * A condition true when row alias of relid goes in this call: it meets the
+ * purge's conditions and no row that stays references it.  Tables out of
+ * scope, cycles and deep chains: false (the row stays).
+ */
+static void
+append_goes(PurgeQuery *q, PurgeScope *scope, Oid relid, const char *alias,
+			List *path, int depth)
+{
+	const TombstoneRel *trel = TombstoneRelLookup(relid);
+
+	if (!in_scope(scope, relid) || depth >= PURGE_MAX_DEPTH ||
+		list_member_oid(path, trel->root))
+	{
+		appendStringInfoString(&q->sql, "false");
+		return;
+	}
+	appendStringInfoChar(&q->sql, '(');
+	append_condition(q, scope, relid, alias);
+	appendStringInfoString(&q->sql, " AND NOT (");
+	append_referenced(q, scope, relid, alias,
+					  lappend_oid(list_copy(path), trel->root), depth + 1);
+	appendStringInfoString(&q->sql, "))");
+}
+
+/*
+ * A condition true when some row that stays after this call references row
+ * alias of relid through a foreign key; "false" when no foreign key points
+ * at relid.
+ */
+static void
+append_referenced(PurgeQuery *q, PurgeScope *scope, Oid relid,
+				  const char *alias, List *path, int depth)
+{
+	List	   *targets = referenced_as(relid);
+	ListCell   *lc;
+	bool		any = false;
+
+	foreach(lc, scope->fks)
+	{
+		PurgeFk    *fk = lfirst(lc);
+		char	   *child_alias;
+		int			i;
+
+		if (!list_member_oid(targets, fk->confrelid))
+			continue;
+		child_alias = psprintf("r%d", ++q->naliases);
+		if (any)
+			appendStringInfoString(&q->sql, " OR ");
+		appendStringInfo(&q->sql, "EXISTS (SELECT 1 FROM %s%s %s WHERE ",
+						 only_for(fk->conrelid),
+						 TombstoneQualifiedName(fk->conrelid), child_alias);
+		for (i = 0; i < fk->nkeys; i++)
+			appendStringInfo(&q->sql, "%s.%s = %s.%s AND ",
+							 child_alias, quote_identifier(fk->child_cols[i]),
+							 alias, quote_identifier(fk->parent_cols[i]));
+		appendStringInfoString(&q->sql, "NOT ");
+		append_goes(q, scope, fk->conrelid, child_alias, path, depth);
+		appendStringInfoChar(&q->sql, ')');
+		any = true;
+	}
+	if (!any)
+		appendStringInfoString(&q->sql, "false");
+}
+
+/*
+ * Convert a tenant id to the type of a tenant column; false when it is not
+ * a value of that type (tenant "acme" has no rows in a table whose tenant
+ * column is an integer).
+ */
+static bool
+tenant_fits(Oid typid, const char *str)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	volatile bool ok = true;
+	Oid			typinput;
+	Oid			typioparam;
+
+	getTypeInputInfo(typid, &typinput, &typioparam);
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		(void) OidInputFunctionCall(typinput, (char *) str, typioparam, -1);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		ok = false;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	return ok;
+}
+
+/*
+ * The WHERE clause of the counting and the deleting query on the table
+ * purged (alias t).  purge_tenant() finds the tenant's rows, live ones
+ * included, through the tenant column in its own type so that an index on
+ * it serves.  False when the table cannot hold the tenant at all.
+ */
+static bool
+append_top_where(PurgeQuery *q, PurgeScope *scope, Oid target)
+{
+	const TombstoneRel *trel = TombstoneRelLookup(target);
+	const char *col = quote_identifier(NameStr(trel->tenant_column));
+
+	if (!scope->by_tenant)
+	{
+		append_condition(q, scope, target, "t");
+		return true;
+	}
+	else
+	{
+		Oid			coltype = get_atttype(target, trel->tenant_attno);
+
+		if (coltype == TEXTOID || coltype == VARCHAROID)
+			appendStringInfo(&q->sql, "t.%s = $1", col);
+		else if (tenant_fits(coltype, scope->tenant))
+			appendStringInfo(&q->sql, "t.%s = $1::%s", col,
+							 format_type_be_qualified(coltype));
+		else
+			return false;
+	}
+	return true;
+}
+
+/*-------------------------------------------------------------------------
+ * Counting, checking, deleting
+ *-------------------------------------------------------------------------
+ */
+
+/*
+ * Count the rows of one table per tenant and add a group per tenant.
+ */
+static List *
+count_table(PurgeScope *scope, Oid target, List *groups, MemoryContext cxt)
+{
+	const TombstoneRel *trel = TombstoneRelLookup(target);
+	PurgeQuery	q;
+	uint64		i;
+	uint64		n;
+
+	query_init(&q, scope->tenant);
+	appendStringInfo(&q.sql,
+					 "SELECT x.tenant, count(*) FILTER (WHERE NOT x.live AND NOT x.referenced),"
+					 " count(*) FILTER (WHERE NOT x.live AND x.referenced),"
+					 " count(*) FILTER (WHERE x.live)"
+					 " FROM (SELECT t.%s::pg_catalog.text AS tenant,"
+					 " t.%s IS NULL AS live, t.%s IS NOT NULL AND (",
+					 quote_identifier(NameStr(trel->tenant_column)),
+					 TOMBSTONE_DELETED_AT, TOMBSTONE_DELETED_AT);
+	append_referenced(&q, scope, target, "t", list_make1_oid(trel->root), 0);
+	appendStringInfo(&q.sql, ") AS referenced FROM %s t WHERE ",
+					 TombstoneQualifiedName(target));
+	if (!append_top_where(&q, scope, target))
+		return groups;
+	appendStringInfoString(&q.sql, ") x GROUP BY 1 ORDER BY 1");
+
+	n = TombstoneRunInternal(q.sql.data, q.nparams, q.argtypes, q.values,
+							 q.nulls, TombstoneRelationOwner(target));
+	for (i = 0; i < n; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		char	   *tenant = SPI_getvalue(tup, desc, 1);
+		MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
+		PurgeGroup *g = palloc0(sizeof(PurgeGroup));
+
+		g->target = target;
+		g->root = trel->root;
+		g->tenant = tenant ? pstrdup(tenant) : NULL;
+		g->purgeable = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+		g->kept = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
+		g->live = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
+		groups = lappend(groups, g);
+		MemoryContextSwitchTo(oldcxt);
+	}
+	return groups;
+}
+
+static const char *
+tenant_label(const char *tenant)
+{
+	return tenant ? quote_literal_cstr(tenant) : "NULL";
+}
+
+/* a bounded list: at most PURGE_DETAIL_ITEMS items, then "and N more" */
+static void
+append_item(StringInfo buf, int *nitems, const char *item)
+{
+	(*nitems)++;
+	if (*nitems > PURGE_DETAIL_ITEMS)
+		return;
+	if (*nitems > 1)
+		appendStringInfoString(buf, ", ");
+	appendStringInfoString(buf, item);
+}
+
+static void
+finish_items(StringInfo buf, int nitems)
+{
+	if (nitems > PURGE_DETAIL_ITEMS)
+		appendStringInfo(buf, " and %d more", nitems - PURGE_DETAIL_ITEMS);
+	appendStringInfoChar(buf, '.');
+}
+
+/* What the call was asked to purge, for messages */
+static char *
+scope_description(PurgeScope *scope, Oid tbl)
+{
+	if (scope->by_tenant)
+		return psprintf("every tombstoned row of tenant %s",
+						tenant_label(scope->tenant));
+	return psprintf("tombstones older than the retention of %s%s%s",
+					OidIsValid(tbl) ? psprintf("table %s", TombstoneQualifiedName(tbl)) :
+					"every protected table",
+					scope->tenant ? ", tenant " : "",
+					scope->tenant ? tenant_label(scope->tenant) : "");
+}
+
+/*
+ * The purge tokens bound to the transaction; refuse when there is none,
+ * before anything is read.
+ */
+static List *
+purge_tokens(PurgeScope *scope, Oid tbl)
+{
+	List	   *tokens = NIL;
+	ListCell   *lc;
+
+	foreach(lc, TombstoneTokensBound())
+	{
+		TombstoneToken *token = lfirst(lc);
+
+		if (strcmp(token->op, "purge") == 0)
+			tokens = lappend(tokens, token);
+	}
+	if (tokens == NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_TOMBSTONE_PURGE),
+				 errmsg("%s() needs a change token of operation \"purge\"",
+						scope->funcname),
+				 errdetail("No change token of operation \"purge\" is bound to the current transaction; it was asked to remove %s.",
+						   scope_description(scope, tbl)),
+				 errhint("Authorise a token of operation \"purge\" naming the tables and tenants to purge with tombstone.authorize() in the same transaction.")));
+	return tokens;
+}
+
+static int64
+token_room(TombstoneToken *token, int64 pending)
+{
+	if (token->max_rows < 0)
+		return PG_INT64_MAX;
+	return token->max_rows - token->rows_used - pending;
+}
+
+/*
+ * Check every group that has rows to purge against the bound purge tokens:
+ * each needs a token whose tables and tenants cover it, and the tokens'
+ * budgets must hold the total.  Then charge the budgets.
+ */
+static void
+check_tokens(PurgeScope *scope, List *groups, List *tokens)
+{
+	StringInfoData uncovered;
+	int			nuncovered = 0;
+	int64		nrows_uncovered = 0;
+	int			ntokens = list_length(tokens);
+	int64	   *charge = palloc0(sizeof(int64) * ntokens);
+	ListCell   *lc;
+	int			i;
+
+	initStringInfo(&uncovered);
+	foreach(lc, groups)
+	{
+		PurgeGroup *g = lfirst(lc);
+		ListCell   *lt;
+		int			first = -1;
+		int			chosen = -1;
+
+		if (g->purgeable == 0)
+			continue;
+		i = 0;
+		foreach(lt, tokens)
+		{
+			TombstoneToken *token = lfirst(lt);
+
+			if (TombstoneTokenCoversTable(token, g->target) &&
+				TombstoneTokenCoversTenant(token, g->tenant))
+			{
+				if (first < 0)
+					first = i;
+				if (token_room(token, charge[i]) >= g->purgeable)
+				{
+					chosen = i;
+					break;
+				}
+			}
+			i++;
+		}
+		if (first < 0)
+		{
+			append_item(&uncovered, &nuncovered,
+						psprintf("table %s tenant %s (" INT64_FORMAT " %s)",
+								 TombstoneQualifiedName(g->target),
+								 tenant_label(g->tenant), g->purgeable,
+								 g->purgeable == 1 ? "row" : "rows"));
+			nrows_uncovered += g->purgeable;
+			continue;
+		}
+		if (chosen < 0)
+			chosen = first;
+		charge[chosen] += g->purgeable;
+		g->token = list_nth(tokens, chosen);
+	}
+
+	if (nuncovered > 0)
+	{
+		finish_items(&uncovered, nuncovered);
+		ereport(ERROR,
+				(errcode(ERRCODE_TOMBSTONE_PURGE),
+				 errmsg("change token does not cover every table and tenant %s() would purge",
+						scope->funcname),
+				 errdetail("Not covered (" INT64_FORMAT " %s in all): %s",
+						   nrows_uncovered, nrows_uncovered == 1 ? "row" : "rows",
+						   uncovered.data),
+				 errhint("Authorise a token of operation \"purge\" naming these tables in \"tables\" and these tenants in \"tenants\" with tombstone.authorize().")));
+	}
+
+	i = 0;
+	foreach(lc, tokens)
+	{
+		TombstoneToken *token = lfirst(lc);
+
+		if (charge[i] > 0 && token_room(token, 0) < charge[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_TOMBSTONE_MAX_ROWS),
+					 errmsg("%s() would exceed the row budget of change token \"%s\"",
+							scope->funcname, token->jti),
+					 errdetail("The purge would remove " INT64_FORMAT " rows under token \"%s\", whose max_rows is " INT64_FORMAT " with " INT64_FORMAT " already used in this transaction.",
+							   charge[i], token->jti, token->max_rows,
+							   token->rows_used),
+					 errhint("Authorise a token of operation \"purge\" with a larger max_rows with tombstone.authorize(), or purge one table or tenant at a time.")));
+		i++;
+	}
+
+	i = 0;
+	foreach(lc, tokens)
+	{
+		TombstoneToken *token = lfirst(lc);
+
+		token->rows_used += charge[i++];
+	}
+}
+
+/*
+ * Delete the counted rows of one table, as its owner, and record what went
+ * per tenant in the groups and on the ledger.
+ */
+static void
+delete_table(PurgeScope *scope, Oid target, List *groups)
+{
+	const TombstoneRel *trel = TombstoneRelLookup(target);
+	const char *col = quote_identifier(NameStr(trel->tenant_column));
+	PurgeQuery	q;
+	List	   *tenants = NIL;
+	bool		null_tenant = false;
+	Datum	   *elems;
+	int			nelems = 0;
+	int			p;
+	ListCell   *lc;
+	uint64		i;
+	volatile uint64 n = 0;
+
+	elems = palloc(sizeof(Datum) * (list_length(groups) + 1));
+	foreach(lc, groups)
+	{
+		PurgeGroup *g = lfirst(lc);
+
+		if (g->target != target || g->purgeable == 0)
+			continue;
+		if (g->tenant == NULL)
+			null_tenant = true;
+		else
+		{
+			tenants = lappend(tenants, g->tenant);
+			elems[nelems++] = CStringGetTextDatum(g->tenant);
+		}
+	}
+	if (tenants == NIL && !null_tenant)
+		return;
+
+	query_init(&q, scope->tenant);
+	appendStringInfo(&q.sql, "WITH d AS (DELETE FROM %s t WHERE ",
+					 TombstoneQualifiedName(target));
+	if (!append_top_where(&q, scope, target))
+		return;
+	if (scope->by_tenant)
+		appendStringInfo(&q.sql, " AND t.%s IS NOT NULL", TOMBSTONE_DELETED_AT);
+	appendStringInfoString(&q.sql, " AND NOT (");
+	append_referenced(&q, scope, target, "t", list_make1_oid(trel->root), 0);
+	p = query_param(&q, TEXTARRAYOID,
+					PointerGetDatum(construct_array(elems, nelems, TEXTOID,
+													-1, false, TYPALIGN_INT)),
+					InvalidOid);
+	appendStringInfo(&q.sql, ") AND (t.%s::pg_catalog.text = ANY ($%d)%s%s%s)"
+					 " RETURNING t.%s::pg_catalog.text AS tenant)"
+					 " SELECT d.tenant, count(*) FROM d GROUP BY 1",
+					 col, p,
+					 null_tenant ? " OR t." : "",
+					 null_tenant ? col : "",
+					 null_tenant ? " IS NULL" : "",
+					 col);
+
+	purging.root = trel->root;
+	purging.by_tenant = scope->by_tenant;
+	purging.cutoff = scope->by_tenant ? 0 : root_cutoff(scope, trel->root);
+	purging.tenant = scope->tenant;
+	purging.tenants = tenants;
+	purging.null_tenant = null_tenant;
+	purging.depth = TombstoneExecDepth() + 1;
+	purging.active = true;
+	PG_TRY();
+	{
+		n = TombstoneRunInternal(q.sql.data, q.nparams, q.argtypes, q.values,
+								 q.nulls, TombstoneRelationOwner(target));
+	}
+	PG_FINALLY();
+	{
+		purge_reset();
+	}
+	PG_END_TRY();
+
+	for (i = 0; i < n; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		char	   *tenant = SPI_getvalue(tup, desc, 1);
+		bool		isnull;
+		int64		rows = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+		PurgeGroup *match = NULL;
+
+		foreach(lc, groups)
+		{
+			PurgeGroup *g = lfirst(lc);
+
+			if (g->target == target && g->purgeable > 0 &&
+				((g->tenant == NULL && tenant == NULL) ||
+				 (g->tenant && tenant && strcmp(g->tenant, tenant) == 0)))
+			{
+				match = g;
+				break;
+			}
+		}
+		if (match == NULL || match->token == NULL)
+			elog(ERROR, "purge removed rows of table \"%s\" tenant %s that were not authorised",
+				 get_rel_name(target), tenant_label(tenant));
+
+		/*
+		 * Rows tombstoned meanwhile by a transaction that started before the
+		 * cutoff can add to the count: charge them too, within the budget.
+		 */
+		if (rows > match->purgeable)
+		{
+			TombstoneToken *token = match->token;
+
+			if (token_room(token, 0) < rows - match->purgeable)
+				ereport(ERROR,
+						(errcode(ERRCODE_TOMBSTONE_MAX_ROWS),
+						 errmsg("%s() would exceed the row budget of change token \"%s\"",
+								scope->funcname, token->jti),
+						 errdetail("Table \"%s\" had " INT64_FORMAT " rows to purge when it was deleted from, " INT64_FORMAT " more than counted, beyond the token's max_rows of " INT64_FORMAT ".",
+								   get_rel_name(target), rows,
+								   rows - match->purgeable, token->max_rows),
+						 errhint("Run the purge again.")));
+			token->rows_used += rows - match->purgeable;
+		}
+		else
+			match->token->rows_used -= match->purgeable - rows;
+		match->purged = rows;
+		TombstoneChangeAddPurged(trel->root, tenant, rows);
+	}
+}
+
+/*
+ * Tell the caller what stayed: tombstones still referenced by other rows,
+ * and, for purge_tenant(), the tenant's live rows.
+ */
+static void
+report_kept(PurgeScope *scope, List *groups)
+{
+	ListCell   *lc;
+
+	foreach(lc, groups)
+	{
+		PurgeGroup *g = lfirst(lc);
+
+		if (g->kept > 0)
+			ereport(NOTICE,
+					(errmsg_plural("kept " INT64_FORMAT " tombstoned row of table \"%s\", tenant %s, that other rows still reference",
+								   "kept " INT64_FORMAT " tombstoned rows of table \"%s\", tenant %s, that other rows still reference",
+								   g->kept, g->kept, get_rel_name(g->target),
+								   tenant_label(g->tenant)),
+					 errdetail("A row referenced through a foreign key is purged only once no remaining row references it."),
+					 errhint("Purge the referencing rows first; they go in the same call when they are purged too.")));
+		if (g->live > 0)
+			ereport(NOTICE,
+					(errmsg_plural(INT64_FORMAT " live row of tenant %s in table \"%s\" was not purged",
+								   INT64_FORMAT " live rows of tenant %s in table \"%s\" were not purged",
+								   g->live, g->live, tenant_label(g->tenant),
+								   get_rel_name(g->target)),
+					 errdetail("purge_tenant() removes tombstoned rows only."),
+					 errhint("Delete the tenant (or these rows) first, then purge again.")));
+	}
+}
+
+/*
+ * The work shared by purge() and purge_tenant(): count, check, delete,
+ * return one row per table and tenant purged.
+ */
+static void
+run_purge(FunctionCallInfo fcinfo, PurgeScope *scope, Oid tbl)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	MemoryContext cxt = CurrentMemoryContext;
+	List	   *tokens;
+	List	   *targets;
+	List	   *groups = NIL;
+	ListCell   *lc;
+
+	if (!xact_callback_registered)
+	{
+		RegisterXactCallback(purge_xact_callback, NULL);
+		xact_callback_registered = true;
+	}
+	InitMaterializedSRF(fcinfo, 0);
+	tokens = purge_tokens(scope, tbl);
+
+	if (OidIsValid(tbl))
+		targets = list_make1_oid(tbl);
+	else
+		targets = list_copy(TombstoneRootsInOrder(false));
+	scope->fks = read_foreign_keys();
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	/* 1. count */
+	foreach(lc, targets)
+		groups = count_table(scope, lfirst_oid(lc), groups, cxt);
+
+	/* 2. check and charge */
+	check_tokens(scope, groups, tokens);
+
+	/* 3. delete, children first */
+	TombstoneChangeSetOperation("purge", 0);
+	foreach(lc, targets)
+		delete_table(scope, lfirst_oid(lc), groups);
+	SPI_finish();
+
+	report_kept(scope, groups);
+	foreach(lc, groups)
+	{
+		PurgeGroup *g = lfirst(lc);
+		Datum		values[3];
+		bool		nulls[3] = {false, false, false};
+
+		if (g->purged == 0)
+			continue;
+		values[0] = ObjectIdGetDatum(g->target);
+		values[1] = g->tenant ? CStringGetTextDatum(g->tenant) : (Datum) 0;
+		nulls[1] = (g->tenant == NULL);
+		values[2] = Int64GetDatum(g->purged);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+}
+
+static void
+require_preloaded(const char *funcname)
+{
+	if (!tombstone_preloaded)
+		TombstoneRefuseNotPreloaded(psprintf("%s() removes rows of protected tables only with the library loaded at server start, which checks each row it removes.",
+											 funcname));
+}
+
+/*
+ * tombstone.purge(tbl regclass DEFAULT NULL, tenant text DEFAULT NULL)
+ *
+ * Remove the tombstones older than their table's retention, of tbl (with
+ * its partitions or children) or of every protected table, of one tenant or
+ * all.
+ */
+Datum
+tombstone_purge(PG_FUNCTION_ARGS)
+{
+	PurgeScope *scope = palloc0(sizeof(PurgeScope));
+	Oid			tbl = PG_ARGISNULL(0) ? InvalidOid : PG_GETARG_OID(0);
+
+	scope->funcname = "tombstone.purge";
+	scope->tenant = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
+	require_preloaded(scope->funcname);
+
+	if (OidIsValid(tbl))
+	{
+		if (TombstoneRelLookup(tbl) == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+					 errmsg("table \"%s\" is not protected",
+							get_rel_name(tbl) ? get_rel_name(tbl) : "?"),
+					 errdetail("tombstone.purge() removes tombstones of protected tables only."),
+					 errhint("See tombstone.protected_tables, or call tombstone.purge() without a table to purge every protected table.")));
+		scope->tables = find_all_inheritors(tbl, NoLock, NULL);
+	}
+	else
+		scope->all_tables = true;
+
+	run_purge(fcinfo, scope, tbl);
+	return (Datum) 0;
+}
+
+/*
+ * tombstone.purge_tenant(tenant text)
+ *
+ * An erasure request: remove every tombstoned row of the tenant in every
+ * protected table, regardless of retention.  Live rows stay (a NOTICE says
+ * how many).
+ */
+Datum
+tombstone_purge_tenant(PG_FUNCTION_ARGS)
+{
+	PurgeScope *scope = palloc0(sizeof(PurgeScope));
+
+	scope->funcname = "tombstone.purge_tenant";
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("tenant of tombstone.purge_tenant() must not be null"),
+				 errdetail("Called with tenant NULL."),
+				 errhint("Give the id of the tenant whose tombstoned rows are to be erased.")));
+	scope->tenant = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	scope->by_tenant = true;
+	scope->all_tables = true;
+	require_preloaded(scope->funcname);
+
+	run_purge(fcinfo, scope, InvalidOid);
+	return (Datum) 0;
 }
