@@ -287,8 +287,12 @@ change_reset(void)
 	next_undoes = 0;
 }
 
-static void
-change_count(Oid root, const char *tenant, bool tombstoned)
+/*
+ * The tally entry of a table and tenant in the open change, created empty
+ * on first use (the tenant is copied only then).
+ */
+static TallyEntry *
+tally_entry(Oid root, const char *tenant)
 {
 	TallyKey	key;
 	TallyEntry *entry;
@@ -303,6 +307,14 @@ change_count(Oid root, const char *tenant, bool tombstoned)
 		entry = hash_search(change.tally, &key, HASH_ENTER, &found);
 		entry->tombstoned = entry->restored = entry->purged = 0;
 	}
+	return entry;
+}
+
+static void
+change_count(Oid root, const char *tenant, bool tombstoned)
+{
+	TallyEntry *entry = tally_entry(root, tenant);
+
 	if (tombstoned)
 		entry->tombstoned++;
 	else
@@ -391,23 +403,10 @@ TombstoneChangeTally(void)
 void
 TombstoneChangeAddPurged(Oid root, const char *tenant, int64 rows)
 {
-	TallyKey	key;
-	TallyEntry *entry;
-	bool		found;
-
 	if (rows <= 0)
 		return;
 	(void) change_open();
-	key.root = root;
-	key.tenant = tenant;
-	entry = hash_search(change.tally, &key, HASH_FIND, NULL);
-	if (entry == NULL)
-	{
-		key.tenant = tenant ? MemoryContextStrdup(change.cxt, tenant) : NULL;
-		entry = hash_search(change.tally, &key, HASH_ENTER, &found);
-		entry->tombstoned = entry->restored = entry->purged = 0;
-	}
-	entry->purged += rows;
+	tally_entry(root, tenant)->purged += rows;
 }
 
 /*
