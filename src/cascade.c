@@ -154,21 +154,6 @@ graph_invalidate(Datum arg, Oid relid)
 	}
 }
 
-static char **
-column_names(Oid relid, Datum keys, int *nkeys)
-{
-	ArrayType  *arr = DatumGetArrayTypeP(keys);
-	int16	   *attnums = (int16 *) ARR_DATA_PTR(arr);
-	int			n = ARR_DIMS(arr)[0];
-	char	  **names = palloc(sizeof(char *) * n);
-	int			i;
-
-	for (i = 0; i < n; i++)
-		names[i] = get_attname(relid, attnums[i], false);
-	*nkeys = n;
-	return names;
-}
-
 static void
 read_registry(void)
 {
@@ -303,10 +288,10 @@ again:
 		link->deltype = con->confdeltype;
 		d = heap_getattr(tup, Anum_pg_constraint_conkey,
 						 RelationGetDescr(conrel), &isnull);
-		link->child_cols = column_names(con->conrelid, d, &link->nkeys);
+		link->child_cols = TombstoneColumnNames(con->conrelid, d, &link->nkeys);
 		d = heap_getattr(tup, Anum_pg_constraint_confkey,
 						 RelationGetDescr(conrel), &isnull);
-		link->parent_cols = column_names(con->confrelid, d, &link->nkeys);
+		link->parent_cols = TombstoneColumnNames(con->confrelid, d, &link->nkeys);
 		graph.links = lappend(graph.links, link);
 	}
 	systable_endscan(scan);

@@ -35,6 +35,7 @@
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/fmgroids.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
@@ -318,6 +319,25 @@ TombstoneLedgerRelid(void)
 	if (!OidIsValid(nspid))
 		return InvalidOid;
 	return get_relname_relid(TOMBSTONE_LEDGER, nspid);
+}
+
+/*
+ * The names of the columns of relid whose numbers are in keys, an int2[]
+ * such as pg_constraint.conkey; their count goes to *nkeys.
+ */
+char	  **
+TombstoneColumnNames(Oid relid, Datum keys, int *nkeys)
+{
+	ArrayType  *arr = DatumGetArrayTypeP(keys);
+	int16	   *attnums = (int16 *) ARR_DATA_PTR(arr);
+	int			n = ARR_DIMS(arr)[0];
+	char	  **names = palloc(sizeof(char *) * n);
+	int			i;
+
+	for (i = 0; i < n; i++)
+		names[i] = get_attname(relid, attnums[i], false);
+	*nkeys = n;
+	return names;
 }
 
 PG_FUNCTION_INFO_V1(tombstone_register);

@@ -126,6 +126,7 @@ extern List *TombstoneProtectedRoots(void);
 extern Oid	TombstoneLedgerRelid(void);
 extern Oid	TombstoneRelationOwner(Oid relid);
 extern char *TombstoneQualifiedName(Oid relid);
+extern char **TombstoneColumnNames(Oid relid, Datum keys, int *nkeys);
 extern void TombstoneInsertAsOwner(Oid catrelid, const char *sql, int nargs,
 								   Oid *argtypes, Datum *values,
 								   const char *nulls);

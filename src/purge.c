@@ -266,21 +266,6 @@ TombstonePurgeAllows(Relation rel, HeapTuple tuple)
  *-------------------------------------------------------------------------
  */
 
-static char **
-column_names(Oid relid, Datum keys, int *nkeys)
-{
-	ArrayType  *arr = DatumGetArrayTypeP(keys);
-	int16	   *attnums = (int16 *) ARR_DATA_PTR(arr);
-	int			n = ARR_DIMS(arr)[0];
-	char	  **names = palloc(sizeof(char *) * n);
-	int			i;
-
-	for (i = 0; i < n; i++)
-		names[i] = get_attname(relid, attnums[i], false);
-	*nkeys = n;
-	return names;
-}
-
 /*
  * Every foreign key of the database (top-level constraints only: the clones
  * a partitioned table gives its partitions say nothing more).
@@ -309,10 +294,10 @@ read_foreign_keys(void)
 		fk->confrelid = con->confrelid;
 		d = heap_getattr(tup, Anum_pg_constraint_conkey,
 						 RelationGetDescr(conrel), &isnull);
-		fk->child_cols = column_names(con->conrelid, d, &fk->nkeys);
+		fk->child_cols = TombstoneColumnNames(con->conrelid, d, &fk->nkeys);
 		d = heap_getattr(tup, Anum_pg_constraint_confkey,
 						 RelationGetDescr(conrel), &isnull);
-		fk->parent_cols = column_names(con->confrelid, d, &fk->nkeys);
+		fk->parent_cols = TombstoneColumnNames(con->confrelid, d, &fk->nkeys);
 		fks = lappend(fks, fk);
 	}
 	systable_endscan(scan);
