@@ -146,6 +146,8 @@ TRUNCATE g.comments;
 \echo :SQLSTATE
 ALTER TABLE g.comments DISABLE TRIGGER tombstone_guard_delete;
 \echo :SQLSTATE
+SELECT tgname, tgenabled FROM pg_trigger
+ WHERE tgrelid = 'g.comments'::regclass AND tgname = 'tombstone_guard_delete';
 BEGIN;
 SELECT tombstone.authorize(tok)->>'jti' AS jti FROM g.tok WHERE name = 'ddl_issues';
 ALTER TABLE g.comments DISABLE TRIGGER tombstone_guard_delete;
@@ -158,6 +160,7 @@ SELECT * FROM g.live;
 -- unprotect: refused without its token; with it the table is plain again
 SELECT tombstone.unprotect('g.comments');
 \echo :SQLSTATE
+SELECT table_name FROM tombstone.protected_tables WHERE table_name = 'g.comments'::regclass;
 BEGIN;
 SELECT tombstone.authorize(tok)->>'jti' AS jti FROM g.tok WHERE name = 'unprotect';
 SELECT tombstone.unprotect('g.comments');
