@@ -24,4 +24,4 @@ $$;
 
 SELECT bench_create('i_base', 0), bench_create('i_prot', 0);
 VACUUM (ANALYZE) i_base, i_prot;
-SELECT tombstone.protect('i_prot', 'tenant_id');
+SELECT tombstone.protect('i_prot', 'tenant_id', history => false);

@@ -352,5 +352,11 @@ VACUUM (FREEZE, ANALYZE) base.tenants, base.projects, base.tasks, base.comments,
                          prot.documents, prot.events;
 
 SELECT tombstone.protect_tenants('prot.tenants', 'id');
-SELECT tombstone.protect(('prot.' || tbl)::regclass, 'tenant_id')
+-- history => false: row history has its own benchmark (history_bench.sh)
+SELECT tombstone.protect(('prot.' || tbl)::regclass, 'tenant_id', history => false)
   FROM ledger_shares(1) ORDER BY tbl;
+
+-- Deleting a tenant needs a delete_tenant token (bench/ledger_delete_prot.sql
+-- signs one per run with this key, as an approver would)
+SELECT tombstone.add_key('bench', 'HS256', convert_to('benchmark key, not a secret, 32+ bytes', 'UTF8'))
+ WHERE NOT EXISTS (SELECT FROM tombstone.keys WHERE key_id = 'bench');
