@@ -13,7 +13,8 @@ OBJS = \
 	src/token.o \
 	src/guard.o \
 	src/purge.o \
-	src/observe.o
+	src/observe.o \
+	src/history.o
 
 DATA = $(wildcard sql/pg_tombstone--*.sql)
 PGFILEDESC = "pg_tombstone - DELETE becomes a recoverable tombstone"

@@ -8,6 +8,13 @@
 
 GRANT USAGE ON SCHEMA tombstone TO PUBLIC;
 
+-- The history tables of protected tables (protect(..., history => true)),
+-- owned by the owners of the tables they keep the old row versions of.
+CREATE SCHEMA tombstone_history;
+COMMENT ON SCHEMA tombstone_history IS
+    'pg_tombstone: old versions of the rows of protected tables, one table per protected table';
+GRANT USAGE ON SCHEMA tombstone_history TO PUBLIC;
+
 -- One row per protected relation.  Partitions and inheritance children of a
 -- protected table have their own row, with the root they are protected
 -- through in "parent", so that every check is a lookup by relation.
@@ -17,7 +24,8 @@ CREATE TABLE tombstone.tables (
     retention     interval    NOT NULL,
     history       boolean     NOT NULL,
     parent        regclass,
-    protected_at  timestamptz NOT NULL DEFAULT now()
+    protected_at  timestamptz NOT NULL DEFAULT now(),
+    history_table regclass
 );
 COMMENT ON TABLE tombstone.tables IS
     'Relations protected by pg_tombstone; written only by tombstone.protect()';
@@ -31,7 +39,8 @@ SELECT t.relid         AS table_name,
        t.retention,
        t.history,
        t.parent        AS protected_through,
-       t.protected_at
+       t.protected_at,
+       t.history_table
   FROM tombstone.tables t;
 COMMENT ON VIEW tombstone.protected_tables IS
     'Protected tables; protected_through names the table whose protection a partition or child inherits';
@@ -141,12 +150,26 @@ LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION tombstone._preloaded() IS
     'Whether pg_tombstone was loaded from shared_preload_libraries in this backend';
 
-CREATE FUNCTION tombstone._register(regclass, name, interval, boolean, regclass)
+CREATE FUNCTION tombstone._register(regclass, name, interval, boolean, regclass, regclass)
 RETURNS void
 AS 'MODULE_PATHNAME', 'tombstone_register'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
-COMMENT ON FUNCTION tombstone._register(regclass, name, interval, boolean, regclass) IS
+COMMENT ON FUNCTION tombstone._register(regclass, name, interval, boolean, regclass, regclass) IS
     'Internal: record a relation owned by the caller in tombstone.tables';
+
+CREATE FUNCTION tombstone._create_history(tbl regclass, tenant_column name)
+RETURNS regclass
+AS 'MODULE_PATHNAME', 'tombstone_create_history'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION tombstone._create_history(regclass, name) IS
+    'Internal: create the history table of a table owned by the caller, in schema tombstone_history';
+
+CREATE FUNCTION tombstone._history_guard()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'tombstone_history_guard'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION tombstone._history_guard() IS
+    'Trigger: history tables are written by pg_tombstone only and emptied only by an authorised purge';
 
 CREATE FUNCTION tombstone._guard_delete()
 RETURNS trigger
@@ -235,6 +258,7 @@ DECLARE
     d       record;
     coltype regtype;
     col     record;
+    hist    regclass;
 BEGIN
     IF tbl IS NULL OR tenant_column IS NULL OR retention IS NULL OR history IS NULL THEN
         RAISE EXCEPTION 'arguments of tombstone.protect() must not be null'
@@ -306,7 +330,8 @@ BEGIN
                   HINT = 'Protect the tables individually, or detach the partition first.';
     END IF;
 
-    IF tenant_column IN ('deleted_at', 'deleted_change') THEN
+    IF tenant_column IN ('deleted_at', 'deleted_change')
+       OR (history AND tenant_column IN ('valid_from', 'valid_to')) THEN
         RAISE EXCEPTION 'column "%" cannot be the tenant column', tenant_column
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'The tombstone columns deleted_at and deleted_change are managed by pg_tombstone.',
@@ -341,11 +366,46 @@ BEGIN
         END IF;
     END LOOP;
 
+    -- Row history: the live row carries the start of its validity, and the
+    -- history table adds valid_to to the table's columns.
+    IF history THEN
+        IF EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = tbl AND a.attname = 'valid_to'
+                      AND a.attnum > 0 AND NOT a.attisdropped) THEN
+            RAISE EXCEPTION 'table % has a column "valid_to"', tbl
+                USING ERRCODE = 'TB040',
+                      DETAIL = 'The history table of a protected table has the table''s columns and valid_to, the end of each old version''s validity.',
+                      HINT = 'Rename the column, or protect the table with history => false.';
+        END IF;
+        SELECT a.atttypid::regtype INTO coltype FROM pg_attribute a
+         WHERE a.attrelid = tbl AND a.attname = 'valid_from' AND a.attnum > 0 AND NOT a.attisdropped;
+        IF FOUND AND coltype <> 'timestamptz'::regtype THEN
+            RAISE EXCEPTION 'column "valid_from" of table % has type %, not timestamp with time zone', tbl, coltype
+                USING ERRCODE = 'datatype_mismatch',
+                      DETAIL = 'With history, pg_tombstone stores the start of each row version''s validity in column valid_from.',
+                      HINT = 'Rename the existing column, or protect the table with history => false.';
+        ELSIF NOT FOUND AND rel.relispartition THEN
+            RAISE EXCEPTION 'partition % has no column "valid_from"', tbl
+                USING ERRCODE = 'undefined_column',
+                      DETAIL = 'Columns cannot be added to a single partition.',
+                      HINT = 'Protect the partitioned table instead, or protect the partition with history => false.';
+        ELSIF NOT FOUND THEN
+            -- existing rows get the time of protection: history starts now
+            EXECUTE format('ALTER TABLE %s ADD COLUMN valid_from timestamptz NOT NULL DEFAULT now()', tbl);
+        ELSE
+            EXECUTE format('UPDATE %s SET valid_from = now() WHERE valid_from IS NULL', tbl);
+            EXECUTE format('ALTER TABLE %s ALTER COLUMN valid_from SET DEFAULT now(),'
+                           ' ALTER COLUMN valid_from SET NOT NULL', tbl);
+        END IF;
+    END IF;
+
     -- Record everything first: the nested ALTER TABLE commands below fire
     -- the DDL event trigger, which must find nothing left to adopt.
-    PERFORM tombstone._register(tbl, tenant_column, retention, history, NULL);
+    IF history THEN
+        hist := tombstone._create_history(tbl, tenant_column);
+    END IF;
+    PERFORM tombstone._register(tbl, tenant_column, retention, history, NULL, hist);
     FOR d IN SELECT * FROM tombstone._descendants(tbl) LOOP
-        PERFORM tombstone._register(d.relid, tenant_column, retention, history, tbl);
+        PERFORM tombstone._register(d.relid, tenant_column, retention, history, tbl, NULL);
     END LOOP;
 
     PERFORM tombstone._install_triggers(tbl, false);
@@ -445,6 +505,133 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION tombstone.undelete_tenant(text) IS
     'Restore a deleted tenant: its registry row and every row the tenant deletion tombstoned';
 
+--------------------------------------------------------------------------
+-- Row history and time travel
+--------------------------------------------------------------------------
+
+CREATE FUNCTION tombstone.as_of(rowtype anyelement, tenant text, at timestamptz)
+RETURNS SETOF anyelement
+AS 'MODULE_PATHNAME', 'tombstone_as_of'
+LANGUAGE C STABLE PARALLEL UNSAFE CALLED ON NULL INPUT;
+COMMENT ON FUNCTION tombstone.as_of(anyelement, text, timestamptz) IS
+    'The rows of a tenant in a protected table as they were at a past time: SELECT * FROM tombstone.as_of(NULL::tbl, tenant, at)';
+
+CREATE FUNCTION tombstone.rewind_tenant(tenant text, at timestamptz)
+RETURNS TABLE (table_name regclass, tombstoned bigint, rewound bigint)
+AS 'MODULE_PATHNAME', 'tombstone_rewind_tenant'
+LANGUAGE C VOLATILE PARALLEL UNSAFE CALLED ON NULL INPUT;
+COMMENT ON FUNCTION tombstone.rewind_tenant(text, timestamptz) IS
+    'Make a tenant''s rows in every protected table with history what they were at a past time, as one ledger change (needs a rewind token)';
+
+CREATE FUNCTION tombstone.extract_tenant(tenant text, at timestamptz, into_schema name)
+RETURNS TABLE (table_name regclass, rows bigint)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r      record;
+    target name;
+    n      bigint;
+BEGIN
+    IF tenant IS NULL OR at IS NULL OR into_schema IS NULL THEN
+        RAISE EXCEPTION 'arguments of tombstone.extract_tenant() must not be null'
+            USING ERRCODE = 'null_value_not_allowed',
+                  DETAIL = format('Called with tenant %s, at %s, into_schema %s.',
+                                  coalesce(quote_literal(tenant), 'NULL'), coalesce(at::text, 'NULL'),
+                                  coalesce(quote_ident(into_schema), 'NULL')),
+                  HINT = 'Give the tenant, the time and the name of a schema to create.';
+    END IF;
+    -- a new schema: extracting never overwrites anything
+    EXECUTE format('CREATE SCHEMA %I', into_schema);
+    FOR r IN
+        SELECT t.relid, c.relname, n.nspname, t.history_table,
+               count(*) OVER (PARTITION BY c.relname) AS same_name
+          FROM tombstone.tables t
+          JOIN pg_class c ON c.oid = t.relid
+          JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE t.parent IS NULL
+         ORDER BY n.nspname, c.relname
+    LOOP
+        IF r.history_table IS NULL THEN
+            RAISE NOTICE 'table % has no row history and was not extracted', r.relid;
+            CONTINUE;
+        END IF;
+        target := CASE WHEN r.same_name > 1 THEN left(r.nspname || '_' || r.relname, 63)
+                       ELSE r.relname END;
+        EXECUTE format('CREATE TABLE %I.%I (LIKE %s)', into_schema, target, r.relid);
+        EXECUTE format('INSERT INTO %I.%I SELECT * FROM tombstone.as_of(NULL::%s, $1, $2)',
+                       into_schema, target, r.relid)
+          USING tenant, at;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        table_name := format('%I.%I', into_schema, target)::regclass;
+        rows := n;
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION tombstone.extract_tenant(text, timestamptz, name) IS
+    'Copy a tenant''s rows of every protected table with history, as of a past time, into tables of a new schema';
+
+-- Carry a schema change of a protected table to its history table: new
+-- columns are added, retyped columns retyped, and the columns of dropped
+-- ones are kept under a new name (their old values are not lost).  Renamed
+-- columns were renamed before the ALTER TABLE ran (ddl_guard.c).
+CREATE FUNCTION tombstone._sync_history(tbl regclass, hist regclass)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    c record;
+BEGIN
+    FOR c IN
+        SELECT a.attname, format_type(a.atttypid, a.atttypmod) AS typ, h.attname AS hname,
+               h.atttypid <> a.atttypid OR h.atttypmod <> a.atttypmod AS retyped,
+               format_type(h.atttypid, h.atttypmod) AS htyp
+          FROM pg_attribute a
+          LEFT JOIN pg_attribute h ON h.attrelid = hist AND h.attname = a.attname
+                                  AND h.attnum > 0 AND NOT h.attisdropped
+         WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped
+           AND (h.attname IS NULL OR h.atttypid <> a.atttypid OR h.atttypmod <> a.atttypmod)
+    LOOP
+        IF c.attname = 'valid_to' THEN
+            RAISE EXCEPTION 'cannot add column "valid_to" to table %, which keeps row history', tbl
+                USING ERRCODE = 'TB040',
+                      DETAIL = format('History table %s uses column valid_to for the end of each old version''s validity.', hist),
+                      HINT = 'Choose another name.';
+        ELSIF c.hname IS NULL THEN
+            -- old versions had no such column: they read as NULL
+            EXECUTE format('ALTER TABLE %s ADD COLUMN %I %s', hist, c.attname, c.typ);
+        ELSE
+            BEGIN
+                EXECUTE format('ALTER TABLE %s ALTER COLUMN %I TYPE %s USING %I::%s',
+                               hist, c.attname, c.typ, c.attname, c.typ);
+            EXCEPTION WHEN OTHERS THEN
+                RAISE EXCEPTION 'cannot change the type of column "%" of table % to %', c.attname, tbl, c.typ
+                    USING ERRCODE = 'TB040',
+                          DETAIL = format('The old versions of rows in history table %s have %s values that do not convert to %s: %s.',
+                                          hist, c.htyp, c.typ, SQLERRM),
+                          HINT = 'Change the type in steps that convert every old value, or add a new column and copy the values.';
+            END;
+        END IF;
+    END LOOP;
+    FOR c IN
+        SELECT h.attname, h.attnum
+          FROM pg_attribute h
+         WHERE h.attrelid = hist AND h.attnum > 0 AND NOT h.attisdropped
+           AND h.attname <> 'valid_to' AND h.attname NOT LIKE '%(dropped %'
+           AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = tbl AND a.attname = h.attname
+                              AND a.attnum > 0 AND NOT a.attisdropped)
+    LOOP
+        EXECUTE format('ALTER TABLE %s ALTER COLUMN %I DROP NOT NULL', hist, c.attname);
+        EXECUTE format('ALTER TABLE %s RENAME COLUMN %I TO %I', hist, c.attname,
+                       left(c.attname, 30) || ' (dropped ' || to_char(now(), 'YYYY-MM-DD HH24:MI:SS') || ')');
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION tombstone._sync_history(regclass, regclass) IS
+    'Internal: carry a schema change of a protected table to its history table';
+
 CREATE FUNCTION tombstone.preview(statement text)
 RETURNS TABLE (table_name regclass, tenant text, rows bigint)
 AS 'MODULE_PATHNAME', 'tombstone_preview'
@@ -491,9 +678,20 @@ BEGIN
           FROM up JOIN tombstone.tables p ON p.relid = up.relid
          ORDER BY up.depth LIMIT 1;
         IF FOUND THEN
-            PERFORM tombstone._register(r.relid, root.tenant_column, root.retention, root.history, root.root);
+            PERFORM tombstone._register(r.relid, root.tenant_column, root.retention, root.history, root.root, NULL);
             PERFORM tombstone._install_triggers(r.relid, r.relispartition);
         END IF;
+    END LOOP;
+
+    -- schema changes of tables with history reach their history tables
+    FOR r IN
+        SELECT DISTINCT p.relid, p.history_table
+          FROM pg_event_trigger_ddl_commands() c
+          JOIN tombstone.tables p ON p.relid = c.objid
+         WHERE c.object_type = 'table' AND c.classid = 'pg_class'::regclass
+           AND p.history_table IS NOT NULL
+    LOOP
+        PERFORM tombstone._sync_history(r.relid, r.history_table);
     END LOOP;
 END
 $$;

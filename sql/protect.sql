@@ -65,7 +65,8 @@ CREATE TABLE events_2a PARTITION OF events_2 FOR VALUES IN (2);
 SELECT tombstone.protect('events', 'tenant_id');
 CREATE TABLE events_3 PARTITION OF events_2 FOR VALUES IN (3);
 CREATE TABLE events_4 (id int, tenant_id int NOT NULL, payload text,
-                       deleted_at timestamptz, deleted_change bigint);
+                       deleted_at timestamptz, deleted_change bigint,
+                       valid_from timestamptz NOT NULL DEFAULT now());
 ALTER TABLE events ATTACH PARTITION events_4 FOR VALUES IN (4);
 SELECT table_name, protected_through FROM tombstone.protected_tables
  WHERE table_name::text LIKE 'events%' ORDER BY table_name::text;
@@ -79,7 +80,7 @@ CREATE TABLE logs (id int, tenant_id int NOT NULL, deleted_at timestamptz, delet
   PARTITION BY LIST (tenant_id);
 CREATE TABLE logs_1 PARTITION OF logs FOR VALUES IN (1);
 CREATE TABLE logs_2 PARTITION OF logs FOR VALUES IN (2);
-SELECT tombstone.protect('logs_1', 'tenant_id');
+SELECT tombstone.protect('logs_1', 'tenant_id', history => false);
 -- and then the parent, which would adopt it twice
 SELECT tombstone.protect('logs', 'tenant_id');
 -- a partition cannot get new columns on its own
@@ -110,6 +111,6 @@ SET ROLE tomb_app;
 SELECT count(*) > 0 AS can_read FROM tombstone.protected_tables;
 INSERT INTO tombstone.tables VALUES ('sites', 'id', '1 day', true, NULL, now());
 DELETE FROM tombstone.tables;
-SELECT tombstone._register('sites', 'id', '1 day', true, NULL);
+SELECT tombstone._register('sites', 'id', '1 day', true, NULL, NULL);
 RESET ROLE;
 DROP ROLE tomb_app;

@@ -55,6 +55,7 @@
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "nodes/params.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "utils/array.h"
@@ -472,13 +473,6 @@ TombstonePendingReset(void)
  */
 
 /*
- * Run one internal query (text starting with TOMBSTONE_INTERNAL_QUERY) as
- * user as_user, with row-level security as the owner sees it, or as the
- * caller when as_user is InvalidOid.  The caller
- * has connected to SPI.  Plans are prepared once per query text and kept.
- * Returns SPI_processed.
- */
-/*
  * The executor depth at which TombstoneRunInternal() is running its query,
  * or -1.  The planner treats a query as the extension's own only when its
  * text says so and it is planned at that depth: a user's query that merely
@@ -493,9 +487,13 @@ TombstoneRunningInternal(void)
 	return internal_depth >= 0 && internal_depth == TombstoneExecDepth();
 }
 
-/* SPI_execute_plan() with internal_depth set for the planner hook */
+/*
+ * SPI_execute_plan() with internal_depth set for the planner hook; the rows
+ * go to dest when it is given, else to SPI_tuptable.
+ */
 static int
-execute_internal(SPIPlanPtr plan, Datum *values, const char *nulls)
+execute_internal(SPIPlanPtr plan, int nargs, Oid *argtypes, Datum *values,
+				 const char *nulls, DestReceiver *dest)
 {
 	int			save_internal_depth = internal_depth;
 	int			rc;
@@ -503,7 +501,27 @@ execute_internal(SPIPlanPtr plan, Datum *values, const char *nulls)
 	internal_depth = TombstoneExecDepth();
 	PG_TRY();
 	{
-		rc = SPI_execute_plan(plan, values, nulls, false, 0);
+		if (dest == NULL)
+			rc = SPI_execute_plan(plan, values, nulls, false, 0);
+		else
+		{
+			SPIExecuteOptions options;
+			ParamListInfo params = makeParamList(nargs);
+			int			i;
+
+			for (i = 0; i < nargs; i++)
+			{
+				params->params[i].value = values[i];
+				params->params[i].isnull = nulls != NULL && nulls[i] == 'n';
+				params->params[i].pflags = PARAM_FLAG_CONST;
+				params->params[i].ptype = argtypes[i];
+			}
+			memset(&options, 0, sizeof(options));
+			options.params = params;
+			options.read_only = false;
+			options.dest = dest;
+			rc = SPI_execute_plan_extended(plan, &options);
+		}
 	}
 	PG_FINALLY();
 	{
@@ -513,16 +531,31 @@ execute_internal(SPIPlanPtr plan, Datum *values, const char *nulls)
 	return rc;
 }
 
+/*
+ * Run one internal query (text starting with TOMBSTONE_INTERNAL_QUERY) as
+ * user as_user, with row-level security as the owner sees it, or as the
+ * caller when as_user is InvalidOid.  The caller has connected to SPI.
+ * Plans are prepared once per query text and kept.  Returns SPI_processed.
+ */
 uint64
 TombstoneRunInternal(const char *sql, int nargs, Oid *argtypes, Datum *values,
 					 const char *nulls, Oid as_user)
+{
+	return TombstoneRunInternalTo(sql, nargs, argtypes, values, nulls,
+								  as_user, NULL);
+}
+
+/* The same, sending the rows to dest (NULL: to SPI_tuptable) */
+uint64
+TombstoneRunInternalTo(const char *sql, int nargs, Oid *argtypes,
+					   Datum *values, const char *nulls, Oid as_user,
+					   DestReceiver *dest)
 {
 	SPIPlanPtr	plan;
 	PlanEntry  *entry = NULL;
 	Oid			save_userid;
 	int			save_sec_context;
 	int			rc;
-
 	Assert(strncmp(sql, TOMBSTONE_INTERNAL_QUERY,
 				   strlen(TOMBSTONE_INTERNAL_QUERY)) == 0);
 	if (plans == NULL)
@@ -561,7 +594,7 @@ TombstoneRunInternal(const char *sql, int nargs, Oid *argtypes, Datum *values,
 		SetUserIdAndSecContext(as_user, save_sec_context |
 							   SECURITY_LOCAL_USERID_CHANGE |
 							   SECURITY_NOFORCE_RLS);
-	rc = execute_internal(plan, values, nulls);
+	rc = execute_internal(plan, nargs, argtypes, values, nulls, dest);
 	SetUserIdAndSecContext(save_userid, save_sec_context);
 	if (rc < 0)
 		elog(ERROR, "internal query failed: %s", SPI_result_code_string(rc));

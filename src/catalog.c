@@ -30,6 +30,8 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
+#include "access/tableam.h"
+#include "executor/executor.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -50,7 +52,9 @@
 /* Column numbers of tombstone.tables; they follow the extension script. */
 #define Anum_tables_relid			1
 #define Anum_tables_tenant_column	2
+#define Anum_tables_retention		3
 #define Anum_tables_parent			5
+#define Anum_tables_history_table	7
 
 static HTAB *rel_cache = NULL;
 
@@ -141,6 +145,13 @@ load_entry(Oid catrelid, Oid relid, TombstoneRel *entry)
 						 RelationGetDescr(catrel), &isnull);
 		entry->parent = isnull ? InvalidOid : DatumGetObjectId(d);
 		entry->root = isnull ? relid : entry->parent;
+		d = heap_getattr(tup, Anum_tables_retention,
+						 RelationGetDescr(catrel), &isnull);
+		if (!isnull)
+			entry->retention = *DatumGetIntervalP(d);
+		d = heap_getattr(tup, Anum_tables_history_table,
+						 RelationGetDescr(catrel), &isnull);
+		entry->history_relid = isnull ? InvalidOid : DatumGetObjectId(d);
 		found = true;
 	}
 
@@ -189,11 +200,32 @@ TombstoneRelLookup(Oid relid)
 	memset(&tmp, 0, sizeof(tmp));
 	tmp.relid = relid;
 	tmp.is_protected = load_entry(catrelid, relid, &tmp);
+	if (tmp.is_protected && OidIsValid(tmp.parent))
+	{
+		TombstoneRel root;
+
+		/* history and retention are the root's */
+		memset(&root, 0, sizeof(root));
+		if (load_entry(catrelid, tmp.parent, &root))
+		{
+			tmp.history_relid = root.history_relid;
+			tmp.retention = root.retention;
+		}
+	}
 	if (tmp.is_protected)
 	{
 		tmp.deleted_at_attno = get_attnum(relid, TOMBSTONE_DELETED_AT);
 		tmp.deleted_change_attno = get_attnum(relid, TOMBSTONE_DELETED_CHANGE);
 		tmp.tenant_attno = get_attnum(relid, NameStr(tmp.tenant_column));
+		if (OidIsValid(tmp.history_relid))
+		{
+			tmp.valid_from_attno = get_attnum(relid, TOMBSTONE_VALID_FROM);
+			if (tmp.valid_from_attno == InvalidAttrNumber)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_CORRUPTED),
+						 errmsg("protected table \"%s\" has no column \"%s\"",
+								get_rel_name(relid), TOMBSTONE_VALID_FROM)));
+		}
 
 		/*
 		 * The DDL guard keeps these columns in place; if one is missing
@@ -385,7 +417,55 @@ TombstoneInsertAsOwner(Oid catrelid, const char *sql, int nargs,
 }
 
 /*
- * tombstone._register(tbl, tenant_column, retention, history, parent)
+ * Insert a tuple into a relation of the extension (the ledger, a history
+ * table) directly, heap and indexes, without the executor: no privilege
+ * checks and no triggers, as for a system catalog.  The caller holds
+ * RowExclusiveLock on rel.
+ */
+void
+TombstoneInsertTuple(Relation rel, HeapTuple tuple)
+{
+	EState	   *estate;
+	ResultRelInfo *rri;
+	TupleTableSlot *slot;
+
+	estate = CreateExecutorState();
+	rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(rri, rel, 1, NULL, 0);
+	ExecOpenIndices(rri, false);
+	slot = ExecInitExtraTupleSlot(estate, RelationGetDescr(rel),
+								  &TTSOpsHeapTuple);
+	ExecStoreHeapTuple(tuple, slot, false);
+	simple_table_tuple_insert(rel, slot);
+	if (rri->ri_NumIndices > 0)
+		(void) ExecInsertIndexTuples(rri, slot, estate, false, false, NULL, NIL);
+	ExecCloseIndices(rri);
+	ExecResetTupleTable(estate->es_tupleTable, false);
+	FreeExecutorState(estate);
+}
+
+/*
+ * The protected table whose history table histrelid is, or InvalidOid.
+ * Reads the whole catalog: for DDL paths only.
+ */
+static bool
+has_history_table(Oid relid, void *arg)
+{
+	const TombstoneRel *trel = TombstoneRelLookup(relid);
+
+	return trel != NULL && !OidIsValid(trel->parent) &&
+		trel->history_relid == *(Oid *) arg;
+}
+
+Oid
+TombstoneHistoryBase(Oid histrelid)
+{
+	return TombstoneFindProtected(has_history_table, &histrelid);
+}
+
+/*
+ * tombstone._register(tbl, tenant_column, retention, history, parent,
+ *					   history_table)
  *
  * Records one relation in tombstone.tables.  Called by protect() and by the
  * DDL event trigger that adopts new partitions, both running as the user who
@@ -399,10 +479,10 @@ tombstone_register(PG_FUNCTION_ARGS)
 {
 	Oid			relid;
 	Oid			catrelid;
-	Datum		values[5];
-	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
-	Oid			argtypes[5] = {REGCLASSOID, NAMEOID, INTERVALOID, BOOLOID,
-	REGCLASSOID};
+	Datum		values[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	Oid			argtypes[6] = {REGCLASSOID, NAMEOID, INTERVALOID, BOOLOID,
+	REGCLASSOID, REGCLASSOID};
 	int			i;
 
 	for (i = 0; i < 4; i++)
@@ -417,16 +497,18 @@ tombstone_register(PG_FUNCTION_ARGS)
 	if (!OidIsValid(catrelid))
 		elog(ERROR, "catalog table tombstone.tables does not exist");
 
-	for (i = 0; i < 5; i++)
+	for (i = 0; i < 6; i++)
+	{
 		values[i] = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);
-	if (PG_ARGISNULL(4))
-		nulls[4] = 'n';
+		if (PG_ARGISNULL(i))
+			nulls[i] = 'n';
+	}
 
 	TombstoneInsertAsOwner(catrelid,
 						   "INSERT INTO tombstone.tables "
-						   "(relid, tenant_column, retention, history, parent) "
-						   "VALUES ($1, $2, $3, $4, $5)",
-						   5, argtypes, values, nulls);
+						   "(relid, tenant_column, retention, history, parent, history_table) "
+						   "VALUES ($1, $2, $3, $4, $5, $6)",
+						   6, argtypes, values, nulls);
 	CacheInvalidateRelcacheByRelid(relid);
 	PG_RETURN_VOID();
 }

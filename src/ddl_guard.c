@@ -76,7 +76,9 @@ is_protected_column(const TombstoneRel *trel, const char *colname)
 {
 	return strcmp(colname, TOMBSTONE_DELETED_AT) == 0 ||
 		strcmp(colname, TOMBSTONE_DELETED_CHANGE) == 0 ||
-		strcmp(colname, NameStr(trel->tenant_column)) == 0;
+		strcmp(colname, NameStr(trel->tenant_column)) == 0 ||
+		(OidIsValid(trel->history_relid) &&
+		 strcmp(colname, TOMBSTONE_VALID_FROM) == 0);
 }
 
 static void
@@ -92,6 +94,26 @@ refuse_drop_table(Oid relid)
 			 errmsg("cannot drop protected table \"%s\"", relname),
 			 errdetail("The command would drop table \"%s\" with all of its rows, live and tombstoned.",
 					   relname),
+			 errhint(TOMBSTONE_DDL_HINT)));
+}
+
+/*
+ * A history table goes only with a "ddl" token naming its protected table;
+ * once that table was dropped (with a token), its history is an ordinary
+ * table the owner may drop.
+ */
+static void
+refuse_drop_history(Oid histrelid)
+{
+	Oid			base = TombstoneHistoryBase(histrelid);
+
+	if (!OidIsValid(base) || TombstoneGuardDdlAllowed(base))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_TOMBSTONE_DROP_TABLE),
+			 errmsg("cannot drop history table \"%s\"", get_rel_name(histrelid)),
+			 errdetail("The command would drop the old versions of the rows of protected table %s.",
+					   TombstoneQualifiedName(base)),
 			 errhint(TOMBSTONE_DDL_HINT)));
 }
 
@@ -298,7 +320,9 @@ check_alter_table(AlterTableStmt *stmt)
 			case AT_AlterColumnType:
 				if (trel != NULL &&
 					(strcmp(cmd->name, TOMBSTONE_DELETED_AT) == 0 ||
-					 strcmp(cmd->name, TOMBSTONE_DELETED_CHANGE) == 0))
+					 strcmp(cmd->name, TOMBSTONE_DELETED_CHANGE) == 0 ||
+					 (OidIsValid(trel->history_relid) &&
+					  strcmp(cmd->name, TOMBSTONE_VALID_FROM) == 0)))
 					ereport(ERROR,
 							(errcode(ERRCODE_TOMBSTONE_ALTER_COLUMN),
 							 errmsg("cannot change the type of column \"%s\" of protected table \"%s\"",
@@ -351,6 +375,10 @@ check_rename(RenameStmt *stmt)
 				 errdetail("pg_tombstone finds the column by the name \"%s\".",
 						   stmt->subname),
 				 errhint("Leave the tombstone and tenant columns as protect() found them.")));
+
+	/* the history table's column follows, in the same transaction */
+	if (stmt->renameType == OBJECT_COLUMN)
+		TombstoneHistoryRenameColumn(relid, stmt->subname, stmt->newname);
 }
 
 static void
@@ -412,6 +440,9 @@ check_drop(DropStmt *stmt)
 
 			if (OidIsValid(relid) && TombstoneRelLookup(relid) != NULL)
 				refuse_drop_table(relid);
+			else if (OidIsValid(relid) &&
+					 get_rel_namespace(relid) == get_namespace_oid(TOMBSTONE_HISTORY_SCHEMA, true))
+				refuse_drop_history(relid);
 		}
 	}
 	else if (stmt->removeType == OBJECT_SCHEMA)

@@ -97,6 +97,7 @@ typedef struct GuardState
 	int64		stmt_rows;
 	TombstoneToken *token;		/* the token in use, if any */
 	int64		token_change;	/* the change it was first needed for */
+	bool		rewinding;		/* rewind_tenant() runs under token */
 } GuardState;
 
 static GuardState guard;
@@ -434,6 +435,7 @@ TombstoneGuardRow(Oid root, const char *tenant, bool registry, int64 change)
 	}
 
 	if (max_rows_without_token > 0 && guard.stmt_rows > max_rows_without_token &&
+		!guard.rewinding &&
 		(guard.token == NULL || strcmp(guard.token->op, "delete") != 0))
 	{
 		TombstoneToken *t = find_token("delete", guard.roots,
@@ -478,9 +480,58 @@ TombstoneGuardRow(Oid root, const char *tenant, bool registry, int64 change)
 const TombstoneToken *
 TombstoneGuardTokenFor(int64 change)
 {
-	if (guard.token != NULL && guard.token_change == change)
+	if (guard.token != NULL &&
+		(guard.token_change == change || guard.rewinding))
 		return guard.token;
 	return NULL;
+}
+
+/*
+ * rewind_tenant() of tenant over the tables roots needs a bound token of
+ * operation "rewind" covering them; it becomes the token in use (its
+ * max_rows limits the rows the rewind tombstones) and is recorded on the
+ * rewind's ledger entry.
+ */
+void
+TombstoneGuardRequireRewind(List *roots, const char *tenant)
+{
+	TombstoneToken *t;
+	List	   *one = list_make1((char *) tenant);
+
+	t = find_token("rewind", roots, one);
+	if (t == NULL)
+	{
+		StringInfoData tables;
+		ListCell   *lc;
+
+		initStringInfo(&tables);
+		foreach(lc, roots)
+			appendStringInfo(&tables, "%s%s", tables.len > 0 ? ", " : "",
+							 TombstoneQualifiedName(lfirst_oid(lc)));
+		ereport(ERROR,
+				(errcode(ERRCODE_TOMBSTONE_REWIND),
+				 errmsg("cannot rewind tenant %s without a change token",
+						quote_literal_cstr(tenant)),
+				 errdetail("Rewinding tenant %s would change its rows in tables %s. %s",
+						   quote_literal_cstr(tenant), tables.data,
+						   bound_text("rewind")),
+				 errdetail_log("%s", who_text()),
+				 errhint("Authorise a token of operation \"rewind\" naming tenant %s and these tables with tombstone.authorize() in the same transaction.",
+						 quote_literal_cstr(tenant))));
+	}
+	guard_open();
+	guard.token = t;
+	guard.token_change = 0;
+	guard.rewinding = true;
+}
+
+/* rewind_tenant() has finished the work of change id change */
+void
+TombstoneGuardRewindDone(int64 change)
+{
+	guard.rewinding = false;
+	if (guard.token != NULL && strcmp(guard.token->op, "rewind") == 0)
+		guard.token_change = change;
 }
 
 /*

@@ -106,6 +106,7 @@ typedef struct TallyEntry
 	int64		tombstoned;
 	int64		restored;
 	int64		purged;
+	int64		rewound;		/* rows given old values by rewind_tenant() */
 } TallyEntry;
 
 /* The change of the current statement; id 0 when none is open. */
@@ -305,7 +306,7 @@ tally_entry(Oid root, const char *tenant)
 	{
 		key.tenant = tenant ? MemoryContextStrdup(change.cxt, tenant) : NULL;
 		entry = hash_search(change.tally, &key, HASH_ENTER, &found);
-		entry->tombstoned = entry->restored = entry->purged = 0;
+		entry->tombstoned = entry->restored = entry->purged = entry->rewound = 0;
 	}
 	return entry;
 }
@@ -347,6 +348,13 @@ TombstoneChangeMarkTenantDeleted(void)
 {
 	if (change.id != 0)
 		change.tenant_deleted = true;
+}
+
+/* The id of the current change, 0 when none is open */
+int64
+TombstoneChangeId(void)
+{
+	return change.id;
 }
 
 /*
@@ -391,6 +399,7 @@ TombstoneChangeTally(void)
 		t->tombstoned = entry->tombstoned;
 		t->restored = entry->restored;
 		t->purged = entry->purged;
+		t->rewound = entry->rewound;
 		result = lappend(result, t);
 	}
 	return result;
@@ -407,6 +416,19 @@ TombstoneChangeAddPurged(Oid root, const char *tenant, int64 rows)
 		return;
 	(void) change_open();
 	tally_entry(root, tenant)->purged += rows;
+}
+
+/*
+ * history.c: count rows that rewind_tenant() gave their old values (restored
+ * rows are counted as such by TombstoneBookkeep as well)
+ */
+void
+TombstoneChangeAddRewound(Oid root, const char *tenant, int64 rows)
+{
+	if (rows <= 0)
+		return;
+	(void) change_open();
+	tally_entry(root, tenant)->rewound += rows;
 }
 
 /*
@@ -659,7 +681,7 @@ change_recount(void)
 			key.tenant = tenant ? MemoryContextStrdup(change.cxt, tenant) : NULL;
 			entry = hash_search(change.tally, &key, HASH_ENTER, &found);
 			if (!found)
-				entry->purged = 0;
+				entry->purged = entry->rewound = 0;
 			entry->tombstoned = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
 			entry->restored = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
 		}
@@ -715,7 +737,8 @@ push_jsonb_int8(JsonbParseState **state, int64 n)
  * (a single-row DELETE pays for this once per statement).
  */
 static Datum
-tally_jsonb(int64 *tombstoned, int64 *restored, int64 *purged)
+tally_jsonb(int64 *tombstoned, int64 *restored, int64 *purged,
+			int64 *rewound)
 {
 	List	   *tally = TombstoneChangeTally();
 	TombstoneTally **items;
@@ -730,13 +753,14 @@ tally_jsonb(int64 *tombstoned, int64 *restored, int64 *purged)
 		items[n++] = lfirst(lc);
 	qsort(items, n, sizeof(TombstoneTally *), tally_cmp);
 
-	*tombstoned = *restored = *purged = 0;
+	*tombstoned = *restored = *purged = *rewound = 0;
 	(void) pushJsonbValue(&state, WJB_BEGIN_ARRAY, NULL);
 	for (i = 0; i < n; i++)
 	{
 		TombstoneTally *t = items[i];
 
-		if (t->tombstoned == 0 && t->restored == 0 && t->purged == 0)
+		if (t->tombstoned == 0 && t->restored == 0 && t->purged == 0 &&
+			t->rewound == 0)
 			continue;
 		/* keys in jsonb's own order: shorter first, then bytewise */
 		(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
@@ -753,10 +777,16 @@ tally_jsonb(int64 *tombstoned, int64 *restored, int64 *purged)
 			push_jsonb_key(&state, "purged");
 			push_jsonb_int8(&state, t->purged);
 		}
+		if (t->rewound > 0)
+		{
+			push_jsonb_key(&state, "rewound");
+			push_jsonb_int8(&state, t->rewound);
+		}
 		(void) pushJsonbValue(&state, WJB_END_OBJECT, NULL);
 		*tombstoned += t->tombstoned;
 		*restored += t->restored;
 		*purged += t->purged;
+		*rewound += t->rewound;
 	}
 	result = pushJsonbValue(&state, WJB_END_ARRAY, NULL);
 	return JsonbPGetDatum(JsonbValueToJsonb(result));
@@ -767,10 +797,6 @@ ledger_insert(Datum *values, bool *nulls)
 {
 	Oid			relid = TombstoneLedgerRelid();
 	Relation	rel;
-	HeapTuple	tuple;
-	EState	   *estate;
-	ResultRelInfo *rri;
-	TupleTableSlot *slot;
 
 	if (!OidIsValid(relid))
 		elog(ERROR, "ledger table tombstone.%s does not exist", TOMBSTONE_LEDGER);
@@ -778,20 +804,7 @@ ledger_insert(Datum *values, bool *nulls)
 	if (RelationGetDescr(rel)->natts != Natts_changes)
 		elog(ERROR, "ledger table tombstone.%s has %d columns, expected %d",
 			 TOMBSTONE_LEDGER, RelationGetDescr(rel)->natts, Natts_changes);
-	tuple = heap_form_tuple(RelationGetDescr(rel), values, nulls);
-
-	estate = CreateExecutorState();
-	rri = makeNode(ResultRelInfo);
-	InitResultRelInfo(rri, rel, 1, NULL, 0);
-	ExecOpenIndices(rri, false);
-	slot = ExecInitExtraTupleSlot(estate, RelationGetDescr(rel),
-								  &TTSOpsHeapTuple);
-	ExecStoreHeapTuple(tuple, slot, false);
-	simple_table_tuple_insert(rel, slot);
-	(void) ExecInsertIndexTuples(rri, slot, estate, false, false, NULL, NIL);
-	ExecCloseIndices(rri);
-	ExecResetTupleTable(estate->es_tupleTable, false);
-	FreeExecutorState(estate);
+	TombstoneInsertTuple(rel, heap_form_tuple(RelationGetDescr(rel), values, nulls));
 	table_close(rel, NoLock);
 }
 
@@ -807,6 +820,7 @@ change_flush(void)
 	int64		tombstoned;
 	int64		restored;
 	int64		purged;
+	int64		rewound;
 	Datum		rows;
 	const char *operation;
 	const TombstoneToken *token;
@@ -822,8 +836,8 @@ change_flush(void)
 	if (change.recount)
 		change_recount();
 
-	rows = tally_jsonb(&tombstoned, &restored, &purged);
-	if (tombstoned == 0 && restored == 0 && purged == 0)
+	rows = tally_jsonb(&tombstoned, &restored, &purged, &rewound);
+	if (tombstoned == 0 && restored == 0 && purged == 0 && rewound == 0)
 	{
 		MemoryContextSwitchTo(oldcxt);
 		change_reset();

@@ -85,6 +85,7 @@ _PG_init(void)
 	TombstoneTokenInit();
 	TombstoneGuardInit();
 	TombstoneObserveInit();
+	TombstoneHistoryInit();
 
 	tombstone_preloaded = true;
 }

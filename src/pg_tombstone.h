@@ -28,6 +28,8 @@
 
 #include "access/attnum.h"
 #include "access/htup.h"
+#include "datatype/timestamp.h"
+#include "nodes/pg_list.h"
 #include "utils/relcache.h"
 
 /*
@@ -68,6 +70,13 @@
 #define ERRCODE_TOMBSTONE_ROW_THRESHOLD		MAKE_SQLSTATE('T','B','0','3','3')
 #define ERRCODE_TOMBSTONE_UNPROTECT			MAKE_SQLSTATE('T','B','0','3','4')
 #define ERRCODE_TOMBSTONE_PURGE				MAKE_SQLSTATE('T','B','0','3','5')
+#define ERRCODE_TOMBSTONE_REWIND			MAKE_SQLSTATE('T','B','0','3','6')
+
+/* TB04x: row history and time travel */
+#define ERRCODE_TOMBSTONE_HISTORY_DDL		MAKE_SQLSTATE('T','B','0','4','0')
+#define ERRCODE_TOMBSTONE_HISTORY_RANGE		MAKE_SQLSTATE('T','B','0','4','1')
+#define ERRCODE_TOMBSTONE_NO_HISTORY		MAKE_SQLSTATE('T','B','0','4','2')
+#define ERRCODE_TOMBSTONE_HISTORY_WRITE		MAKE_SQLSTATE('T','B','0','4','3')
 
 /* Fixed names of the columns and triggers that protect() installs. */
 #define TOMBSTONE_DELETED_AT		"deleted_at"
@@ -78,6 +87,9 @@
 #define TOMBSTONE_LEDGER			"changes"
 #define TOMBSTONE_LEDGER_SEQ		"changes_id_seq"
 #define TOMBSTONE_REGISTRY			"tenant_registry"
+#define TOMBSTONE_VALID_FROM		"valid_from"
+#define TOMBSTONE_VALID_TO			"valid_to"
+#define TOMBSTONE_HISTORY_SCHEMA	"tombstone_history"
 
 /*
  * Every query the extension runs itself starts with this comment.  The
@@ -109,6 +121,9 @@ typedef struct TombstoneRel
 	AttrNumber	deleted_change_attno;
 	AttrNumber	tenant_attno;
 	NameData	tenant_column;
+	Oid			history_relid;	/* the root's history table, or InvalidOid */
+	AttrNumber	valid_from_attno;	/* with history: start of the row's validity */
+	Interval	retention;		/* of the root */
 } TombstoneRel;
 
 /* pg_tombstone.c */
@@ -130,6 +145,8 @@ extern char **TombstoneColumnNames(Oid relid, Datum keys, int *nkeys);
 extern void TombstoneInsertAsOwner(Oid catrelid, const char *sql, int nargs,
 								   Oid *argtypes, Datum *values,
 								   const char *nulls);
+extern void TombstoneInsertTuple(Relation rel, HeapTuple tuple);
+extern Oid	TombstoneHistoryBase(Oid histrelid);
 
 /* ledger.c */
 extern void TombstoneLedgerInit(void);
@@ -139,6 +156,7 @@ extern HeapTuple TombstoneBookkeep(Relation rel, HeapTuple oldtup,
 extern void TombstoneChangeSetOperation(const char *operation, int64 undoes);
 extern void TombstoneChangeMarkTenantDeleted(void);
 extern int64 TombstoneChangeRows(Oid root, bool tombstoned);
+extern int64 TombstoneChangeId(void);
 
 /* one row of a change's tally, as preview() and undelete report it */
 typedef struct TombstoneTally
@@ -148,9 +166,11 @@ typedef struct TombstoneTally
 	int64		tombstoned;
 	int64		restored;
 	int64		purged;
+	int64		rewound;
 } TombstoneTally;
 extern List *TombstoneChangeTally(void);
 extern void TombstoneChangeAddPurged(Oid root, const char *tenant, int64 rows);
+extern void TombstoneChangeAddRewound(Oid root, const char *tenant, int64 rows);
 extern void *TombstoneChangeSuspend(bool preview);
 extern void TombstoneChangeResume(void *saved);
 
@@ -168,6 +188,10 @@ extern bool TombstoneRunningInternal(void);
 extern uint64 TombstoneRunInternal(const char *sql, int nargs, Oid *argtypes,
 								   Datum *values, const char *nulls,
 								   Oid as_user);
+struct _DestReceiver;
+extern uint64 TombstoneRunInternalTo(const char *sql, int nargs, Oid *argtypes,
+									 Datum *values, const char *nulls,
+									 Oid as_user, struct _DestReceiver *dest);
 
 /* planner.c */
 extern void TombstonePlannerInit(void);
@@ -182,9 +206,19 @@ extern void TombstoneGuardRow(Oid root, const char *tenant, bool registry,
 extern bool TombstoneGuardDdlAllowed(Oid relid);
 struct TombstoneToken;
 extern const struct TombstoneToken *TombstoneGuardTokenFor(int64 change);
+extern void TombstoneGuardRequireRewind(List *roots, const char *tenant);
+extern void TombstoneGuardRewindDone(int64 change);
+
+/* history.c */
+extern HeapTuple TombstoneHistoryWrite(Relation rel, HeapTuple oldtup,
+									   HeapTuple newtup);
+extern void TombstoneHistoryInit(void);
+extern void TombstoneHistoryRenameColumn(Oid relid, const char *oldname,
+										 const char *newname);
 
 /* purge.c */
 extern bool TombstonePurgeActive(void);
+extern bool TombstonePurgeHistoryAllows(Oid histrelid);
 extern bool TombstonePurgeAllows(Relation rel, HeapTuple tuple);
 
 /* observe.c */

@@ -153,6 +153,7 @@ static struct
 {
 	bool		active;
 	int			depth;			/* executor depth of that DELETE */
+	Oid			history_relid;	/* a DELETE from this history table */
 	Oid			root;
 	bool		by_tenant;
 	TimestampTz cutoff;
@@ -172,6 +173,7 @@ purge_reset(void)
 	purging.tenant = NULL;
 	purging.tenants = NIL;
 	purging.null_tenant = false;
+	purging.history_relid = InvalidOid;
 }
 
 static void
@@ -194,6 +196,14 @@ bool
 TombstonePurgeActive(void)
 {
 	return purging.active && TombstoneExecDepth() == purging.depth - 1;
+}
+
+/* Is this file deleting old versions from history table histrelid? */
+bool
+TombstonePurgeHistoryAllows(Oid histrelid)
+{
+	return purging.active && purging.history_relid == histrelid &&
+		TombstoneExecDepth() == purging.depth;
 }
 
 /* A tenant value as text, as the SQL cast to text gives it */
@@ -944,6 +954,107 @@ delete_table(PurgeScope *scope, Oid target, List *groups)
 	}
 }
 
+/* One DELETE from history table histrelid, which its guard trigger allows */
+static uint64
+delete_history_run(const char *sql, Oid *argtypes, Datum *values,
+				   Oid histrelid)
+{
+	uint64		n = 0;
+
+	purging.history_relid = histrelid;
+	purging.depth = TombstoneExecDepth() + 1;
+	purging.active = true;
+	PG_TRY();
+	{
+		n = TombstoneRunInternal(sql, 2, argtypes, values, NULL,
+								 TombstoneRelationOwner(histrelid));
+	}
+	PG_FINALLY();
+	{
+		purge_reset();
+	}
+	PG_END_TRY();
+	return n;
+}
+
+/*
+ * Remove the old versions of the target's rows from its history table: for
+ * purge(), versions that ended before the retention cutoff (as_of() refuses
+ * times before it), for purge_tenant(), every version of the tenant.  Only
+ * tenants a purge token covers lose history.
+ */
+static void
+delete_history(PurgeScope *scope, Oid target, List *tokens)
+{
+	const TombstoneRel *trel = TombstoneRelLookup(target);
+	Oid			histrelid;
+	Oid			argtypes[2] = {TEXTOID, TIMESTAMPTZOID};
+	Datum		values[2];
+	char	   *col;
+	char	   *sql;
+	List	   *tenants = NIL;
+	ListCell   *lc;
+	uint64		i;
+	uint64		n;
+	int64		removed = 0;
+
+	if (trel == NULL || OidIsValid(trel->parent) ||
+		!OidIsValid(trel->history_relid))
+		return;
+	histrelid = trel->history_relid;
+	col = psprintf("%s::pg_catalog.text", quote_identifier(NameStr(trel->tenant_column)));
+	values[1] = TimestampTzGetDatum(scope->by_tenant ? DT_NOEND :
+									root_cutoff(scope, target));
+
+	/* the tenants whose versions would go, each checked against the tokens */
+	if (scope->tenant != NULL)
+		tenants = list_make1(pstrdup(scope->tenant));
+	else
+	{
+		sql = psprintf(TOMBSTONE_INTERNAL_QUERY
+					   "SELECT DISTINCT %s FROM %s WHERE valid_to < $1",
+					   col, TombstoneQualifiedName(histrelid));
+		n = TombstoneRunInternal(sql, 1, &argtypes[1], &values[1], NULL,
+								 TombstoneRelationOwner(histrelid));
+		for (i = 0; i < n; i++)
+		{
+			char	   *tenant = SPI_getvalue(SPI_tuptable->vals[i],
+											  SPI_tuptable->tupdesc, 1);
+
+			if (tenant != NULL)
+				tenants = lappend(tenants, tenant);
+		}
+	}
+
+	sql = psprintf(TOMBSTONE_INTERNAL_QUERY
+				   "DELETE FROM %s WHERE %s = $1 AND valid_to < $2",
+				   TombstoneQualifiedName(histrelid), col);
+	foreach(lc, tenants)
+	{
+		char	   *tenant = lfirst(lc);
+		bool		covered = false;
+		ListCell   *tc;
+
+		foreach(tc, tokens)
+		{
+			TombstoneToken *t = lfirst(tc);
+
+			if (TombstoneTokenCoversTable(t, target) &&
+				TombstoneTokenCoversTenant(t, tenant))
+				covered = true;
+		}
+		if (!covered)
+			continue;
+		values[0] = CStringGetTextDatum(tenant);
+		removed += delete_history_run(sql, argtypes, values, histrelid);
+	}
+	if (removed > 0)
+		ereport(NOTICE,
+				(errmsg_plural("removed " INT64_FORMAT " old row version of table \"%s\" from its history",
+							   "removed " INT64_FORMAT " old row versions of table \"%s\" from its history",
+							   removed, removed, get_rel_name(target))));
+}
+
 /*
  * Tell the caller what stayed: tombstones still referenced by other rows,
  * and, for purge_tenant(), the tenant's live rows.
@@ -1018,6 +1129,10 @@ run_purge(FunctionCallInfo fcinfo, PurgeScope *scope, Oid tbl)
 	TombstoneChangeSetOperation("purge", 0);
 	foreach(lc, targets)
 		delete_table(scope, lfirst_oid(lc), groups);
+
+	/* 4. old row versions */
+	foreach(lc, targets)
+		delete_history(scope, lfirst_oid(lc), tokens);
 	SPI_finish();
 
 	report_kept(scope, groups);

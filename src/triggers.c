@@ -176,7 +176,8 @@ tombstone_guard_delete(PG_FUNCTION_ARGS)
 
 /*
  * BEFORE UPDATE FOR EACH ROW on every protected table.  Records tombstones
- * and undeletes (ledger.c), and remembers the row of a partition being
+ * and undeletes (ledger.c), keeps the old version of the row (history.c),
+ * and remembers the row of a partition being
  * updated, in case the update moves it.
  */
 Datum
@@ -184,6 +185,7 @@ tombstone_before_update(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = trigger_data(fcinfo, "tombstone_before_update");
 	Relation	rel = trigdata->tg_relation;
+	HeapTuple	newtup;
 
 	if (!TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
 		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
@@ -197,8 +199,10 @@ tombstone_before_update(PG_FUNCTION_ARGS)
 		moving_xid = GetCurrentTransactionId();
 		moving_cid = GetCurrentCommandId(false);
 	}
-	return PointerGetDatum(TombstoneBookkeep(rel, trigdata->tg_trigtuple,
-											 trigdata->tg_newtuple));
+	newtup = TombstoneBookkeep(rel, trigdata->tg_trigtuple,
+							   trigdata->tg_newtuple);
+	newtup = TombstoneHistoryWrite(rel, trigdata->tg_trigtuple, newtup);
+	return PointerGetDatum(newtup);
 }
 
 /*
