@@ -574,7 +574,7 @@ COMMENT ON FUNCTION tombstone.extract_tenant(text, timestamptz, name) IS
 
 -- Carry a schema change of a protected table to its history table: new
 -- columns are added, retyped columns retyped, and the columns of dropped
--- ones are kept under a new name (their old values are not lost).  Renamed
+-- ones are kept as "<name> (dropped <n>)" (their old values are not lost).  Renamed
 -- columns were renamed before the ALTER TABLE ran (ddl_guard.c).
 CREATE FUNCTION tombstone._sync_history(tbl regclass, hist regclass)
 RETURNS void
@@ -584,6 +584,13 @@ AS $$
 DECLARE
     c record;
 BEGIN
+    IF EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = tbl AND a.attname = 'valid_to'
+                  AND a.attnum > 0 AND NOT a.attisdropped) THEN
+        RAISE EXCEPTION 'cannot add column "valid_to" to table %, which keeps row history', tbl
+            USING ERRCODE = 'TB040',
+                  DETAIL = format('History table %s uses column valid_to for the end of each old version''s validity.', hist),
+                  HINT = 'Choose another name.';
+    END IF;
     FOR c IN
         SELECT a.attname, format_type(a.atttypid, a.atttypmod) AS typ, h.attname AS hname,
                h.atttypid <> a.atttypid OR h.atttypmod <> a.atttypmod AS retyped,
@@ -594,12 +601,7 @@ BEGIN
          WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped
            AND (h.attname IS NULL OR h.atttypid <> a.atttypid OR h.atttypmod <> a.atttypmod)
     LOOP
-        IF c.attname = 'valid_to' THEN
-            RAISE EXCEPTION 'cannot add column "valid_to" to table %, which keeps row history', tbl
-                USING ERRCODE = 'TB040',
-                      DETAIL = format('History table %s uses column valid_to for the end of each old version''s validity.', hist),
-                      HINT = 'Choose another name.';
-        ELSIF c.hname IS NULL THEN
+        IF c.hname IS NULL THEN
             -- old versions had no such column: they read as NULL
             EXECUTE format('ALTER TABLE %s ADD COLUMN %I %s', hist, c.attname, c.typ);
         ELSE
@@ -619,13 +621,13 @@ BEGIN
         SELECT h.attname, h.attnum
           FROM pg_attribute h
          WHERE h.attrelid = hist AND h.attnum > 0 AND NOT h.attisdropped
-           AND h.attname <> 'valid_to' AND h.attname NOT LIKE '%(dropped %'
+           AND h.attname <> 'valid_to' AND h.attname NOT LIKE '% (dropped %)'
            AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = tbl AND a.attname = h.attname
                               AND a.attnum > 0 AND NOT a.attisdropped)
     LOOP
         EXECUTE format('ALTER TABLE %s ALTER COLUMN %I DROP NOT NULL', hist, c.attname);
         EXECUTE format('ALTER TABLE %s RENAME COLUMN %I TO %I', hist, c.attname,
-                       left(c.attname, 30) || ' (dropped ' || to_char(now(), 'YYYY-MM-DD HH24:MI:SS') || ')');
+                       left(c.attname, 40) || ' (dropped ' || c.attnum || ')');
     END LOOP;
 END
 $$;

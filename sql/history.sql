@@ -1,0 +1,196 @@
+-- Row history: versions kept by UPDATE, as_of(), extract_tenant(),
+-- rewind_tenant() with its token, schema changes carried to the history
+-- table, and the guards of the history tables
+\set QUIET off
+\set SHOW_CONTEXT never
+\set VERBOSITY default
+
+CREATE DATABASE history_test;
+\set QUIET on
+\c history_test
+\set QUIET off
+SET client_min_messages = warning;
+CREATE EXTENSION pg_tombstone;
+RESET client_min_messages;
+SET tombstone.audience = 'pg_tombstone:history';
+SELECT tombstone.add_key('ops', 'HS256', convert_to('history regression secret, 32 bytes+', 'UTF8'));
+
+CREATE TABLE projects (id int PRIMARY KEY, tenant text NOT NULL, name text NOT NULL);
+CREATE TABLE tasks (id int PRIMARY KEY, tenant text NOT NULL,
+                    project_id int NOT NULL REFERENCES projects ON DELETE CASCADE,
+                    title text, done boolean NOT NULL DEFAULT false);
+CREATE INDEX ON projects (tenant);
+CREATE INDEX ON tasks (tenant);
+INSERT INTO projects VALUES (1, 'acme', 'roof'), (2, 'acme', 'walls'), (3, 'globex', 'moon');
+INSERT INTO tasks VALUES (1, 'acme', 1, 'tiles', false), (2, 'acme', 1, 'gutter', false),
+                         (3, 'acme', 2, 'paint', false), (4, 'globex', 3, 'rocket', false);
+SELECT tombstone.protect('projects', 'tenant');
+SELECT tombstone.protect('tasks', 'tenant');
+SELECT table_name, history, history_table FROM tombstone.protected_tables ORDER BY 1::text;
+
+-- the validity column and the history table
+\d tombstone_history.tasks
+SELECT count(*) AS versions FROM tombstone_history.tasks;
+
+-- helper: the time between two transactions, for as_of
+CREATE TABLE marks (name text PRIMARY KEY, at timestamptz NOT NULL);
+CREATE PROCEDURE mark(n text) LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_sleep(0.01);
+    INSERT INTO marks VALUES (n, clock_timestamp());
+    COMMIT;
+    PERFORM pg_sleep(0.01);
+END $$;
+CALL mark('start');
+
+-- an UPDATE keeps the old version; INSERT writes none
+UPDATE tasks SET done = true WHERE id = 1;
+INSERT INTO tasks VALUES (5, 'acme', 2, 'windows', false);
+SELECT id, title, done FROM tombstone_history.tasks ORDER BY id;
+-- the old version ends where the new one starts
+SELECT h.valid_to = t.valid_from AS contiguous FROM tombstone_history.tasks h JOIN tasks t USING (id);
+CALL mark('after_update');
+
+-- several changes in one transaction leave one version
+BEGIN;
+UPDATE tasks SET title = 'tiles (red)' WHERE id = 1;
+UPDATE tasks SET title = 'tiles (blue)' WHERE id = 1;
+UPDATE tasks SET title = 'windows (2)' WHERE id = 5;
+COMMIT;
+SELECT id, title, done FROM tombstone_history.tasks ORDER BY id, valid_to;
+CALL mark('after_titles');
+
+-- a DELETE is a tombstoning UPDATE: the live version goes to history
+DELETE FROM projects WHERE id = 2;
+SELECT id, title FROM tasks WHERE tenant = 'acme' ORDER BY id;
+CALL mark('after_delete');
+
+-- the tenant as it was at each mark; the other tenant never shows
+SELECT m.name, a.id, a.title, a.done
+  FROM marks m, LATERAL tombstone.as_of(NULL::tasks, 'acme', m.at) a
+ ORDER BY m.at, a.id;
+SELECT a.id, a.name FROM marks m, LATERAL tombstone.as_of(NULL::projects, 'acme', m.at) a
+ WHERE m.name = 'after_titles' ORDER BY a.id;
+SELECT count(*) AS globex_rows FROM marks m, LATERAL tombstone.as_of(NULL::tasks, 'globex', m.at)
+ WHERE m.name = 'start';
+
+-- bad input (terse: the details name the times)
+\set VERBOSITY terse
+SELECT * FROM tombstone.as_of(NULL::tasks, 'acme', now() + interval '1 hour');
+SELECT * FROM tombstone.as_of(NULL::tasks, 'acme', now() - interval '1 year');
+\set VERBOSITY default
+SELECT * FROM tombstone.as_of(NULL::tasks, NULL, now());
+SELECT * FROM tombstone.as_of(NULL::tasks, 'acme', NULL);
+SELECT * FROM tombstone.as_of(NULL::marks, 'acme', now());
+SELECT * FROM tombstone.as_of(NULL::int, 'acme', now());
+CREATE TABLE flat (id int PRIMARY KEY, tenant text);
+SELECT tombstone.protect('flat', 'tenant', history => false);
+SELECT * FROM tombstone.as_of(NULL::flat, 'acme', now());
+
+-- extract the tenant as of a mark into a new schema
+SELECT e.table_name, e.rows
+  FROM marks m, LATERAL tombstone.extract_tenant('acme', m.at, 'acme_before') e
+ WHERE m.name = 'after_titles' ORDER BY 1::text;
+SELECT id, title, done FROM acme_before.tasks ORDER BY id;
+SELECT * FROM tombstone.extract_tenant('acme', now(), 'acme_before');
+SELECT * FROM tombstone.extract_tenant('acme', NULL, 'somewhere');
+
+-- rewind: refused without a token, nothing changes
+CREATE TABLE sums AS
+SELECT tenant, md5(string_agg(t::text, ',' ORDER BY id)) AS sum FROM tasks t GROUP BY tenant;
+SELECT * FROM tombstone.rewind_tenant('acme', (SELECT at FROM marks WHERE name = 'after_update'));
+SELECT tombstone.sign('{"op": "rewind", "tenants": ["globex"], "tables": ["projects", "tasks"], "jti": "r-globex"}', 'ops') AS wrong_tenant \gset
+BEGIN;
+SELECT tombstone.authorize(:'wrong_tenant') ->> 'op' AS op;
+SELECT * FROM tombstone.rewind_tenant('acme', (SELECT at FROM marks WHERE name = 'after_update'));
+ROLLBACK;
+SELECT tombstone.sign('{"op": "rewind", "tenants": ["acme"], "tables": ["tasks"], "jti": "r-tasks-only"}', 'ops') AS too_narrow \gset
+BEGIN;
+SELECT tombstone.authorize(:'too_narrow') ->> 'op' AS op;
+SELECT * FROM tombstone.rewind_tenant('acme', (SELECT at FROM marks WHERE name = 'after_update'));
+ROLLBACK;
+SELECT tenant, sum = (SELECT md5(string_agg(t::text, ',' ORDER BY id)) FROM tasks t WHERE t.tenant = s.tenant) AS unchanged
+  FROM sums s ORDER BY tenant;
+
+-- rewind acme to after_update: the project comes back, its task too, titles revert,
+-- task 5 (created before that mark) stays; globex is untouched
+SELECT tombstone.sign('{"op": "rewind", "tenants": ["acme"], "tables": ["projects", "tasks"],
+                        "jti": "r-acme", "sub": "carol", "reason": "bad batch update"}', 'ops') AS rewind \gset
+BEGIN;
+SELECT tombstone.authorize(:'rewind') ->> 'reason' AS reason;
+SELECT * FROM tombstone.rewind_tenant('acme', (SELECT at FROM marks WHERE name = 'after_update'));
+COMMIT;
+SELECT id, title, done FROM tasks WHERE tenant = 'acme' ORDER BY id;
+SELECT id, name FROM projects WHERE tenant = 'acme' ORDER BY id;
+-- equal to what as_of said, column by column
+SELECT count(*) AS differences FROM (
+    (SELECT id, tenant, project_id, title, done FROM tasks WHERE tenant = 'acme'
+     EXCEPT ALL
+     SELECT id, tenant, project_id, title, done FROM tombstone.as_of(NULL::tasks, 'acme', (SELECT at FROM marks WHERE name = 'after_update')))
+    UNION ALL
+    (SELECT id, tenant, project_id, title, done FROM tombstone.as_of(NULL::tasks, 'acme', (SELECT at FROM marks WHERE name = 'after_update'))
+     EXCEPT ALL
+     SELECT id, tenant, project_id, title, done FROM tasks WHERE tenant = 'acme')) d;
+SELECT tenant, sum = (SELECT md5(string_agg(t::text, ',' ORDER BY id)) FROM tasks t WHERE t.tenant = s.tenant) AS unchanged
+  FROM sums s WHERE tenant <> 'acme' ORDER BY tenant;
+-- one ledger change, with the token
+SELECT operation, token_id, token_subject, token_reason,
+       jsonb_path_query_array(rows, '$[*] ? (@.table == "public.tasks")') AS tasks_rows
+  FROM tombstone.changes WHERE operation = 'rewind';
+-- the rewind's token was single use
+BEGIN;
+\set VERBOSITY terse
+SELECT tombstone.authorize(:'rewind');
+\set VERBOSITY default
+ROLLBACK;
+CALL mark('after_rewind');
+
+-- a second rewind to just before the first undoes it
+SELECT tombstone.sign('{"op": "rewind", "tenants": ["acme"], "tables": ["projects", "tasks"], "jti": "r-undo"}', 'ops') AS undo \gset
+BEGIN;
+SELECT tombstone.authorize(:'undo') IS NOT NULL AS authorised;
+SELECT * FROM tombstone.rewind_tenant('acme', (SELECT at FROM marks WHERE name = 'after_delete'));
+COMMIT;
+SELECT id, title, done FROM tasks WHERE tenant = 'acme' ORDER BY id;
+SELECT id, name FROM projects WHERE tenant = 'acme' ORDER BY id;
+
+-- schema changes reach the history table; old versions stay readable
+ALTER TABLE tasks ADD COLUMN priority int;
+ALTER TABLE tasks RENAME COLUMN title TO summary;
+ALTER TABLE tasks ALTER COLUMN priority TYPE bigint;
+UPDATE tasks SET priority = 1 WHERE id = 4;
+UPDATE tasks SET priority = 2 WHERE id = 4;
+SELECT a.id, a.summary, a.priority FROM marks m, LATERAL tombstone.as_of(NULL::tasks, 'acme', m.at) a
+ WHERE m.name = 'start' ORDER BY a.id;
+ALTER TABLE tasks DROP COLUMN priority;
+SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute
+ WHERE attrelid = 'tombstone_history.tasks'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum;
+SELECT count(*) AS kept_priorities FROM tombstone_history.tasks
+ WHERE "priority (dropped 10)" IS NOT NULL;
+ALTER TABLE tasks ADD COLUMN valid_to timestamptz;
+ALTER TABLE tasks ALTER COLUMN summary TYPE int USING length(summary);
+ALTER TABLE tasks RENAME COLUMN valid_from TO since;
+ALTER TABLE tasks DROP COLUMN valid_from;
+
+-- history tables are written by pg_tombstone only
+DELETE FROM tombstone_history.tasks;
+UPDATE tombstone_history.tasks SET done = false;
+TRUNCATE tombstone_history.tasks;
+DROP TABLE tombstone_history.tasks;
+SELECT count(*) > 0 AS history_kept FROM tombstone_history.tasks;
+
+-- purge removes history only with a token, only what ended before the retention
+UPDATE tombstone.tables SET retention = '0' WHERE relid = 'tasks'::regclass;
+\c history_test
+SET tombstone.audience = 'pg_tombstone:history';
+SELECT tombstone.sign('{"op": "purge", "tenants": ["globex"], "tables": ["tasks"], "jti": "p-globex"}', 'ops') AS purge \gset
+BEGIN;
+SELECT tombstone.authorize(:'purge') IS NOT NULL AS authorised;
+SELECT * FROM tombstone.purge('tasks', 'globex');
+COMMIT;
+SELECT tenant, count(*) AS versions FROM tombstone_history.tasks GROUP BY tenant ORDER BY tenant;
+
+\set QUIET on
+\c contrib_regression
+\set QUIET off
+DROP DATABASE history_test;
