@@ -180,8 +180,11 @@ DROP TABLE tombstone_history.tasks;
 SELECT count(*) > 0 AS history_kept FROM tombstone_history.tasks;
 
 -- purge removes history only with a token, only what ended before the retention
+-- (a new session: the retention is cached per backend)
 UPDATE tombstone.tables SET retention = '0' WHERE relid = 'tasks'::regclass;
+\set QUIET on
 \c history_test
+\set QUIET off
 SET tombstone.audience = 'pg_tombstone:history';
 SELECT tombstone.sign('{"op": "purge", "tenants": ["globex"], "tables": ["tasks"], "jti": "p-globex"}', 'ops') AS purge \gset
 BEGIN;
