@@ -72,6 +72,14 @@
 
 #include "pg_tombstone.h"
 
+/*
+ * rewind_tenant() restores exactly the rows that were live at its time:
+ * while it runs, restoring a row restores neither its foreign-key children
+ * nor, for a registry row, its tenant's rows (tombstones still cascade, and
+ * restored rows are still checked against their parents).
+ */
+static bool cascade_restores = true;
+
 /* Column numbers of tombstone.tenant_registry */
 #define Anum_registry_relid		1
 #define Anum_registry_id_column	2
@@ -465,6 +473,7 @@ void
 TombstonePendingReset(void)
 {
 	pending = NIL;
+	cascade_restores = true;
 }
 
 /*-------------------------------------------------------------------------
@@ -1173,14 +1182,16 @@ TombstonePendingProcess(int level)
 			self_and_ancestors(chunk->relid) : list_make1_oid(chunk->relid);
 			ListCell   *l2;
 
-			if (phase == 0 && list_member_oid(selves, registry))
+			if (phase == 0 && list_member_oid(selves, registry) &&
+				(chunk->tombstoned || cascade_restores))
 				sweep_tenants(chunk, desc);
 			foreach(l2, links)
 			{
 				FkLink	   *link = lfirst(l2);
 
 				if (phase == 0 && list_member_oid(selves, link->parent) &&
-					link->deltype == FKCONSTR_ACTION_CASCADE)
+					link->deltype == FKCONSTR_ACTION_CASCADE &&
+					(chunk->tombstoned || cascade_restores))
 					cascade_link(link, chunk, desc);
 				else if (phase == 1 && chunk->tombstoned &&
 						 list_member_oid(selves, link->parent) &&
@@ -1202,6 +1213,12 @@ TombstonePendingProcess(int level)
 	foreach(lc, mine)
 		MemoryContextDelete(((PendingChunk *) lfirst(lc))->cxt);
 	list_free(mine);
+}
+
+void
+TombstoneCascadeRestores(bool on)
+{
+	cascade_restores = on;
 }
 
 void

@@ -808,21 +808,30 @@ tombstone_rewind_tenant(PG_FUNCTION_ARGS)
 	values[1] = TimestampTzGetDatum(at);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	/* rows created since: children first, so no cascade is needed */
-	for (i = n - 1; i >= 0; i--)
-		tombstoned[i] = TombstoneRunInternal(tombstone_sqls[i], 2, argtypes,
-											 values, NULL,
-											 TombstoneRelationOwner(relids[i]));
-	/* rows as they were: parents first, so children find them live */
-	for (i = 0; i < n; i++)
+	TombstoneCascadeRestores(false);
+	PG_TRY();
 	{
-		rewound[i] = TombstoneRunInternal(restore_sqls[i], 2, argtypes,
-										  values, NULL,
-										  TombstoneRelationOwner(relids[i]));
-		TombstoneChangeAddRewound(relids[i], tenant, rewound[i]);
+		/* rows created since: children first, so no cascade is needed */
+		for (i = n - 1; i >= 0; i--)
+			tombstoned[i] = TombstoneRunInternal(tombstone_sqls[i], 2, argtypes,
+												 values, NULL,
+												 TombstoneRelationOwner(relids[i]));
+		/* rows as they were: parents first, so children find them live */
+		for (i = 0; i < n; i++)
+		{
+			rewound[i] = TombstoneRunInternal(restore_sqls[i], 2, argtypes,
+											  values, NULL,
+											  TombstoneRelationOwner(relids[i]));
+			TombstoneChangeAddRewound(relids[i], tenant, rewound[i]);
+		}
 	}
+	PG_FINALLY();
+	{
+		TombstoneCascadeRestores(true);
+		TombstoneGuardRewindDone(TombstoneChangeId());
+	}
+	PG_END_TRY();
 	SPI_finish();
-	TombstoneGuardRewindDone(TombstoneChangeId());
 
 	InitMaterializedSRF(fcinfo, 0);
 	for (i = 0; i < n; i++)

@@ -579,7 +579,24 @@ TombstoneBookkeep(Relation rel, HeapTuple oldtup, HeapTuple newtup)
 						  trel->root == TombstoneRegistry(NULL), change.id);
 
 	if (TombstonePendingWanted(rel, !new_live))
-		TombstonePendingAdd(rel, oldtup, !new_live);
+	{
+		/*
+		 * A tombstone cascades and is checked by the key it had; a restored
+		 * row is checked against its parents by the key it gets (an UPDATE
+		 * may restore it and change its foreign key at once), and restores
+		 * its children by the change that tombstoned it.
+		 */
+		if (new_live)
+		{
+			old_change = heap_getattr(oldtup, change_attno, desc, &old_null);
+			TombstonePendingAdd(rel,
+								heap_modify_tuple_by_cols(newtup, desc, 1, &replcol,
+														  &old_change, &old_null),
+								false);
+		}
+		else
+			TombstonePendingAdd(rel, oldtup, true);
+	}
 	return newtup;
 }
 

@@ -182,6 +182,7 @@ extern void TombstonePendingAdd(Relation rel, HeapTuple oldtup,
 extern void TombstonePendingProcess(int level);
 extern void TombstonePendingDiscard(int above_level);
 extern void TombstonePendingReset(void);
+extern void TombstoneCascadeRestores(bool on);
 extern List *TombstoneRootsInOrder(bool parents_first);
 extern Oid	TombstoneRegistry(char **id_column);
 extern bool TombstoneRunningInternal(void);
