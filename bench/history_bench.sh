@@ -9,7 +9,7 @@
 # bench/results/history_latest.txt.  What is compared, the targets and the
 # checks are described in bench/history_run.sh.
 #
-#   bench/history_bench.sh                          # defaults, ~20 min on 2 cores
+#   bench/history_bench.sh                          # defaults, ~14 min on 2 cores
 #   BENCH_ROWS=100000 BENCH_SECONDS=2 BENCH_ROUNDS=1 bench/history_bench.sh
 #                                                   # quick check that it works
 #   BENCH_SETUP=0 bench/history_bench.sh            # use the pg_tombstone already

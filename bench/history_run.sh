@@ -108,11 +108,13 @@
 # so all sides run with the same settings on whatever cluster this is
 # pointed at; server-level settings are left to the caller, and
 # bench/history_bench.sh documents the ones it uses.  With the defaults a
-# run takes about 20 minutes on 2 cores: loading (12 tables of 1,000,000
-# rows for 1 and 2, 1,000,000 + 10,000,000 rows with history for 3, and
-# 1,000,000 for 4) about 5, comparison 1 about 5.5 (6 sides x 5 rounds x
-# 10 s), 2 about 2, 3 about 3.5 (4 runs x 5 rounds x 10 s), 4 about 2.
-# Quick check that it works (about 3 minutes):
+# run takes about 14 minutes on 2 cores: comparisons 1 and 2 about 8
+# (loading 12 tables of 1,000,000 rows, 30 s; per round six pgbench runs of
+# BENCH_SECONDS and six bulk UPDATEs, each after a VACUUM FULL of its
+# table), loading the tables of 3 and 4 about 1.5 (1,000,000 and
+# 10,000,000 rows with three history passes, and 1,000,000 for the dump),
+# 3 about 3.5 (per round four pgbench runs), 4 about 0.5.
+# Quick check that it works (under a minute):
 #   BENCH_ROWS=100000 BENCH_SECONDS=2 BENCH_ROUNDS=1 bench/history_run.sh
 set -euo pipefail
 
@@ -185,6 +187,7 @@ drop_db() {
     done
     return 1
 }
+# shellcheck disable=SC2317  # called by the EXIT trap
 cleanup() {
     local rc=$? d
     set +e
@@ -220,9 +223,9 @@ order() {
     if (( r % 2 )); then
         echo "$@"
     else
-        local out=() i
-        for (( i = $#; i >= 1; i-- )); do out+=("${!i}"); done
-        echo "${out[@]}"
+        local rev=() i
+        for (( i = $#; i >= 1; i-- )); do rev+=("${!i}"); done
+        echo "${rev[@]}"
     fi
 }
 
@@ -247,7 +250,7 @@ first_error() {
 
 # run_pgbench DB SCRIPT [pgbench options]: sets pb_tps, pb_lat (ms) and
 # pb_txns; dies on failed transactions
-pb_tps= pb_lat= pb_txns=
+pb_tps='' pb_lat='' pb_txns=''
 run_pgbench() {
     local d=$1 script=$2 out="$work/pgbench.out" failed
     shift 2
@@ -458,7 +461,7 @@ fi
 # load_asof DB TENANTS PROTECT: h_items with TENANTS tenants in the new
 # database DB, and three history passes; sets at0 and at (epoch seconds:
 # before pass 1, between passes 1 and 2)
-at0= at=
+at0='' at=''
 epoch() { psql_maint -At -c 'SELECT extract(epoch FROM clock_timestamp())'; }
 load_asof() {
     local d=$1 nt=$2 prot=$3 pass out="$work/pass.out" upd
@@ -638,7 +641,11 @@ measured() { [ -n "${fig[$1]:-}" ]; }
 # shown UNIT KEY: the median of a figure as emit() prints it, or "not run"
 shown() {
     if measured "$2"; then
-        printf "$([ "$1" = ms ] && echo '%.2f' || echo '%.1f')" "$(median "${fig[$2]}")"
+        if [ "$1" = ms ]; then
+            printf '%.2f' "$(median "${fig[$2]}")"
+        else
+            printf '%.1f' "$(median "${fig[$2]}")"
+        fi
     else
         echo 'not run'
     fi
