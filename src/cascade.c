@@ -966,11 +966,12 @@ registry_arrays(PendingChunk *chunk, TupleDesc desc, Datum *tenants,
 }
 
 /*
- * Convert str to a value of type typid; false when it is not one (tenant
- * "acme" has no rows in a table whose tenant column is an integer).
+ * Convert str to a value of type typid (into *result unless it is NULL);
+ * false when it is not one (tenant "acme" has no rows in a table whose
+ * tenant column is an integer).
  */
-static bool
-try_input(Oid typid, char *str, Datum *result)
+bool
+TombstoneTryInput(Oid typid, const char *str, Datum *result)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
@@ -983,7 +984,11 @@ try_input(Oid typid, char *str, Datum *result)
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
 	{
-		*result = OidInputFunctionCall(typinput, str, typioparam, -1);
+		Datum		value = OidInputFunctionCall(typinput, (char *) str,
+													 typioparam, -1);
+
+		if (result != NULL)
+			*result = value;
 		ReleaseCurrentSubTransaction();
 	}
 	PG_CATCH();
@@ -1059,7 +1064,7 @@ sweep_tenants(PendingChunk *chunk, TupleDesc desc)
 				continue;
 			if (coltype == TEXTOID)
 				ids[nids] = tenants[i];
-			else if (!try_input(coltype, TextDatumGetCString(tenants[i]),
+			else if (!TombstoneTryInput(coltype, TextDatumGetCString(tenants[i]),
 								&ids[nids]))
 				continue;
 			ids_changes[nids] = changes[i];

@@ -183,6 +183,7 @@ extern void TombstonePendingProcess(int level);
 extern void TombstonePendingDiscard(int above_level);
 extern void TombstonePendingReset(void);
 extern void TombstoneCascadeRestores(bool on);
+extern bool TombstoneTryInput(Oid typid, const char *str, Datum *result);
 extern List *TombstoneRootsInOrder(bool parents_first);
 extern Oid	TombstoneRegistry(char **id_column);
 extern bool TombstoneRunningInternal(void);

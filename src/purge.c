@@ -529,41 +529,6 @@ append_referenced(PurgeQuery *q, PurgeScope *scope, Oid relid,
 }
 
 /*
- * Convert a tenant id to the type of a tenant column; false when it is not
- * a value of that type (tenant "acme" has no rows in a table whose tenant
- * column is an integer).
- */
-static bool
-tenant_fits(Oid typid, const char *str)
-{
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	volatile bool ok = true;
-	Oid			typinput;
-	Oid			typioparam;
-
-	getTypeInputInfo(typid, &typinput, &typioparam);
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		(void) OidInputFunctionCall(typinput, (char *) str, typioparam, -1);
-		ReleaseCurrentSubTransaction();
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(cxt);
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		ok = false;
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(cxt);
-	CurrentResourceOwner = owner;
-	return ok;
-}
-
-/*
  * The WHERE clause of the counting and the deleting query on the table
  * purged (alias t).  purge_tenant() finds the tenant's rows, live ones
  * included, through the tenant column in its own type so that an index on
@@ -586,7 +551,7 @@ append_top_where(PurgeQuery *q, PurgeScope *scope, Oid target)
 
 		if (coltype == TEXTOID || coltype == VARCHAROID)
 			appendStringInfo(&q->sql, "t.%s = $1", col);
-		else if (tenant_fits(coltype, scope->tenant))
+		else if (TombstoneTryInput(coltype, scope->tenant, NULL))
 			appendStringInfo(&q->sql, "t.%s = $1::%s", col,
 							 format_type_be_qualified(coltype));
 		else
