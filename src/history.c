@@ -118,6 +118,7 @@ history_map(Relation rel, Relation hist)
 	TupleDesc	hdesc = RelationGetDescr(hist);
 	TupleDesc	desc = RelationGetDescr(rel);
 	AttrNumber *src;
+	AttrNumber	valid_to_attno = InvalidAttrNumber;
 	bool		found;
 	int			i;
 
@@ -135,15 +136,12 @@ history_map(Relation rel, Relation hist)
 	if (map != NULL && map->histrelid == RelationGetRelid(hist))
 		return map;
 
+	/*
+	 * Build the map completely, and refuse, before it enters the cache: an
+	 * error must not leave a half-built map behind.
+	 */
 	src = MemoryContextAllocZero(CacheMemoryContext,
 								 sizeof(AttrNumber) * Max(hdesc->natts, 1));
-	map = hash_search(history_maps, &relid, HASH_ENTER, &found);
-	if (found && map->src != NULL)
-		pfree(map->src);
-	map->histrelid = RelationGetRelid(hist);
-	map->natts = hdesc->natts;
-	map->valid_to_attno = InvalidAttrNumber;
-	map->src = src;
 	for (i = 0; i < hdesc->natts; i++)
 	{
 		Form_pg_attribute hatt = TupleDescAttr(hdesc, i);
@@ -153,7 +151,7 @@ history_map(Relation rel, Relation hist)
 			continue;
 		if (strcmp(NameStr(hatt->attname), TOMBSTONE_VALID_TO) == 0)
 		{
-			map->valid_to_attno = hatt->attnum;
+			valid_to_attno = hatt->attnum;
 			continue;
 		}
 		for (j = 0; j < desc->natts; j++)
@@ -164,6 +162,8 @@ history_map(Relation rel, Relation hist)
 				strcmp(NameStr(att->attname), NameStr(hatt->attname)) == 0)
 			{
 				if (att->atttypid != hatt->atttypid)
+				{
+					pfree(src);
 					ereport(ERROR,
 							(errcode(ERRCODE_TOMBSTONE_HISTORY_WRITE),
 							 errmsg("column \"%s\" of history table \"%s\" has type %s, but table \"%s\" has type %s",
@@ -174,14 +174,14 @@ history_map(Relation rel, Relation hist)
 									format_type_be(att->atttypid)),
 							 errdetail("The old version of the row cannot be kept, so the UPDATE was refused."),
 							 errhint("Change the column's type through the protected table, which changes the history table too.")));
+				}
 				src[i] = att->attnum;
 				break;
 			}
 		}
 	}
-	if (map->valid_to_attno == InvalidAttrNumber)
+	if (valid_to_attno == InvalidAttrNumber)
 	{
-		hash_search(history_maps, &relid, HASH_REMOVE, NULL);
 		pfree(src);
 		ereport(ERROR,
 				(errcode(ERRCODE_TOMBSTONE_HISTORY_WRITE),
@@ -192,6 +192,14 @@ history_map(Relation rel, Relation hist)
 						   RelationGetRelationName(rel)),
 				 errhint("Leave the history tables as protect() created them.")));
 	}
+
+	map = hash_search(history_maps, &relid, HASH_ENTER, &found);
+	if (found && map->src != NULL)
+		pfree(map->src);
+	map->histrelid = RelationGetRelid(hist);
+	map->natts = hdesc->natts;
+	map->valid_to_attno = valid_to_attno;
+	map->src = src;
 	return map;
 }
 
@@ -291,6 +299,29 @@ TombstoneHistoryWrite(Relation rel, HeapTuple oldtup, HeapTuple newtup)
  * extension, so the table is created as the schema's owner and then given
  * to the owner of tbl.
  */
+/*
+ * Run utility commands (DDL built from catalog names, quoted) as role
+ * "user": the schema's owner creates history tables there, the history
+ * table's owner renames its columns.
+ */
+static void
+run_utility_as(Oid user, const char *const *cmds, int ncmds)
+{
+	Oid			save_userid;
+	int			save_sec_context;
+	int			i;
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(user, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	for (i = 0; i < ncmds; i++)
+		if (SPI_execute(cmds[i], false, 0) != SPI_OK_UTILITY)
+			elog(ERROR, "pg_tombstone: command failed: %s", cmds[i]);
+	SPI_finish();
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+}
+
 static Oid
 namespace_owner(Oid nspid)
 {
@@ -315,10 +346,7 @@ tombstone_create_history(PG_FUNCTION_ARGS)
 	char	   *histname;
 	char	   *qhist;
 	Oid			histrelid;
-	Oid			save_userid;
-	int			save_sec_context;
 	const char *cmds[7];
-	int			i;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		elog(ERROR, "tombstone._create_history: argument is null");
@@ -350,16 +378,7 @@ tombstone_create_history(PG_FUNCTION_ARGS)
 	cmds[6] = psprintf("ALTER TABLE %s OWNER TO %s", qhist,
 					   quote_identifier(GetUserNameFromId(owner, false)));
 
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(namespace_owner(nspid),
-						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	for (i = 0; i < lengthof(cmds); i++)
-		if (SPI_execute(cmds[i], false, 0) != SPI_OK_UTILITY)
-			elog(ERROR, "could not create history table %s", qhist);
-	SPI_finish();
-	SetUserIdAndSecContext(save_userid, save_sec_context);
+	run_utility_as(namespace_owner(nspid), cmds, lengthof(cmds));
 
 	histrelid = get_relname_relid(histname, nspid);
 	if (!OidIsValid(histrelid))
@@ -424,9 +443,9 @@ tombstone_history_guard(PG_FUNCTION_ARGS)
  */
 
 /*
- * The protected root with history whose row type typid is, checked for the
- * caller: privileges mode on it, and no row-level security that the history
- * could not apply.
+ * The catalog entry of relid, which must be a protected root with history,
+ * checked for the caller: privileges mode on it, and no row-level security
+ * that the history could not apply.
  */
 static const TombstoneRel *
 history_table_for(Oid relid, const char *funcname, AclMode mode)
@@ -565,16 +584,20 @@ as_of_query(Oid root, const TombstoneRel *trel)
 					TOMBSTONE_DELETED_AT);
 }
 
+/*
+ * Refuse without the library preloaded, and NULL arguments first..nargs - 1
+ * (as_of's first argument is a NULL of the row type).
+ */
 static void
-require_args(FunctionCallInfo fcinfo, int nargs, const char *funcname)
+require_args(FunctionCallInfo fcinfo, int first, int nargs, const char *funcname)
 {
 	int			i;
 
 	if (!tombstone_preloaded)
 		TombstoneRefuseNotPreloaded(psprintf("%s() reads row history, which the library keeps only when it is preloaded.",
 											 funcname));
-	for (i = 0; i < nargs; i++)
-		if (PG_ARGISNULL(i) && !(i == 0 && strcmp(funcname, "tombstone.as_of") == 0))
+	for (i = first; i < nargs; i++)
+		if (PG_ARGISNULL(i))
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("argument %d of %s() must not be null", i + 1, funcname),
@@ -599,7 +622,7 @@ tombstone_as_of(PG_FUNCTION_ARGS)
 	DestReceiver *dest;
 	Oid			owner;
 
-	require_args(fcinfo, 3, "tombstone.as_of");
+	require_args(fcinfo, 1, 3, "tombstone.as_of");
 	relid = OidIsValid(typid) ? get_typ_typrelid(typid) : InvalidOid;
 	if (!OidIsValid(relid) || get_rel_relkind(relid) == RELKIND_COMPOSITE_TYPE)
 		ereport(ERROR,
@@ -755,7 +778,7 @@ tombstone_rewind_tenant(PG_FUNCTION_ARGS)
 	char	  **tombstone_sqls;
 	char	  **restore_sqls;
 
-	require_args(fcinfo, 2, "tombstone.rewind_tenant");
+	require_args(fcinfo, 0, 2, "tombstone.rewind_tenant");
 	tenant = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	at = PG_GETARG_TIMESTAMPTZ(1);
 
@@ -857,8 +880,6 @@ TombstoneHistoryRenameColumn(Oid relid, const char *oldname, const char *newname
 {
 	const TombstoneRel *trel = TombstoneRelLookup(relid);
 	Oid			histrelid;
-	Oid			save_userid;
-	int			save_sec_context;
 	char	   *sql;
 
 	if (trel == NULL || OidIsValid(trel->parent) ||
@@ -880,14 +901,5 @@ TombstoneHistoryRenameColumn(Oid relid, const char *oldname, const char *newname
 	sql = psprintf("ALTER TABLE %s RENAME COLUMN %s TO %s",
 				   TombstoneQualifiedName(histrelid), quote_identifier(oldname),
 				   quote_identifier(newname));
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(TombstoneRelationOwner(histrelid),
-						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute(sql, false, 0) != SPI_OK_UTILITY)
-		elog(ERROR, "could not rename column \"%s\" of history table %u",
-			 oldname, histrelid);
-	SPI_finish();
-	SetUserIdAndSecContext(save_userid, save_sec_context);
+	run_utility_as(TombstoneRelationOwner(histrelid), (const char *const *) &sql, 1);
 }
