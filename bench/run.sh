@@ -400,35 +400,11 @@ log "done"
 #------------------------------------------------------------------------
 # report
 #------------------------------------------------------------------------
-median() { tr ' ' '\n' <<<"$1" | sort -g | awk '{ v[NR] = $1 }
-    END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# median, emit, ratio_of, measured and the counters of targets met
+# shellcheck source=bench/report_lib.sh
+source "$here/report_lib.sh"
 
 report="$work/report.txt"
-missed=0
-met_count=0
-target_count=0
-
-# emit LABEL UNIT BASELINE OTHER RATIO [OP TARGET]: one line of the table;
-# unit x: the figures are ratios themselves
-emit() {
-    local label=$1 unit=$2 b=$3 o=$4 ratio=$5 op=${6:-} target=${7:-} met='-' tshow='-' fmt='%11.1f'
-    [ "$unit" = x ] && fmt='%11.3f'
-    if [ -n "$op" ]; then
-        tshow="$op $target"
-        target_count=$(( target_count + 1 ))
-        if awk -v r="$ratio" -v t="$target" -v op="$op" \
-               'BEGIN { exit !((op == ">=") ? (r >= t) : (r <= t)) }'; then
-            met=yes; met_count=$(( met_count + 1 ))
-        else
-            met=no; missed=1
-        fi
-    fi
-    printf "%-44s %-4s $fmt $fmt %7s  %-8s %s\n" \
-        "$label" "$unit" "$b" "$o" "$ratio" "$tshow" "$met"
-}
-
-ratio_of() { awk -v b="$1" -v o="$2" 'BEGIN { printf "%.3f", (b > 0 ? o / b : 0) }'; }
-measured() { [ -n "${fig[$1]:-}" ]; }
 
 # row LABEL UNIT BASE_KEY OTHER_KEY [OP TARGET]: the medians of two figures
 # and their ratio; nothing when one of them was not measured
