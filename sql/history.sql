@@ -171,13 +171,23 @@ ALTER TABLE tasks ADD COLUMN valid_to timestamptz;
 ALTER TABLE tasks ALTER COLUMN summary TYPE int USING length(summary);
 ALTER TABLE tasks RENAME COLUMN valid_from TO since;
 ALTER TABLE tasks DROP COLUMN valid_from;
+-- the refused changes left both tables as they were
+SELECT a.attrelid::regclass AS tbl, a.attname, format_type(a.atttypid, a.atttypmod)
+  FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+ WHERE a.attrelid IN ('tasks'::regclass, 'tombstone_history.tasks'::regclass)
+   AND a.attname IN ('summary', 'valid_from', 'valid_to', 'since') AND NOT a.attisdropped
+ ORDER BY c.oid, a.attnum;
 
 -- history tables are written by pg_tombstone only
+SELECT count(*) AS versions, md5(string_agg(h::text, ',' ORDER BY h::text)) AS history_sum
+  FROM tombstone_history.tasks h \gset
 DELETE FROM tombstone_history.tasks;
 UPDATE tombstone_history.tasks SET done = false;
 TRUNCATE tombstone_history.tasks;
 DROP TABLE tombstone_history.tasks;
-SELECT count(*) > 0 AS history_kept FROM tombstone_history.tasks;
+SELECT count(*) = :versions AS versions_kept,
+       md5(string_agg(h::text, ',' ORDER BY h::text)) = :'history_sum' AS history_unchanged
+  FROM tombstone_history.tasks h;
 
 -- purge removes history only with a token, only what ended before the retention
 -- (a new session: the retention is cached per backend)
