@@ -6,9 +6,7 @@
 -- Every table has the same columns, the same rows and the same indexes; the
 -- unprotected ones carry deleted_at / deleted_change too.  Each table is
 -- loaded with its final columns, indexed and frozen before protect() runs,
--- so protect() adds no column: it adds only its triggers and the partial
--- index on deleted_change (which the hand-written side has no use for, and
--- whose upkeep is part of what the comparisons measure).
+-- so protect() adds no column: it adds only its triggers (and no index).
 -- Autovacuum is off on every table: run.sh vacuums them itself between
 -- rounds, so a vacuum never starts in the middle of one side's run.
 --

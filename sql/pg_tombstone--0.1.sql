@@ -197,10 +197,12 @@ COMMENT ON FUNCTION tombstone._guard_truncate() IS
 --------------------------------------------------------------------------
 
 -- Create the triggers of one relation, firing ALWAYS so that
--- session_replication_role = replica does not switch them off, and the
--- index on deleted_change.  Partitions receive the row triggers and the
--- index as clones of their parent's, so only their firing is set here;
--- statement triggers are never cloned.  The BEFORE UPDATE trigger records
+-- session_replication_role = replica does not switch them off.  Partitions
+-- receive the row triggers as clones of their parent's, so only their firing
+-- is set here; statement triggers are never cloned.  No index is created on
+-- deleted_change: it would make every tombstoning UPDATE non-HOT and cost an
+-- index insert per tombstoned row; undelete_change() finds a change's rows
+-- through the tenant column (see tombstone.check(), hazard no_tenant_index).  The BEFORE UPDATE trigger records
 -- tombstones and undeletes on the ledger and lets a row move between
 -- partitions (which PostgreSQL executes as a delete and an insert).
 CREATE FUNCTION tombstone._install_triggers(tbl regclass, is_partition boolean)
@@ -214,8 +216,6 @@ BEGIN
                        ' FOR EACH ROW EXECUTE FUNCTION tombstone._guard_delete()', tbl);
         EXECUTE format('CREATE TRIGGER tombstone_before_update BEFORE UPDATE ON %s'
                        ' FOR EACH ROW EXECUTE FUNCTION tombstone._before_update()', tbl);
-        -- undelete_change() finds the rows of a change through this index
-        EXECUTE format('CREATE INDEX ON %s (deleted_change) WHERE deleted_change IS NOT NULL', tbl);
     END IF;
     EXECUTE format('CREATE TRIGGER tombstone_guard_truncate BEFORE TRUNCATE ON %s'
                    ' FOR EACH STATEMENT EXECUTE FUNCTION tombstone._guard_truncate()', tbl);
@@ -903,7 +903,7 @@ BEGIN
 
     RETURN QUERY
     SELECT 'no_tenant_index', t.relid, t.tenant_column::text,
-           format('No index of %s starts with tenant column %I: reading or deleting one tenant scans the whole table.',
+           format('No index of %s starts with tenant column %I: reading, deleting or undeleting one tenant, and undoing a change, scan the whole table.',
                   t.relid, t.tenant_column),
            format('CREATE INDEX ON %s (%I);', t.relid, t.tenant_column)
       FROM tombstone.tables t

@@ -26,8 +26,8 @@
  * Row counts live in backend memory, not in a table: a single-row DELETE
  * pays one hash lookup and one ledger insert.  A subtransaction that aborts
  * after rows were counted (an exception block in PL/pgSQL) makes the counts
- * unreliable; the change then recounts from the tables at the end, through
- * the deleted_change index.
+ * unreliable; the change then recounts from the tables at the end (by
+ * deleted_change, in the tenants that were counted: no index covers it).
  *
  * The ledger row is inserted directly into the heap and its index, as the
  * extension and not as the user: application roles have no privilege on the
@@ -652,11 +652,12 @@ change_recount(void)
 	List	   *roots = NIL;
 	ListCell   *lc;
 	bool		pushed;
+	HTAB	   *old_tally = change.tally;
 
-	hash_seq_init(&status, change.tally);
+	/* every row the change holds was counted once: its tenant is here */
+	hash_seq_init(&status, old_tally);
 	while ((entry = hash_seq_search(&status)) != NULL)
 		roots = list_append_unique_oid(roots, entry->key.root);
-	hash_destroy(change.tally);
 	change.tally = tally_create();
 
 	/* a portal's ExecutorFinish runs after its snapshot was popped */
@@ -669,21 +670,41 @@ change_recount(void)
 	{
 		Oid			root = lfirst_oid(lc);
 		const TombstoneRel *trel = TombstoneRelLookup(root);
-		char	   *sql;
-		Oid			argtypes[1] = {INT8OID};
-		Datum		values[1];
+		StringInfoData sql;
+		Oid			argtypes[2] = {INT8OID, InvalidOid};
+		Datum		values[2];
+		List	   *tenants = NIL;
+		bool		any_null = false;
+		int			nargs = 1;
 		uint64		i;
 
 		if (trel == NULL)
 			continue;
+		hash_seq_init(&status, old_tally);
+		while ((entry = hash_seq_search(&status)) != NULL)
+		{
+			if (entry->key.root != root)
+				continue;
+			if (entry->key.tenant == NULL)
+				any_null = true;
+			else
+				tenants = lappend(tenants, (char *) entry->key.tenant);
+		}
 		values[0] = Int64GetDatum(change.id);
-		sql = psprintf(TOMBSTONE_INTERNAL_QUERY
-					   "SELECT t.%s::text, count(*) FILTER (WHERE t.deleted_at IS NOT NULL),"
-					   " count(*) FILTER (WHERE t.deleted_at IS NULL)"
-					   " FROM %s t WHERE t.deleted_change = $1 GROUP BY 1",
-					   quote_identifier(NameStr(trel->tenant_column)),
-					   TombstoneQualifiedName(root));
-		(void) TombstoneRunInternal(sql, 1, argtypes, values, NULL,
+		initStringInfo(&sql);
+		appendStringInfo(&sql, TOMBSTONE_INTERNAL_QUERY
+						 "SELECT t.%s::text, count(*) FILTER (WHERE t.deleted_at IS NOT NULL),"
+						 " count(*) FILTER (WHERE t.deleted_at IS NULL)"
+						 " FROM %s t WHERE t.deleted_change = $1",
+						 quote_identifier(NameStr(trel->tenant_column)),
+						 TombstoneQualifiedName(root));
+		/* no index covers deleted_change: look where rows were counted */
+		if (!any_null &&
+			TombstoneAppendTenantFilter(&sql, root, tenants, 2, &values[1],
+										&argtypes[1]))
+			nargs = 2;
+		appendStringInfoString(&sql, " GROUP BY 1");
+		(void) TombstoneRunInternal(sql.data, nargs, argtypes, values, NULL,
 									BOOTSTRAP_SUPERUSERID);
 		for (i = 0; i < SPI_processed; i++)
 		{
@@ -706,6 +727,7 @@ change_recount(void)
 	SPI_finish();
 	if (pushed)
 		PopActiveSnapshot();
+	hash_destroy(old_tally);
 	change.recount = false;
 }
 

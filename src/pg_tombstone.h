@@ -29,6 +29,7 @@
 #include "access/attnum.h"
 #include "access/htup.h"
 #include "datatype/timestamp.h"
+#include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
 #include "utils/relcache.h"
 
@@ -194,6 +195,10 @@ struct _DestReceiver;
 extern uint64 TombstoneRunInternalTo(const char *sql, int nargs, Oid *argtypes,
 									 Datum *values, const char *nulls,
 									 Oid as_user, struct _DestReceiver *dest);
+
+/* undelete.c */
+extern bool TombstoneAppendTenantFilter(StringInfo sql, Oid root, List *tenants,
+										int paramno, Datum *value, Oid *type);
 
 /* planner.c */
 extern void TombstonePlannerInit(void);

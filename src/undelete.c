@@ -34,6 +34,7 @@
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "parser/parser.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
@@ -326,6 +327,87 @@ report_table(Oid root, bool tombstoned)
 							   n, get_rel_name(root), n)));
 }
 
+/*
+ * Append " AND t.<tenant column> = ANY ($paramno::type[])" to sql, for the
+ * tenant ids (text) given, and set the parameter's value and type.  False
+ * (nothing appended) when the table has no tenant column, the list is
+ * empty, or an id no longer converts to the column's type.
+ */
+bool
+TombstoneAppendTenantFilter(StringInfo sql, Oid root, List *tenants,
+							int paramno, Datum *value, Oid *type)
+{
+	const TombstoneRel *trel = TombstoneRelLookup(root);
+	Oid			coltype;
+	Datum	   *ids;
+	int			nids = 0;
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	ListCell   *lc;
+
+	if (trel == NULL || trel->tenant_attno == InvalidAttrNumber ||
+		tenants == NIL)
+		return false;
+	coltype = get_atttype(root, trel->tenant_attno);
+	ids = palloc(sizeof(Datum) * list_length(tenants));
+	foreach(lc, tenants)
+	{
+		if (!TombstoneTryInput(coltype, lfirst(lc), &ids[nids]))
+			return false;
+		nids++;
+	}
+	get_typlenbyvalalign(coltype, &typlen, &typbyval, &typalign);
+	*value = PointerGetDatum(construct_array(ids, nids, coltype, typlen,
+											 typbyval, typalign));
+	*type = get_array_type(coltype);
+	appendStringInfo(sql, " AND t.%s = ANY ($%d::%s[])",
+					 quote_identifier(NameStr(trel->tenant_column)), paramno,
+					 format_type_be_qualified(coltype));
+	return true;
+}
+
+/* the tenants a change counted rows of in one table, from its ledger entry */
+typedef struct ChangeTenants
+{
+	Oid			root;			/* hash key */
+	List	   *tenants;		/* tenant ids as text */
+	bool		any_null;		/* rows without a tenant were counted */
+} ChangeTenants;
+
+/*
+ * Restore (or, for a change that restored rows, tombstone again) the rows
+ * of one table that change id touched.  No index covers deleted_change:
+ * one would make every tombstoning UPDATE update an indexed column, never
+ * HOT, and cost an index insert per row.  The rows are found through the
+ * tenant column instead, for the tenants the ledger counted, so the work
+ * grows with those tenants' rows and not with the table.  A table the
+ * ledger entry does not name (renamed since), or rows counted without a
+ * tenant, are searched by deleted_change alone.
+ */
+static void
+restore_change_rows(Oid root, int64 id, bool restoring,
+					const ChangeTenants *counted)
+{
+	Oid			argtypes[2] = {INT8OID, InvalidOid};
+	Datum		values[2];
+	StringInfoData sql;
+	int			nargs = 1;
+
+	values[0] = Int64GetDatum(id);
+	initStringInfo(&sql);
+	appendStringInfo(&sql, TOMBSTONE_INTERNAL_QUERY
+					 "UPDATE %s t SET %s = %s WHERE t.%s = $1 AND t.%s IS %sNULL",
+					 TombstoneQualifiedName(root), TOMBSTONE_DELETED_AT,
+					 restoring ? "NULL" : "now()", TOMBSTONE_DELETED_CHANGE,
+					 TOMBSTONE_DELETED_AT, restoring ? "NOT " : "");
+	if (counted != NULL && !counted->any_null &&
+		TombstoneAppendTenantFilter(&sql, root, counted->tenants, 2,
+									&values[1], &argtypes[1]))
+		nargs = 2;
+	(void) run_restore(sql.data, nargs, argtypes, values, NULL);
+}
+
 Datum
 tombstone_undelete_change(PG_FUNCTION_ARGS)
 {
@@ -339,6 +421,8 @@ tombstone_undelete_change(PG_FUNCTION_ARGS)
 	bool		all_found = true;
 	int			pass;
 	uint64		i;
+	HTAB	   *tenants;
+	HASHCTL		ctl;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -371,20 +455,44 @@ tombstone_undelete_change(PG_FUNCTION_ARGS)
 	restored = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 										   SPI_tuptable->tupdesc, 2, &isnull));
 
+	/* the tables and tenants the change counted rows of */
+	ctl.keysize = sizeof(Oid);
+	ctl.entrysize = sizeof(ChangeTenants);
+	ctl.hcxt = CurrentMemoryContext;
+	tenants = hash_create("pg_tombstone change tenants", 16, &ctl,
+						  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	(void) TombstoneRunInternal(TOMBSTONE_INTERNAL_QUERY
-								"SELECT DISTINCT to_regclass(r->>'table')::oid"
+								"SELECT to_regclass(r->>'table')::oid, r->>'tenant'"
 								"  FROM tombstone.changes c, jsonb_array_elements(c.rows) r"
 								" WHERE c.id = $1",
 								1, argtypes, values, NULL, BOOTSTRAP_SUPERUSERID);
 	for (i = 0; i < SPI_processed; i++)
 	{
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
-									  1, &isnull);
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		Datum		d = SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull);
+		char	   *tenant;
+		ChangeTenants *entry;
+		bool		found;
+		Oid			relid;
 
 		if (isnull)
+		{
 			all_found = false;
+			continue;
+		}
+		relid = DatumGetObjectId(d);
+		tenant = SPI_getvalue(tup, SPI_tuptable->tupdesc, 2);
+		entry = hash_search(tenants, &relid, HASH_ENTER, &found);
+		if (!found)
+		{
+			tables = lappend_oid(tables, relid);
+			entry->tenants = NIL;
+			entry->any_null = false;
+		}
+		if (tenant == NULL)
+			entry->any_null = true;
 		else
-			tables = lappend_oid(tables, DatumGetObjectId(d));
+			entry->tenants = lappend(entry->tenants, tenant);
 	}
 
 	/* rows it tombstoned come back, parents first; rows it restored go */
@@ -401,17 +509,12 @@ tombstone_undelete_change(PG_FUNCTION_ARGS)
 		foreach(lc, roots)
 		{
 			Oid			root = lfirst_oid(lc);
-			char	   *sql;
 
 			/* a renamed table is found by looking at every table */
 			if (all_found && !list_member_oid(tables, root))
 				continue;
-			sql = psprintf(TOMBSTONE_INTERNAL_QUERY
-						   "UPDATE %s t SET %s = %s WHERE t.%s = $1 AND t.%s IS %sNULL",
-						   TombstoneQualifiedName(root), TOMBSTONE_DELETED_AT,
-						   restoring ? "NULL" : "now()", TOMBSTONE_DELETED_CHANGE,
-						   TOMBSTONE_DELETED_AT, restoring ? "NOT " : "");
-			(void) run_restore(sql, 1, argtypes, values, NULL);
+			restore_change_rows(root, id, restoring,
+								hash_search(tenants, &root, HASH_FIND, NULL));
 			report_table(root, !restoring);
 		}
 	}

@@ -31,7 +31,7 @@ BEGIN;
 -- multi-tenant deletes here test what DELETE does; the token guard has its own tests
 SET LOCAL tombstone.guard = off;
 SET LOCAL client_min_messages = warning;
-SELECT plan(225);
+SELECT plan(227);
 
 --------------------------------------------------------------------------
 -- Fixture
@@ -330,6 +330,11 @@ SELECT is(lu_rows(lu_last()), ARRAY['public.lu_misc acme -1 +0', 'public.lu_misc
           'a row whose tenant column is NULL is counted under tenant null');
 SELECT ok((lu_change(lu_last())).rows @> '[{"table": "public.lu_misc", "tenant": null, "tombstoned": 1}]',
           '... as JSON null in rows');
+SELECT lu_last() AS misc_change \gset
+SELECT is(tombstone.undelete_change(:misc_change), 2::bigint,
+          'undelete_change() of a change with a NULL tenant restores both rows');
+SELECT is((SELECT count(*) FROM lu_misc), 2::bigint, '... and both are live again');
+DELETE FROM lu_misc;
 
 -- a subtransaction rolled back inside the statement
 CREATE FUNCTION lu_partial() RETURNS void LANGUAGE plpgsql AS $$
