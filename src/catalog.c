@@ -58,8 +58,10 @@
 
 static HTAB *rel_cache = NULL;
 
-/* OID of tombstone.tables, once found */
+/* OIDs of tombstone.tables, the ledger and its sequence, once found */
 static Oid	catalog_relid = InvalidOid;
+static Oid	ledger_relid = InvalidOid;
+static Oid	ledger_seq_relid = InvalidOid;
 
 /*
  * Relcache callback: forget what an invalidated relation was, or everything
@@ -71,19 +73,23 @@ rel_cache_callback(Datum arg, Oid relid)
 	HASH_SEQ_STATUS status;
 	TombstoneRel *entry;
 
-	if (rel_cache == NULL)
-		return;
+	/* dropped or recreated with the extension: look them up again */
+	if (!OidIsValid(relid) || relid == ledger_relid || relid == ledger_seq_relid)
+		ledger_relid = ledger_seq_relid = InvalidOid;
 
 	if (OidIsValid(relid) && relid != catalog_relid)
 	{
-		hash_search(rel_cache, &relid, HASH_REMOVE, NULL);
+		if (rel_cache != NULL)
+			hash_search(rel_cache, &relid, HASH_REMOVE, NULL);
 		return;
 	}
 
+	catalog_relid = InvalidOid;
+	if (rel_cache == NULL)
+		return;
 	hash_seq_init(&status, rel_cache);
 	while ((entry = hash_seq_search(&status)) != NULL)
 		hash_search(rel_cache, &entry->relid, HASH_REMOVE, NULL);
-	catalog_relid = InvalidOid;
 }
 
 void
@@ -346,11 +352,33 @@ TombstoneQualifiedName(Oid relid)
 Oid
 TombstoneLedgerRelid(void)
 {
-	Oid			nspid = get_namespace_oid(TOMBSTONE_SCHEMA, true);
+	Oid			nspid;
 
+	if (OidIsValid(ledger_relid))
+		return ledger_relid;
+	nspid = get_namespace_oid(TOMBSTONE_SCHEMA, true);
 	if (!OidIsValid(nspid))
 		return InvalidOid;
-	return get_relname_relid(TOMBSTONE_LEDGER, nspid);
+	ledger_relid = get_relname_relid(TOMBSTONE_LEDGER, nspid);
+	return ledger_relid;
+}
+
+/*
+ * The OID of the sequence of change ids, or InvalidOid when the extension is
+ * not installed; cached like the ledger's.
+ */
+Oid
+TombstoneLedgerSeqRelid(void)
+{
+	Oid			nspid;
+
+	if (OidIsValid(ledger_seq_relid))
+		return ledger_seq_relid;
+	nspid = get_namespace_oid(TOMBSTONE_SCHEMA, true);
+	if (!OidIsValid(nspid))
+		return InvalidOid;
+	ledger_seq_relid = get_relname_relid(TOMBSTONE_LEDGER_SEQ, nspid);
+	return ledger_seq_relid;
 }
 
 /*

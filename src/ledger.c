@@ -216,8 +216,7 @@ tally_match(const void *key1, const void *key2, Size keysize)
 static Oid
 ledger_sequence(void)
 {
-	Oid			nspid = get_namespace_oid(TOMBSTONE_SCHEMA, false);
-	Oid			seqid = get_relname_relid(TOMBSTONE_LEDGER_SEQ, nspid);
+	Oid			seqid = TombstoneLedgerSeqRelid();
 
 	if (!OidIsValid(seqid))
 		elog(ERROR, "sequence tombstone.%s does not exist", TOMBSTONE_LEDGER_SEQ);

@@ -140,6 +140,7 @@ extern Oid	TombstoneFindProtected(bool (*match) (Oid relid, void *arg),
 								   void *arg);
 extern List *TombstoneProtectedRoots(void);
 extern Oid	TombstoneLedgerRelid(void);
+extern Oid	TombstoneLedgerSeqRelid(void);
 extern Oid	TombstoneRelationOwner(Oid relid);
 extern char *TombstoneQualifiedName(Oid relid);
 extern char **TombstoneColumnNames(Oid relid, Datum keys, int *nkeys);
