@@ -345,6 +345,8 @@ VACUUM (FREEZE, ANALYZE) base.tenants, base.projects, base.tasks, base.comments,
                          prot.tenants, prot.projects, prot.tasks, prot.comments,
                          prot.documents, prot.events;
 
+-- protected first, so that the registry too is without row history
+SELECT tombstone.protect('prot.tenants', 'id', history => false);
 SELECT tombstone.protect_tenants('prot.tenants', 'id');
 -- history => false: row history has its own benchmark (history_bench.sh)
 SELECT tombstone.protect(('prot.' || tbl)::regclass, 'tenant_id', history => false)

@@ -178,7 +178,9 @@ checkpoint() {
 
 # figures: name -> space-separated per-round values
 declare -A fig
-record() { fig[$1]="${fig[$1]:-}${fig[$1]:+ }$2"; }
+# the figures are logged as they come, so that a run that fails later
+# still leaves them
+record() { fig[$1]="${fig[$1]:-}${fig[$1]:+ }$2"; log "figure $1: $2"; }
 
 # run_pgbench SCRIPT MODE: prints tps
 run_pgbench() {
