@@ -17,19 +17,32 @@
  * interpreted before its signature has been checked.
  *
  * Application roles call authorize(), so the catalog tables are read and
- * written as the owner of tombstone.keys (the extension's owner), with SPI
- * plans prepared once per backend.  Consuming a use is one INSERT ... ON
- * CONFLICT DO UPDATE ... WHERE uses < max_uses: of two transactions racing
- * for the last use of a token, the second waits on the unique index and is
- * refused once the first commits (it gets the use if the first aborts).  The
- * key row is locked FOR KEY SHARE, so tombstone.remove_key() waits for every
- * transaction that authorised a token with that key, and a token whose key
- * was removed first is refused.
+ * written as the owner of tombstone.keys (the extension's owner).  On the
+ * path of authorize() they are read and written directly, heap and index,
+ * as the server does its own catalogs: an SPI statement would spend more on
+ * executor start-up and shutdown than the token's checks cost.  The OIDs of
+ * the tables and their primary keys are found once per backend and
+ * forgotten on any relcache invalidation of one of them (dropping the
+ * extension, a new owner, a new index).  Keys are not cached: the key row
+ * is visited on every call anyway to lock it.
+ *
+ * The key row is locked FOR KEY SHARE, as SELECT ... FOR KEY SHARE would,
+ * so tombstone.remove_key() waits for every transaction that authorised a
+ * token with that key, and a token whose key was removed first is refused.
+ * Consuming a use does what INSERT ... ON CONFLICT (jti) DO UPDATE SET uses
+ * = uses + 1 WHERE uses < max_uses would: the use row is found with a dirty
+ * snapshot, locked and updated, or inserted.  Instead of speculative
+ * insertion, authorize() first takes a transaction-long lock on the jti (an
+ * object lock in the name of tombstone.token_uses, on a hash of the jti), so
+ * of two transactions racing for the last use of a token the second waits
+ * and is refused once the first commits (it gets the use if the first
+ * aborts); under REPEATABLE READ it gets a serialization failure, as with
+ * ON CONFLICT.  The row lock alone would serialise them just as long.
  *
  * Time checks are exact: a token is expired from the second named in "exp"
  * on and not valid before "nbf"; there is no allowance for clock skew.
  *
- * Ed25519 verification costs about 110 us, so a backend remembers which
+ * Ed25519 verification costs about 100 us, so a backend remembers which
  * EdDSA tokens it has verified with which key (a SHA-256 of the token, and
  * of the key id, algorithm and key bytes).  Only the signature check is
  * skipped on a hit: the key must still exist, and every claim is checked
@@ -51,6 +64,7 @@
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/indexing.h"
@@ -58,7 +72,9 @@
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
+#include "common/hashfn.h"
 #include "common/jsonapi.h"
+#include "executor/executor.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -66,16 +82,21 @@
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
+#include "storage/lmgr.h"
+#include "tcop/utility.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
+#include "utils/inval.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 #include "utils/varlena.h"
@@ -85,6 +106,22 @@
 
 #define TOKEN_KEYS_TABLE		"keys"
 #define TOKEN_USES_TABLE		"token_uses"
+
+/* Column numbers of tombstone.keys and tombstone.token_uses (extension script) */
+#define Anum_keys_key_id		1
+#define Anum_keys_alg			2
+#define Anum_keys_key			3
+#define Anum_keys_ops			4
+#define Natts_keys				6
+#define Anum_uses_jti			1
+#define Anum_uses_key_id		2
+#define Anum_uses_uses			3
+#define Anum_uses_max_uses		4
+#define Anum_uses_first_used	5
+#define Anum_uses_last_used		6
+#define Anum_uses_exp			7
+#define Natts_uses				7
+
 #define SHA256_LEN				32
 #define HS256_SIG_LEN			32
 #define ED25519_KEY_LEN			32
@@ -114,11 +151,31 @@ static char *token_audience_setting = NULL;
 /* Tokens bound to the current transaction, in TopTransactionContext */
 static List *bound_tokens = NIL;
 
-/* SPI plans, prepared once per backend */
-static SPIPlanPtr key_plan = NULL;
-static SPIPlanPtr use_plan = NULL;
+/* SPI plans of the key administration functions, prepared once per backend */
 static SPIPlanPtr add_key_plan = NULL;
 static SPIPlanPtr remove_key_plan = NULL;
+
+/*
+ * The catalog tables authorize() reads and writes.  Valid until a relcache
+ * invalidation of one of them (or of every relation); kept only in a
+ * backend that registered the callback, i.e. where the library is preloaded.
+ */
+typedef struct TokenCatalog
+{
+	bool		valid;
+	Oid			owner;			/* owner of tombstone.keys */
+	Oid			keys_relid;
+	Oid			keys_pkey;		/* its primary key, on key_id */
+	Oid			uses_relid;
+	Oid			uses_pkey;		/* its primary key, on jti */
+} TokenCatalog;
+
+static TokenCatalog token_catalog;
+static bool token_catalog_callback = false;
+static uint64 token_catalog_invalidations = 0;
+
+/* The default audience; a backend's database has one name for its life */
+static char *default_audience = NULL;
 
 /* EdDSA tokens this backend has verified: token digest -> key digest */
 typedef struct VerifiedEntry
@@ -202,6 +259,7 @@ PG_FUNCTION_INFO_V1(tombstone_remove_key);
 PG_FUNCTION_INFO_V1(tombstone_bound_tokens);
 
 static void token_xact_callback(XactEvent event, void *arg);
+static void token_relcache_callback(Datum arg, Oid relid);
 static void token_subxact_callback(SubXactEvent event,
 								   SubTransactionId mySubid,
 								   SubTransactionId parentSubid, void *arg);
@@ -230,6 +288,27 @@ TombstoneTokenInit(void)
 
 	RegisterXactCallback(token_xact_callback, NULL);
 	RegisterSubXactCallback(token_subxact_callback, NULL);
+	CacheRegisterRelcacheCallback(token_relcache_callback, (Datum) 0);
+	token_catalog_callback = true;
+}
+
+/*
+ * Forget the catalog OIDs when one of the tables or their primary keys is
+ * invalidated: the extension may have been dropped and created again, the
+ * owner changed, an index added.
+ */
+static void
+token_relcache_callback(Datum arg, Oid relid)
+{
+	if (!OidIsValid(relid) ||
+		relid == token_catalog.keys_relid ||
+		relid == token_catalog.keys_pkey ||
+		relid == token_catalog.uses_relid ||
+		relid == token_catalog.uses_pkey)
+	{
+		token_catalog.valid = false;
+		token_catalog_invalidations++;
+	}
 }
 
 /*
@@ -721,6 +800,19 @@ claim_string(Jsonb *jb, const char *name, TokenDesc *desc)
 	return pnstrdup(v->val.string.val, v->val.string.len);
 }
 
+static void
+refuse_claim_list(TokenDesc *desc, const char *name, bool single_ok)
+	pg_attribute_noreturn();
+
+/* TB029 for a claim that must be an array of strings (or a string) */
+static void
+refuse_claim_list(TokenDesc *desc, const char *name, bool single_ok)
+{
+	refuse_claim(desc, name, single_ok ?
+				 psprintf("Claim \"%s\" must be a string or an array of strings.", name) :
+				 psprintf("Claim \"%s\" must be an array of strings.", name));
+}
+
 /*
  * An array of strings, or NULL if absent.  TB029 unless every element is
  * a string; a single string is accepted where "single_ok" says so (aud).
@@ -731,24 +823,20 @@ claim_string_list(Jsonb *jb, const char *name, bool single_ok, bool *present,
 {
 	JsonbValue *v = jsonb_member(jb, name);
 	List	   *result = NIL;
-	const char *problem;
 	int			i;
 	int			n;
 
-	problem = single_ok ?
-		psprintf("Claim \"%s\" must be a string or an array of strings.", name) :
-		psprintf("Claim \"%s\" must be an array of strings.", name);
 	*present = (v != NULL);
 	if (v == NULL)
 		return NIL;
 	if (single_ok && v->type == jbvString)
 	{
 		if (v->val.string.len == 0)
-			refuse_claim(desc, name, problem);
+			refuse_claim_list(desc, name, single_ok);
 		return list_make1(pnstrdup(v->val.string.val, v->val.string.len));
 	}
 	if (!jsonb_value_is_array(v))
-		refuse_claim(desc, name, problem);
+		refuse_claim_list(desc, name, single_ok);
 	n = JsonContainerSize(v->val.binary.data);
 	for (i = 0; i < n; i++)
 	{
@@ -756,7 +844,7 @@ claim_string_list(Jsonb *jb, const char *name, bool single_ok, bool *present,
 
 		if (e->type != jbvString || e->val.string.len == 0 ||
 			e->val.string.len > CLAIM_STRING_MAX_LEN)
-			refuse_claim(desc, name, problem);
+			refuse_claim_list(desc, name, single_ok);
 		result = lappend(result, pnstrdup(e->val.string.val, e->val.string.len));
 	}
 	return result;
@@ -802,26 +890,27 @@ claim_positive_integer(Jsonb *jb, const char *name, int64 max,
 	char	   *text;
 	char	   *p;
 	int64		result = 0;
-	const char *problem;
+	bool		ok;
 
 	if (v == NULL)
 		return -1;
-	problem = psprintf("Claim \"%s\" must be a positive integer of at most " INT64_FORMAT ".",
-					   name, max);
-	if (v->type != jbvNumeric)
-		refuse_claim(desc, name, problem);
-	text = DatumGetCString(DirectFunctionCall1(numeric_out,
-											   NumericGetDatum(v->val.numeric)));
-	if (*text == '\0' || strlen(text) > 19)
-		refuse_claim(desc, name, problem);
-	for (p = text; *p; p++)
+	ok = v->type == jbvNumeric;
+	if (ok)
 	{
-		if (*p < '0' || *p > '9')
-			refuse_claim(desc, name, problem);
-		result = result * 10 + (*p - '0');
+		text = DatumGetCString(DirectFunctionCall1(numeric_out,
+												   NumericGetDatum(v->val.numeric)));
+		ok = *text != '\0' && strlen(text) <= 19;
+		for (p = text; ok && *p; p++)
+		{
+			ok = *p >= '0' && *p <= '9';
+			result = result * 10 + (*p - '0');
+		}
+		ok = ok && result >= 1 && result <= max;
 	}
-	if (result < 1 || result > max)
-		refuse_claim(desc, name, problem);
+	if (!ok)
+		refuse_claim(desc, name,
+					 psprintf("Claim \"%s\" must be a positive integer of at most " INT64_FORMAT ".",
+							  name, max));
 	return result;
 }
 
@@ -901,7 +990,7 @@ read_claims(Jsonb *jb, TokenClaims *claims, TokenDesc *desc)
 
 
 /* ----------------------------------------------------------------
- *		Keys and uses: SPI as the owner of the catalog
+ *		Keys and uses, as the owner of the catalog
  * ----------------------------------------------------------------
  */
 
@@ -917,13 +1006,73 @@ token_catalog_relid(const char *name)
 }
 
 /*
+ * The primary key of a catalog table, which must be on its first column
+ * alone (key_id, jti), and the table must have "natts" columns.
+ */
+static Oid
+token_catalog_pkey(Oid relid, int natts)
+{
+	Relation	rel = table_open(relid, AccessShareLock);
+	Oid			pkey;
+	Relation	idx;
+	bool		ok;
+
+	list_free(RelationGetIndexList(rel));
+	pkey = rel->rd_pkindex;
+	if (RelationGetDescr(rel)->natts != natts || !OidIsValid(pkey))
+		elog(ERROR, "catalog table %s.%s does not have the expected columns and primary key",
+			 TOMBSTONE_SCHEMA, RelationGetRelationName(rel));
+	idx = index_open(pkey, AccessShareLock);
+	ok = IndexRelationGetNumberOfKeyAttributes(idx) == 1 &&
+		idx->rd_index->indkey.values[0] == 1 &&
+		TupleDescAttr(RelationGetDescr(rel), 0)->atttypid == TEXTOID;
+	index_close(idx, AccessShareLock);
+	if (!ok)
+		elog(ERROR, "primary key of catalog table %s.%s is not on its first column",
+			 TOMBSTONE_SCHEMA, RelationGetRelationName(rel));
+	table_close(rel, AccessShareLock);
+	return pkey;
+}
+
+/*
+ * The catalog tables of tokens, looked up by name once per backend.
+ * Opening them may take invalidations that undo the lookup: look again then.
+ */
+static const TokenCatalog *
+token_catalog_get(void)
+{
+	while (!token_catalog.valid)
+	{
+		uint64		invalidations = token_catalog_invalidations;
+		TokenCatalog cat;
+
+		cat.keys_relid = token_catalog_relid(TOKEN_KEYS_TABLE);
+		cat.uses_relid = token_catalog_relid(TOKEN_USES_TABLE);
+		cat.keys_pkey = token_catalog_pkey(cat.keys_relid, Natts_keys);
+		cat.uses_pkey = token_catalog_pkey(cat.uses_relid, Natts_uses);
+		cat.owner = TombstoneRelationOwner(cat.keys_relid);
+		cat.valid = true;
+		token_catalog = cat;
+		if (!token_catalog_callback)
+		{
+			/* without the callback, valid for this call only */
+			token_catalog.valid = false;
+			return &token_catalog;
+		}
+		if (invalidations != token_catalog_invalidations)
+			token_catalog.valid = false;
+	}
+	return &token_catalog;
+}
+
+/*
  * Switch to the owner of tombstone.keys for the statements that follow;
  * the caller restores the saved identity (an error restores it too).
  */
 static void
 become_catalog_owner(Oid *save_userid, int *save_sec_context)
 {
-	Oid			owner = TombstoneRelationOwner(token_catalog_relid(TOKEN_KEYS_TABLE));
+	Oid			owner = token_catalog_get()->owner;
 
 	GetUserIdAndSecContext(save_userid, save_sec_context);
 	SetUserIdAndSecContext(owner, *save_sec_context |
@@ -944,51 +1093,143 @@ prepare_kept(const char *sql, int nargs, Oid *argtypes)
 	return plan;
 }
 
+/* An equality scan key on the text column of a one-column index */
+static void
+text_scan_key(ScanKey skey, Relation idx, const char *value)
+{
+	ScanKeyEntryInitialize(skey, 0, 1, BTEqualStrategyNumber, InvalidOid,
+						   idx->rd_indcollation[0], F_TEXTEQ,
+						   CStringGetTextDatum(value));
+}
+
+static void
+refuse_serialization(const char *what) pg_attribute_noreturn();
+
+/* 40001, as the executor reports a row changed since the snapshot */
+static void
+refuse_serialization(const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+			 errmsg("could not serialize access due to concurrent %s", what)));
+}
+
+/*
+ * Lock the key row at *tid FOR KEY SHARE, as SELECT ... FOR KEY SHARE does
+ * (ExecLockRows): wait for a transaction that deletes it, then skip it if
+ * it is gone, or under REPEATABLE READ fail.  In READ COMMITTED the newest
+ * version is locked and must still be the key "kid".  The row is left in
+ * slot.  Returns whether the key is there.
+ */
+static bool
+lock_key_row(Relation rel, ItemPointer tid, TupleTableSlot *slot,
+			 const char *kid, Snapshot snapshot)
+{
+	TM_FailureData tmfd;
+	TM_Result	result;
+	bool		isnull;
+	Datum		d;
+
+	result = table_tuple_lock(rel, tid, snapshot, slot,
+							  GetCurrentCommandId(false), LockTupleKeyShare,
+							  LockWaitBlock,
+							  IsolationUsesXactSnapshot() ? 0 :
+							  TUPLE_LOCK_FLAG_FIND_LAST_VERSION,
+							  &tmfd);
+	switch (result)
+	{
+		case TM_Ok:
+			break;
+		case TM_SelfModified:
+			/* removed or changed by this transaction since the snapshot */
+			return false;
+		case TM_Updated:
+			if (IsolationUsesXactSnapshot())
+				refuse_serialization("update");
+			elog(ERROR, "unexpected table_tuple_lock status: %u", result);
+			break;
+		case TM_Deleted:
+			/* ExecLockRows says "update" here too */
+			if (IsolationUsesXactSnapshot())
+				refuse_serialization("update");
+			return false;
+		case TM_Invisible:
+			elog(ERROR, "attempted to lock invisible tuple");
+			break;
+		default:
+			elog(ERROR, "unrecognized table_tuple_lock status: %u", result);
+			break;
+	}
+	if (!tmfd.traversed)
+		return true;
+	/* a newer version was locked: it must still be this key */
+	d = slot_getattr(slot, Anum_keys_key_id, &isnull);
+	return !isnull && strcmp(TextDatumGetCString(d), kid) == 0;
+}
+
 /*
  * Read key "kid" as the catalog's owner, into the caller's memory context.
  * The key row is locked FOR KEY SHARE until the transaction ends, so that
  * removing the key waits for this transaction (for sign() that is harmless).
- * Returns false if there is no such key.
+ * Returns false if there is no such key.  "fname" names the SQL function
+ * for the refusal in a read-only transaction, which the executor would
+ * have made for the statement.
+ *
+ * The row is found through the primary key with a new snapshot (the
+ * transaction's under REPEATABLE READ), as an SPI statement would.
  */
 static bool
-fetch_key(const char *kid, TokenKey *key)
+fetch_key(const char *kid, TokenKey *key, const char *fname)
 {
-	MemoryContext caller = CurrentMemoryContext;
+	const TokenCatalog *cat = token_catalog_get();
 	Oid			save_userid;
 	int			save_sec_context;
-	Datum		arg = CStringGetTextDatum(kid);
+	Relation	rel;
+	Relation	idx;
+	ScanKeyData skey;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
+	Snapshot	snapshot;
+	ItemPointerData tid;
 	bool		found = false;
 
-	become_catalog_owner(&save_userid, &save_sec_context);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (key_plan == NULL)
-	{
-		Oid			argtypes[1] = {TEXTOID};
+	/* locking a row writes it, and authorize() writes a use next */
+	PreventCommandIfReadOnly(fname);
+	PreventCommandIfParallelMode(fname);
 
-		key_plan = prepare_kept(TOMBSTONE_INTERNAL_QUERY
-								"SELECT k.alg, k.key, k.ops FROM tombstone.keys k "
-								"WHERE k.key_id OPERATOR(pg_catalog.=) $1 "
-								"FOR KEY SHARE OF k",
-								1, argtypes);
-	}
-	if (SPI_execute_plan(key_plan, &arg, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read tombstone.keys");
-	if (SPI_processed == 1)
+	become_catalog_owner(&save_userid, &save_sec_context);
+	CommandCounterIncrement();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	UpdateActiveSnapshotCommandId();
+	snapshot = GetActiveSnapshot();
+
+	rel = table_open(cat->keys_relid, RowShareLock);
+	idx = index_open(cat->keys_pkey, AccessShareLock);
+	slot = table_slot_create(rel, NULL);
+	text_scan_key(&skey, idx, kid);
+	scan = index_beginscan(rel, idx, snapshot, 1, 0);
+	index_rescan(scan, &skey, 1, NULL, 0);
+	if (index_getnext_slot(scan, ForwardScanDirection, slot))
 	{
-		HeapTuple	tup = SPI_tuptable->vals[0];
-		TupleDesc	tupdesc = SPI_tuptable->tupdesc;
+		tid = slot->tts_tid;
+		found = true;
+	}
+	index_endscan(scan);
+	index_close(idx, AccessShareLock);
+
+	if (found)
+		found = lock_key_row(rel, &tid, slot, kid, snapshot);
+	if (found)
+	{
 		bool		isnull;
 		Datum		d;
-		MemoryContext old = MemoryContextSwitchTo(caller);
 
-		found = true;
 		key->kid = pstrdup(kid);
-		d = SPI_getbinval(tup, tupdesc, 1, &isnull);
+		d = slot_getattr(slot, Anum_keys_alg, &isnull);
 		key->alg = TextDatumGetCString(d);
-		d = SPI_getbinval(tup, tupdesc, 2, &isnull);
+		d = slot_getattr(slot, Anum_keys_key, &isnull);
 		key->key = DatumGetByteaPCopy(d);
-		d = SPI_getbinval(tup, tupdesc, 3, &isnull);
+		d = slot_getattr(slot, Anum_keys_ops, &isnull);
 		key->all_ops = isnull;
 		key->ops = NIL;
 		if (!isnull)
@@ -1004,99 +1245,219 @@ fetch_key(const char *kid, TokenKey *key)
 				if (!nulls[i])
 					key->ops = lappend(key->ops, TextDatumGetCString(elems[i]));
 		}
-		MemoryContextSwitchTo(old);
 	}
-	SPI_finish();
+
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(rel, NoLock);
+	PopActiveSnapshot();
 	SetUserIdAndSecContext(save_userid, save_sec_context);
 	return found;
 }
 
 /*
+ * Find the use row of "jti" and lock it for update, as ON CONFLICT DO
+ * UPDATE does with a conflicting row: look with a dirty snapshot, wait for
+ * a transaction that is writing the row, lock the row, and start over if it
+ * changed meanwhile (under REPEATABLE READ, fail instead, also when the row
+ * is not visible to the transaction's snapshot).  The row is left in slot.
+ * Returns false if there is no use row.
+ */
+static bool
+lock_use_row(Relation rel, Oid pkey, const char *jti, TupleTableSlot *slot)
+{
+	Relation	idx = index_open(pkey, AccessShareLock);
+	ScanKeyData skey;
+	SnapshotData dirty;
+	bool		found;
+
+	text_scan_key(&skey, idx, jti);
+	InitDirtySnapshot(dirty);
+	for (;;)
+	{
+		IndexScanDesc scan;
+		ItemPointerData tid;
+		TransactionId xwait = InvalidTransactionId;
+		uint32		spec_token = 0;
+		TM_FailureData tmfd;
+		TM_Result	result;
+
+		found = false;
+		scan = index_beginscan(rel, idx, &dirty, 1, 0);
+		index_rescan(scan, &skey, 1, NULL, 0);
+		if (index_getnext_slot(scan, ForwardScanDirection, slot))
+		{
+			found = true;
+			tid = slot->tts_tid;
+			xwait = TransactionIdIsValid(dirty.xmin) ? dirty.xmin : dirty.xmax;
+			spec_token = dirty.speculativeToken;
+		}
+		index_endscan(scan);
+		if (!found)
+			break;
+		if (TransactionIdIsValid(xwait))
+		{
+			/* being inserted, updated or deleted: wait, then look again */
+			if (spec_token != 0)
+				SpeculativeInsertionWait(xwait, spec_token);
+			else
+				XactLockTableWait(xwait, rel, &tid, XLTW_InsertIndexUnique);
+			continue;
+		}
+
+		result = table_tuple_lock(rel, &tid, GetActiveSnapshot(), slot,
+								  GetCurrentCommandId(true),
+								  LockTupleNoKeyExclusive, LockWaitBlock, 0,
+								  &tmfd);
+		if (result == TM_Ok)
+		{
+			bool		isnull;
+			TransactionId xmin;
+
+			if (IsolationUsesXactSnapshot() &&
+				!table_tuple_satisfies_snapshot(rel, slot, GetActiveSnapshot()))
+			{
+				xmin = DatumGetTransactionId(slot_getsysattr(slot,
+															 MinTransactionIdAttributeNumber,
+															 &isnull));
+				if (!TransactionIdIsCurrentTransactionId(xmin))
+					refuse_serialization("update");
+			}
+			break;
+		}
+		if (result == TM_Updated || result == TM_Deleted)
+		{
+			if (IsolationUsesXactSnapshot())
+				refuse_serialization(result == TM_Updated ? "update" : "delete");
+			continue;
+		}
+		/* every earlier change of this transaction is visible (see caller) */
+		elog(ERROR, "unexpected table_tuple_lock status: %u", result);
+	}
+	index_close(idx, AccessShareLock);
+	return found;
+}
+
+/*
+ * Insert into the indexes of rel the entries of the row in slot (the
+ * executor's way, so that any index on the table is kept).
+ */
+static void
+insert_index_entries(Relation rel, TupleTableSlot *slot)
+{
+	EState	   *estate = CreateExecutorState();
+	ResultRelInfo *rri = makeNode(ResultRelInfo);
+
+	InitResultRelInfo(rri, rel, 1, NULL, 0);
+	ExecOpenIndices(rri, false);
+	if (rri->ri_NumIndices > 0)
+		(void) ExecInsertIndexTuples(rri, slot, estate, false, false, NULL, NIL);
+	ExecCloseIndices(rri);
+	FreeExecutorState(estate);
+}
+
+/*
  * Consume one use of token "jti", as the catalog's owner.  Returns the
- * number of uses including this one, or 0 if every use is taken.  One
- * statement: a concurrent transaction consuming the same token waits for
- * this one on the primary key of tombstone.token_uses.
+ * number of uses including this one, or 0 if every use is taken; *max_uses
+ * gets the uses allowed, as recorded at the first use.  Does
+ * what INSERT ... ON CONFLICT (jti) DO UPDATE SET uses = uses + 1,
+ * last_used = clock_timestamp() WHERE uses < max_uses RETURNING uses,
+ * max_uses would, without the executor.  A concurrent transaction
+ * consuming the same token waits for this one on the lock of the jti.
  */
 static int32
 consume_use(const TokenClaims *claims, const char *kid, int32 *max_uses)
 {
+	const TokenCatalog *cat = token_catalog_get();
 	Oid			save_userid;
 	int			save_sec_context;
-	Datum		values[4];
+	Relation	rel;
+	TupleTableSlot *oldslot;
+	TupleTableSlot *newslot;
+	TimestampTz now = GetCurrentTimestamp();
 	int32		uses = 0;
 
-	values[0] = CStringGetTextDatum(claims->jti);
-	values[1] = CStringGetTextDatum(kid);
-	values[2] = Int32GetDatum(claims->max_uses);
-	values[3] = TimestampTzGetDatum(claims->exp);
+	PreventCommandIfReadOnly("tombstone.authorize()");
+
+	/*
+	 * The jti lock: one transaction at a time finds or inserts the row.  Two
+	 * jtis with the same hash only wait for each other.
+	 */
+	LockDatabaseObject(cat->uses_relid,
+					   hash_bytes((const unsigned char *) claims->jti,
+								  strlen(claims->jti)),
+					   0, ExclusiveLock);
 
 	become_catalog_owner(&save_userid, &save_sec_context);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (use_plan == NULL)
-	{
-		Oid			argtypes[4] = {TEXTOID, TEXTOID, INT4OID, TIMESTAMPTZOID};
+	CommandCounterIncrement();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	UpdateActiveSnapshotCommandId();
 
-		use_plan = prepare_kept(TOMBSTONE_INTERNAL_QUERY
-								"INSERT INTO tombstone.token_uses AS u "
-								"(jti, key_id, uses, max_uses, first_used, last_used, exp) "
-								"VALUES ($1, $2, 1, $3, pg_catalog.clock_timestamp(), "
-								"pg_catalog.clock_timestamp(), $4) "
-								"ON CONFLICT (jti) DO UPDATE "
-								"SET uses = u.uses OPERATOR(pg_catalog.+) 1, "
-								"last_used = pg_catalog.clock_timestamp() "
-								"WHERE u.uses OPERATOR(pg_catalog.<) u.max_uses "
-								"RETURNING u.uses, u.max_uses",
-								4, argtypes);
-	}
-	if (SPI_execute_plan(use_plan, values, NULL, false, 0) != SPI_OK_INSERT_RETURNING)
-		elog(ERROR, "could not record the use of a change token");
+	rel = table_open(cat->uses_relid, RowExclusiveLock);
+	oldslot = table_slot_create(rel, NULL);
+	newslot = table_slot_create(rel, NULL);
+	ExecClearTuple(newslot);
 	*max_uses = claims->max_uses;
-	if (SPI_processed == 1)
-	{
-		bool		isnull;
 
-		uses = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
-										   SPI_tuptable->tupdesc, 1, &isnull));
-		*max_uses = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
-												SPI_tuptable->tupdesc, 2, &isnull));
+	if (lock_use_row(rel, cat->uses_pkey, claims->jti, oldslot))
+	{
+		int32		taken;
+		int32		allowed;
+
+		slot_getallattrs(oldslot);
+		taken = DatumGetInt32(oldslot->tts_values[Anum_uses_uses - 1]);
+		allowed = DatumGetInt32(oldslot->tts_values[Anum_uses_max_uses - 1]);
+		*max_uses = allowed;
+		if (taken < allowed)
+		{
+			TM_FailureData tmfd;
+			LockTupleMode lockmode;
+			bool		update_indexes;
+			TM_Result	result;
+
+			memcpy(newslot->tts_values, oldslot->tts_values,
+				   sizeof(Datum) * Natts_uses);
+			memcpy(newslot->tts_isnull, oldslot->tts_isnull,
+				   sizeof(bool) * Natts_uses);
+			newslot->tts_values[Anum_uses_uses - 1] = Int32GetDatum(taken + 1);
+			newslot->tts_values[Anum_uses_last_used - 1] = TimestampTzGetDatum(now);
+			ExecStoreVirtualTuple(newslot);
+			result = table_tuple_update(rel, &oldslot->tts_tid, newslot,
+										GetCurrentCommandId(true),
+										GetActiveSnapshot(), InvalidSnapshot,
+										true, &tmfd, &lockmode,
+										&update_indexes);
+			if (result != TM_Ok)
+				elog(ERROR, "could not update locked row of %s.%s: status %u",
+					 TOMBSTONE_SCHEMA, TOKEN_USES_TABLE, result);
+			if (update_indexes)
+				insert_index_entries(rel, newslot);
+			uses = taken + 1;
+		}
 	}
-	SPI_finish();
+	else
+	{
+		memset(newslot->tts_isnull, 0, sizeof(bool) * Natts_uses);
+		newslot->tts_values[Anum_uses_jti - 1] = CStringGetTextDatum(claims->jti);
+		newslot->tts_values[Anum_uses_key_id - 1] = CStringGetTextDatum(kid);
+		newslot->tts_values[Anum_uses_uses - 1] = Int32GetDatum(1);
+		newslot->tts_values[Anum_uses_max_uses - 1] = Int32GetDatum(claims->max_uses);
+		newslot->tts_values[Anum_uses_first_used - 1] = TimestampTzGetDatum(now);
+		newslot->tts_values[Anum_uses_last_used - 1] = TimestampTzGetDatum(now);
+		newslot->tts_values[Anum_uses_exp - 1] = TimestampTzGetDatum(claims->exp);
+		ExecStoreVirtualTuple(newslot);
+		table_tuple_insert(rel, newslot, GetCurrentCommandId(true), 0, NULL);
+		insert_index_entries(rel, newslot);
+		uses = 1;
+	}
+
+	ExecDropSingleTupleTableSlot(oldslot);
+	ExecDropSingleTupleTableSlot(newslot);
+	table_close(rel, NoLock);
+	PopActiveSnapshot();
+	/* the next call in this command sees the row, as after a statement */
+	CommandCounterIncrement();
 	SetUserIdAndSecContext(save_userid, save_sec_context);
 	return uses;
-}
-
-/*
- * How many uses a token has had, and of how many (for the detail of a
- * refusal of an exhausted token).
- */
-static void
-describe_uses(const char *jti, int32 *uses, int32 *max_uses)
-{
-	Oid			save_userid;
-	int			save_sec_context;
-	Datum		arg = CStringGetTextDatum(jti);
-	Oid			argtypes[1] = {TEXTOID};
-
-	*uses = *max_uses = 0;
-	become_catalog_owner(&save_userid, &save_sec_context);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args(TOMBSTONE_INTERNAL_QUERY
-							  "SELECT u.uses, u.max_uses FROM tombstone.token_uses u "
-							  "WHERE u.jti OPERATOR(pg_catalog.=) $1",
-							  1, argtypes, &arg, NULL, true, 1) == SPI_OK_SELECT &&
-		SPI_processed == 1)
-	{
-		bool		isnull;
-
-		*uses = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
-											SPI_tuptable->tupdesc, 1, &isnull));
-		*max_uses = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
-												SPI_tuptable->tupdesc, 2, &isnull));
-	}
-	SPI_finish();
-	SetUserIdAndSecContext(save_userid, save_sec_context);
 }
 
 
@@ -1272,20 +1633,25 @@ refuse_key_op(const TokenKey *key, const TokenDesc *desc)
 
 /*
  * The audience of this database: the GUC if set, else
- * pg_tombstone:<system identifier>:<database name>.
+ * pg_tombstone:<system identifier>:<database name>, made once per backend
+ * (the database a backend is connected to cannot be renamed).
  */
 static char *
 token_audience(void)
 {
-	char	   *dbname;
-
 	if (token_audience_setting != NULL && token_audience_setting[0] != '\0')
 		return pstrdup(token_audience_setting);
-	dbname = get_database_name(MyDatabaseId);
-	if (dbname == NULL)
-		elog(ERROR, "cache lookup failed for database %u", MyDatabaseId);
-	return psprintf("pg_tombstone:" UINT64_FORMAT ":%s",
-					GetSystemIdentifier(), dbname);
+	if (default_audience == NULL)
+	{
+		char	   *dbname = get_database_name(MyDatabaseId);
+
+		if (dbname == NULL)
+			elog(ERROR, "cache lookup failed for database %u", MyDatabaseId);
+		default_audience = MemoryContextStrdup(TopMemoryContext,
+											   psprintf("pg_tombstone:" UINT64_FORMAT ":%s",
+														GetSystemIdentifier(), dbname));
+	}
+	return pstrdup(default_audience);
 }
 
 /*
@@ -1445,7 +1811,7 @@ tombstone_authorize(PG_FUNCTION_ARGS)
 		refuse_malformed(&desc, "The signature is not valid unpadded base64url.");
 
 	/* the key, locked until the end of the transaction */
-	if (!fetch_key(kid, &key))
+	if (!fetch_key(kid, &key, "tombstone.authorize()"))
 		ereport(ERROR,
 				(errcode(ERRCODE_TOMBSTONE_TOKEN_KEY),
 				 errmsg("change token key \"%s\" does not exist", kid),
@@ -1536,20 +1902,14 @@ tombstone_authorize(PG_FUNCTION_ARGS)
 	/* everything checks: consume a use */
 	uses = consume_use(&claims, kid, &max_uses);
 	if (uses == 0)
-	{
-		int32		taken;
-		int32		allowed;
-
-		describe_uses(claims.jti, &taken, &allowed);
 		ereport(ERROR,
 				(errcode(ERRCODE_TOMBSTONE_TOKEN_USED),
 				 errmsg("change token has already been used"),
 				 errdetail("The token allows %d use%s, and %s taken.%s",
-						   allowed, allowed == 1 ? "" : "s",
-						   allowed == 1 ? "it was" : "all were",
+						   max_uses, max_uses == 1 ? "" : "s",
+						   max_uses == 1 ? "it was" : "all were",
 						   presented(&desc)),
 				 errhint("Obtain a new token; a token authorizes at most \"max_uses\" transactions.")));
-	}
 
 	/* bind it to the transaction */
 	old = MemoryContextSwitchTo(TopTransactionContext);
@@ -1628,7 +1988,7 @@ tombstone_sign(PG_FUNCTION_ARGS)
 				 errmsg("claims of a change token must be a JSON object"),
 				 errhint("Pass the claims as a jsonb object, such as '{\"op\": \"delete\", \"tenants\": [\"42\"]}'.")));
 
-	if (!fetch_key(kid, &key))
+	if (!fetch_key(kid, &key, "tombstone.sign()"))
 		ereport(ERROR,
 				(errcode(ERRCODE_TOMBSTONE_TOKEN_KEY),
 				 errmsg("key \"%s\" does not exist", kid),
