@@ -178,6 +178,73 @@ SELECT a.attrelid::regclass AS tbl, a.attname, format_type(a.atttypid, a.atttypm
    AND a.attname IN ('summary', 'valid_from', 'valid_to', 'since') AND NOT a.attisdropped
  ORDER BY c.oid, a.attnum;
 
+-- a statement opens the history table once and keeps it open until it
+-- ends: errors, savepoints, nested statements and plans made before an
+-- ALTER TABLE must neither lose versions nor leave the table open
+CREATE TABLE items (id int PRIMARY KEY, tenant text NOT NULL, qty int NOT NULL CHECK (qty < 1000));
+INSERT INTO items SELECT g, 'acme', g FROM generate_series(1, 100) g;
+SELECT tombstone.protect('items', 'tenant');
+\set VERBOSITY terse
+-- an UPDATE failing at its 60th row keeps no version, and the next one works
+UPDATE items SET qty = CASE WHEN id = 60 THEN 1000 ELSE qty + 1 END;
+\set VERBOSITY default
+SELECT count(*) AS versions FROM tombstone_history.items;
+UPDATE items SET qty = qty + 1;
+SELECT count(*) AS versions, count(DISTINCT id) AS rows FROM tombstone_history.items;
+-- a savepoint rolled back takes its versions with it
+BEGIN;
+UPDATE items SET qty = qty + 1 WHERE id <= 10;
+SAVEPOINT s;
+UPDATE items SET qty = qty + 1 WHERE id > 10;
+ROLLBACK TO SAVEPOINT s;
+UPDATE items SET qty = qty + 1 WHERE id > 90;
+COMMIT;
+SELECT count(*) AS versions FROM tombstone_history.items;
+-- nested statements: for each row of the outer UPDATE, an UPDATE of the
+-- same table fails after its 30th row in an exception block, and another
+-- one keeps versions (only once: the second time, the rows are the
+-- transaction's own); the outer UPDATE goes on writing versions
+CREATE FUNCTION items_bump() RETURNS int LANGUAGE plpgsql AS $$
+BEGIN
+    BEGIN
+        UPDATE items SET qty = CASE WHEN id = 50 THEN 1000 ELSE qty + 1 END WHERE id > 20;
+    EXCEPTION WHEN check_violation THEN
+        NULL;
+    END;
+    UPDATE items SET qty = qty + 1 WHERE id > 95;
+    RETURN 1;
+END
+$$;
+UPDATE items SET qty = qty + items_bump() WHERE id <= 3;
+SELECT count(*) AS versions FROM tombstone_history.items;
+-- a cursor's UPDATE fails while fetched in an exception block; the cursor
+-- is closed after the savepoint has been rolled back
+DO $$
+DECLARE
+    c refcursor;
+    r record;
+BEGIN
+    OPEN c FOR WITH u AS (UPDATE items SET qty = CASE WHEN id = 70 THEN 1000 ELSE qty + 1 END
+                          RETURNING id)
+        SELECT id FROM u;
+    BEGIN
+        FETCH c INTO r;
+    EXCEPTION WHEN check_violation THEN
+        RAISE NOTICE 'the cursor''s UPDATE failed';
+    END;
+    CLOSE c;
+END
+$$;
+UPDATE items SET qty = qty + 1 WHERE id = 1;
+SELECT count(*) AS versions FROM tombstone_history.items;
+-- a statement prepared before ADD COLUMN keeps the new column's values
+PREPARE items_bump(int) AS UPDATE items SET qty = qty + 1 WHERE id <= $1;
+EXECUTE items_bump(20);
+ALTER TABLE items ADD COLUMN note text DEFAULT 'added';
+EXECUTE items_bump(20);
+SELECT note, count(*) AS versions FROM tombstone_history.items GROUP BY note ORDER BY note;
+DEALLOCATE items_bump;
+
 -- history tables are written by pg_tombstone only
 SELECT count(*) AS versions, md5(string_agg(h::text, ',' ORDER BY h::text)) AS history_sum
   FROM tombstone_history.tasks h \gset

@@ -15,9 +15,12 @@
  * writes no history: the live row carries the start of its validity.
  *
  * The history row is inserted directly into the heap and the indexes of the
- * history table (TombstoneInsertTuple), with the column map from the
- * protected relation (a partition may number its columns differently) to the
- * history table cached per relation and dropped by relcache invalidation.
+ * history table, with the column map from the protected relation (a
+ * partition may number its columns differently) to the history table cached
+ * per relation and dropped by relcache invalidation.  The history table and
+ * its indexes are opened once per statement, at its first old version, and
+ * kept in the trigger's fn_extra until the executor ends (HistoryWriter);
+ * an UPDATE of many rows keeps its target heap page pinned, as COPY does.
  *
  * A version of a row is visible at time T when valid_from <= T < valid_to
  * (valid_to is infinite for the live row) and it is not a tombstone, so
@@ -32,17 +35,22 @@
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/heapam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_am.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
+#include "executor/executor.h"
 #include "executor/spi.h"
 #include "executor/tstoreReceiver.h"
 #include "funcapi.h"
+#include "lib/ilist.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
@@ -100,10 +108,34 @@ history_map_callback(Datum arg, Oid relid)
 	}
 }
 
+static void history_xact_callback(XactEvent event, void *arg);
+static void history_subxact_callback(SubXactEvent event,
+									 SubTransactionId mySubid,
+									 SubTransactionId parentSubid, void *arg);
+
+/*
+ * Register the callbacks this file needs, once: from _PG_init, or at the
+ * first use when the library was not preloaded (the triggers still keep
+ * history then, and their caches must still be invalidated and their
+ * writers still marked by aborts).
+ */
+static void
+history_register_callbacks(void)
+{
+	static bool registered = false;
+
+	if (registered)
+		return;
+	CacheRegisterRelcacheCallback(history_map_callback, (Datum) 0);
+	RegisterXactCallback(history_xact_callback, NULL);
+	RegisterSubXactCallback(history_subxact_callback, NULL);
+	registered = true;
+}
+
 void
 TombstoneHistoryInit(void)
 {
-	CacheRegisterRelcacheCallback(history_map_callback, (Datum) 0);
+	history_register_callbacks();
 }
 
 /*
@@ -125,6 +157,8 @@ history_map(Relation rel, Relation hist)
 	if (history_maps == NULL)
 	{
 		HASHCTL		ctl;
+
+		history_register_callbacks();
 
 		ctl.keysize = sizeof(Oid);
 		ctl.entrysize = sizeof(HistoryMap);
@@ -203,87 +237,291 @@ history_map(Relation rel, Relation hist)
 	return map;
 }
 
+/*-------------------------------------------------------------------------
+ * Writing history rows
+ *-------------------------------------------------------------------------
+ */
+
 /*
- * Called by the BEFORE UPDATE trigger of every protected table, after the
- * bookkeeping of tombstones: keep the old version of the row and stamp the
- * new one.  Returns the new tuple to store.
+ * What the BEFORE UPDATE trigger of one protected relation needs to write
+ * old versions during one statement: the history table and its indexes,
+ * opened at the first version written and closed when the statement's
+ * executor ends, so that an UPDATE of many rows opens them once, not once
+ * per row.
+ *
+ * A writer lives in the trigger's fn_extra, allocated in its fn_mcxt (the
+ * executor's query context), and a reset callback of that context closes
+ * what it opened.  When the executor dies in an error instead, the
+ * (sub)transaction's resource owner has released or is about to release
+ * the relations and the buffer pin, and the callback must not release them
+ * a second time: it only closes a writer while the transaction is in
+ * progress and no abort of the subtransaction that opened it (or of an
+ * enclosing one) has been seen.  Open writers are kept in a list for the
+ * abort callbacks to mark.
+ */
+typedef struct HistoryWriter
+{
+	FmgrInfo   *flinfo;			/* whose fn_extra points here */
+	Oid			relid;			/* the protected relation */
+	Oid			histrelid;		/* InvalidOid: the relation has no history */
+	AttrNumber	valid_from_attno;
+	int			rel_natts;		/* of the protected relation */
+
+	/* set when the first version is written */
+	Relation	hist;
+	ResultRelInfo *rri;			/* hist and its open indexes */
+	EState	   *estate;			/* for index insertion */
+	TupleTableSlot *slot;
+	BulkInsertState bistate;	/* heap history tables, after a few rows */
+	int64		rows;			/* versions written, until bistate is made */
+	int			natts;			/* of the history table */
+	AttrNumber	valid_to_attno;
+	AttrNumber *src;			/* as in HistoryMap */
+	Datum	   *values;			/* the old row, deformed */
+	bool	   *nulls;
+	Datum	   *hvalues;		/* the history row */
+	bool	   *hnulls;
+
+	SubTransactionId subid;		/* that opened hist */
+	bool		dead;			/* an abort released what it opened */
+	dlist_node	node;			/* in open_writers while hist is open */
+	MemoryContextCallback release;
+} HistoryWriter;
+
+/*
+ * From this many versions in one statement on, the heap insertions keep
+ * their target page pinned from one row to the next and go through a ring
+ * of buffers, as COPY does (GetBulkInsertState).
+ */
+#define HISTORY_BULK_ROWS	16
+
+static dlist_head open_writers = DLIST_STATIC_INIT(open_writers);
+
+/*
+ * Reset callback of the writer's memory context: the statement is over.
+ * The context's children (the writer's EState) are gone already, since a
+ * context deletes its children before calling its callbacks; the FmgrInfo
+ * is in this context or an ancestor, so it is still there.
+ */
+static void
+history_writer_release(void *arg)
+{
+	HistoryWriter *w = (HistoryWriter *) arg;
+
+	if (w->flinfo->fn_extra == w)
+		w->flinfo->fn_extra = NULL;
+	if (w->hist == NULL)
+		return;
+	if (!w->dead)
+		dlist_delete(&w->node);
+	if (w->dead || !IsTransactionState())
+		return;
+
+	if (w->bistate != NULL)
+		FreeBulkInsertState(w->bistate);
+	ExecDropSingleTupleTableSlot(w->slot);
+	ExecCloseIndices(w->rri);
+	table_close(w->hist, NoLock);
+}
+
+/* An abort releases the resources of the writers opened within it. */
+static void
+history_mark_dead(SubTransactionId subid)
+{
+	dlist_mutable_iter iter;
+
+	dlist_foreach_modify(iter, &open_writers)
+	{
+		HistoryWriter *w = dlist_container(HistoryWriter, node, iter.cur);
+
+		if (subid != InvalidSubTransactionId && w->subid < subid)
+			continue;
+		w->dead = true;
+		dlist_delete(&w->node);
+	}
+}
+
+/*
+ * No writer outlives its transaction: after a commit the list is empty
+ * already, unless a statement ended without closing one.
+ */
+static void
+history_xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
+		event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
+		event == XACT_EVENT_PREPARE)
+		history_mark_dead(InvalidSubTransactionId);
+}
+
+static void
+history_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						 SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		history_mark_dead(mySubid);
+}
+
+/*
+ * The writer of the trigger call site flinfo for relation rel, made at its
+ * first row.  Whether rel has history is looked up once per statement.
+ */
+static HistoryWriter *
+history_writer(FmgrInfo *flinfo, Relation rel)
+{
+	HistoryWriter *w = (HistoryWriter *) flinfo->fn_extra;
+	const TombstoneRel *trel;
+
+	if (w != NULL)
+	{
+		if (w->relid != RelationGetRelid(rel))
+			elog(ERROR, "history writer of relation %u called for relation %u",
+				 w->relid, RelationGetRelid(rel));
+		return w;
+	}
+
+	w = MemoryContextAllocZero(flinfo->fn_mcxt, sizeof(HistoryWriter));
+	w->flinfo = flinfo;
+	w->relid = RelationGetRelid(rel);
+	trel = TombstoneRelLookup(w->relid);
+	if (trel != NULL && OidIsValid(trel->history_relid))
+	{
+		w->histrelid = trel->history_relid;
+		w->valid_from_attno = trel->valid_from_attno;
+	}
+	w->rel_natts = RelationGetDescr(rel)->natts;
+	w->release.func = history_writer_release;
+	w->release.arg = w;
+	MemoryContextRegisterResetCallback(flinfo->fn_mcxt, &w->release);
+	flinfo->fn_extra = w;
+	return w;
+}
+
+/*
+ * Open the history table and its indexes for the rest of the statement.
+ * Refuses (history_map) before anything is kept.
+ */
+static void
+history_writer_open(HistoryWriter *w, Relation rel)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(w->flinfo->fn_mcxt);
+	Relation	hist = table_open(w->histrelid, RowExclusiveLock);
+	HistoryMap *map = history_map(rel, hist);
+	ResultRelInfo *rri;
+
+	w->natts = map->natts;
+	w->valid_to_attno = map->valid_to_attno;
+	w->src = palloc(sizeof(AttrNumber) * Max(map->natts, 1));
+	memcpy(w->src, map->src, sizeof(AttrNumber) * map->natts);
+	w->values = palloc(sizeof(Datum) * Max(w->rel_natts, 1));
+	w->nulls = palloc(sizeof(bool) * Max(w->rel_natts, 1));
+	w->hvalues = palloc(sizeof(Datum) * Max(map->natts, 1));
+	w->hnulls = palloc(sizeof(bool) * Max(map->natts, 1));
+
+	/* no triggers, constraints or privileges: what InitResultRelInfo adds */
+	rri = makeNode(ResultRelInfo);
+	rri->ri_RelationDesc = hist;
+	ExecOpenIndices(rri, false);
+	w->rri = rri;
+	w->estate = CreateExecutorState();
+	w->slot = MakeSingleTupleTableSlot(RelationGetDescr(hist), &TTSOpsHeapTuple);
+	w->subid = GetCurrentSubTransactionId();
+	w->hist = hist;
+	dlist_push_tail(&open_writers, &w->node);
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
+ * Insert the old version oldtup of a row of rel, ending at valid_to, into
+ * the history table: heap and indexes directly, without the executor, as
+ * TombstoneInsertTuple does.
+ */
+static void
+history_writer_insert(HistoryWriter *w, Relation rel, HeapTuple oldtup,
+					  TimestampTz valid_to)
+{
+	MemoryContext oldcxt;
+	HeapTuple	tuple;
+	int			i;
+
+	if (w->hist == NULL)
+		history_writer_open(w, rel);
+	Assert(RelationGetDescr(rel)->natts == w->rel_natts);
+	if (w->bistate == NULL && ++w->rows >= HISTORY_BULK_ROWS &&
+		w->hist->rd_rel->relam == HEAP_TABLE_AM_OID)
+	{
+		oldcxt = MemoryContextSwitchTo(w->flinfo->fn_mcxt);
+		w->bistate = GetBulkInsertState();
+		MemoryContextSwitchTo(oldcxt);
+	}
+
+	oldcxt = MemoryContextSwitchTo(GetPerTupleMemoryContext(w->estate));
+	heap_deform_tuple(oldtup, RelationGetDescr(rel), w->values, w->nulls);
+	for (i = 0; i < w->natts; i++)
+	{
+		AttrNumber	src = w->src[i];
+
+		w->hvalues[i] = src > 0 ? w->values[src - 1] : (Datum) 0;
+		w->hnulls[i] = src > 0 ? w->nulls[src - 1] : true;
+	}
+	w->hvalues[w->valid_to_attno - 1] = TimestampTzGetDatum(valid_to);
+	w->hnulls[w->valid_to_attno - 1] = false;
+	tuple = heap_form_tuple(RelationGetDescr(w->hist), w->hvalues, w->hnulls);
+	ExecStoreHeapTuple(tuple, w->slot, true);
+	table_tuple_insert(w->hist, w->slot, GetCurrentCommandId(true), 0,
+					   w->bistate);
+	if (w->rri->ri_NumIndices > 0)
+		(void) ExecInsertIndexTuples(w->rri, w->slot, w->estate, false, false,
+									 NULL, NIL);
+	ExecClearTuple(w->slot);
+	MemoryContextSwitchTo(oldcxt);
+	ResetPerTupleExprContext(w->estate);
+}
+
+/*
+ * Called by the BEFORE UPDATE trigger of every protected table (flinfo is
+ * the trigger's), after the bookkeeping of tombstones: keep the old version
+ * of the row and stamp the new one.  Returns the new tuple to store.
  */
 HeapTuple
-TombstoneHistoryWrite(Relation rel, HeapTuple oldtup, HeapTuple newtup)
+TombstoneHistoryWrite(FmgrInfo *flinfo, Relation rel, HeapTuple oldtup,
+					  HeapTuple newtup)
 {
-	const TombstoneRel *trel;
-	Oid			histrelid;
-	AttrNumber	vf_attno;
+	HistoryWriter *w = history_writer(flinfo, rel);
 	TimestampTz stamp;
 	Datum		d;
 	bool		isnull;
 	int			replcol;
 
-	trel = TombstoneRelLookup(RelationGetRelid(rel));
-	if (trel == NULL || !OidIsValid(trel->history_relid))
+	if (!OidIsValid(w->histrelid))
 		return newtup;
-	histrelid = trel->history_relid;
-	vf_attno = trel->valid_from_attno;
 	stamp = GetCurrentTransactionStartTimestamp();
+	d = heap_getattr(oldtup, w->valid_from_attno, RelationGetDescr(rel), &isnull);
 
 	/*
 	 * A version this transaction wrote (inserted or updated) was never seen
 	 * by others: the row keeps the validity this transaction gave it.
 	 */
-	if (!TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(oldtup->t_data)))
+	if (TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(oldtup->t_data)))
 	{
-		TupleDesc	desc = RelationGetDescr(rel);
-		Relation	hist;
-		HistoryMap *map;
-		Datum	   *ovalues;
-		bool	   *onulls;
-		Datum	   *hvalues;
-		bool	   *hnulls;
-		int			i;
-
+		if (!isnull)
+			stamp = DatumGetTimestampTz(d);
+	}
+	else
+	{
 		/*
 		 * A transaction that started after this one may have committed the
 		 * old version (READ COMMITTED): the versions of a row must follow
 		 * each other, so this one starts a microsecond after that one.
 		 */
-		d = heap_getattr(oldtup, vf_attno, desc, &isnull);
 		if (!isnull && DatumGetTimestampTz(d) >= stamp)
 			stamp = DatumGetTimestampTz(d) + 1;
-
-		hist = table_open(histrelid, RowExclusiveLock);
-		map = history_map(rel, hist);
-		ovalues = palloc(sizeof(Datum) * desc->natts);
-		onulls = palloc(sizeof(bool) * desc->natts);
-		heap_deform_tuple(oldtup, desc, ovalues, onulls);
-		hvalues = palloc(sizeof(Datum) * map->natts);
-		hnulls = palloc(sizeof(bool) * map->natts);
-		for (i = 0; i < map->natts; i++)
-		{
-			AttrNumber	src = map->src[i];
-
-			hvalues[i] = src > 0 ? ovalues[src - 1] : (Datum) 0;
-			hnulls[i] = src > 0 ? onulls[src - 1] : true;
-		}
-		hvalues[map->valid_to_attno - 1] = TimestampTzGetDatum(stamp);
-		hnulls[map->valid_to_attno - 1] = false;
-		TombstoneInsertTuple(hist, heap_form_tuple(RelationGetDescr(hist),
-												   hvalues, hnulls));
-		table_close(hist, NoLock);
-		pfree(ovalues);
-		pfree(onulls);
-		pfree(hvalues);
-		pfree(hnulls);
-	}
-	else
-	{
-		d = heap_getattr(oldtup, vf_attno, RelationGetDescr(rel), &isnull);
-		if (!isnull)
-			stamp = DatumGetTimestampTz(d);
+		history_writer_insert(w, rel, oldtup, stamp);
 	}
 
 	d = TimestampTzGetDatum(stamp);
 	isnull = false;
-	replcol = vf_attno;
+	replcol = w->valid_from_attno;
 	return heap_modify_tuple_by_cols(newtup, RelationGetDescr(rel), 1,
 									 &replcol, &d, &isnull);
 }

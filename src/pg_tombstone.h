@@ -29,6 +29,7 @@
 #include "access/attnum.h"
 #include "access/htup.h"
 #include "datatype/timestamp.h"
+#include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
 #include "utils/relcache.h"
@@ -218,8 +219,8 @@ extern void TombstoneGuardRequireRewind(List *roots, const char *tenant);
 extern void TombstoneGuardRewindDone(int64 change);
 
 /* history.c */
-extern HeapTuple TombstoneHistoryWrite(Relation rel, HeapTuple oldtup,
-									   HeapTuple newtup);
+extern HeapTuple TombstoneHistoryWrite(FmgrInfo *flinfo, Relation rel,
+									   HeapTuple oldtup, HeapTuple newtup);
 extern void TombstoneHistoryInit(void);
 extern void TombstoneHistoryRenameColumn(Oid relid, const char *oldname,
 										 const char *newname);

@@ -201,7 +201,8 @@ tombstone_before_update(PG_FUNCTION_ARGS)
 	}
 	newtup = TombstoneBookkeep(rel, trigdata->tg_trigtuple,
 							   trigdata->tg_newtuple);
-	newtup = TombstoneHistoryWrite(rel, trigdata->tg_trigtuple, newtup);
+	newtup = TombstoneHistoryWrite(fcinfo->flinfo, rel, trigdata->tg_trigtuple,
+								   newtup);
 	return PointerGetDatum(newtup);
 }
 
