@@ -78,6 +78,18 @@ SELECT count(*) AS globex_rows FROM marks m, LATERAL tombstone.as_of(NULL::tasks
 \set VERBOSITY terse
 SELECT * FROM tombstone.as_of(NULL::tasks, 'acme', now() + interval '1 hour');
 SELECT * FROM tombstone.as_of(NULL::tasks, 'acme', now() - interval '1 year');
+-- a table protected two years ago refuses a time before its 30-day retention
+-- instead (a new session: the catalog row is cached per backend)
+UPDATE tombstone.tables SET protected_at = protected_at - interval '2 years' WHERE relid = 'tasks'::regclass;
+\set QUIET on
+\c history_test
+\set QUIET off
+SELECT * FROM tombstone.as_of(NULL::tasks, 'acme', now() - interval '1 year');
+UPDATE tombstone.tables SET protected_at = protected_at + interval '2 years' WHERE relid = 'tasks'::regclass;
+\set QUIET on
+\c history_test
+\set QUIET off
+SET tombstone.audience = 'pg_tombstone:history';
 \set VERBOSITY default
 SELECT * FROM tombstone.as_of(NULL::tasks, NULL, now());
 SELECT * FROM tombstone.as_of(NULL::tasks, 'acme', NULL);
@@ -108,6 +120,15 @@ SELECT tombstone.sign('{"op": "rewind", "tenants": ["acme"], "tables": ["tasks"]
 BEGIN;
 SELECT tombstone.authorize(:'too_narrow') ->> 'op' AS op;
 SELECT * FROM tombstone.rewind_tenant('acme', (SELECT at FROM marks WHERE name = 'after_update'));
+ROLLBACK;
+-- a valid token, but a time before the tables were protected: they had no
+-- history then, and a rewind would tombstone every row of the tenant
+SELECT tombstone.sign('{"op": "rewind", "tenants": ["acme"], "tables": ["projects", "tasks"], "jti": "r-early"}', 'ops') AS early \gset
+BEGIN;
+SELECT tombstone.authorize(:'early') IS NOT NULL AS authorised;
+\set VERBOSITY terse
+SELECT * FROM tombstone.rewind_tenant('acme', now() - interval '1 day');
+\set VERBOSITY default
 ROLLBACK;
 SELECT tenant, sum = (SELECT md5(string_agg(t::text, ',' ORDER BY id)) FROM tasks t WHERE t.tenant = s.tenant) AS unchanged
   FROM sums s ORDER BY tenant;

@@ -1032,7 +1032,7 @@ SELECT * FROM tombstone.as_of(NULL::o.projects, 't001', '2999-01-01 00:00:00+00'
 \echo :SQLSTATE
 SELECT * FROM tombstone.as_of(NULL::o.projects, 't001', clock_timestamp() + interval '1 second');
 \echo :SQLSTATE
--- before the retention: 30 days for projects, 7 for notes
+-- before the history began (protect() ran just now; retention: 30 days for projects, 7 for notes)
 SELECT * FROM tombstone.as_of(NULL::o.projects, 't001', '2000-01-01 00:00:00+00');
 \echo :SQLSTATE
 SELECT * FROM tombstone.as_of(NULL::o.notes, 't001', now() - interval '8 days');

@@ -54,6 +54,7 @@
 #define Anum_tables_tenant_column	2
 #define Anum_tables_retention		3
 #define Anum_tables_parent			5
+#define Anum_tables_protected_at	6
 #define Anum_tables_history_table	7
 
 static HTAB *rel_cache = NULL;
@@ -158,6 +159,9 @@ load_entry(Oid catrelid, Oid relid, TombstoneRel *entry)
 		d = heap_getattr(tup, Anum_tables_history_table,
 						 RelationGetDescr(catrel), &isnull);
 		entry->history_relid = isnull ? InvalidOid : DatumGetObjectId(d);
+		d = heap_getattr(tup, Anum_tables_protected_at,
+						 RelationGetDescr(catrel), &isnull);
+		entry->history_since = isnull ? DT_NOBEGIN : DatumGetTimestampTz(d);
 		found = true;
 	}
 
@@ -216,6 +220,7 @@ TombstoneRelLookup(Oid relid)
 		{
 			tmp.history_relid = root.history_relid;
 			tmp.retention = root.retention;
+			tmp.history_since = root.history_since;
 		}
 	}
 	if (tmp.is_protected)

@@ -745,6 +745,17 @@ check_as_of_time(const TombstoneRel *trel, TimestampTz at, const char *funcname)
 				 errdetail("Time %s was given; it is now %s.",
 						   pstrdup(timestamptz_to_str(at)), pstrdup(timestamptz_to_str(now))),
 				 errhint("Give a past time.")));
+	/* before protect(), rows had no valid_from and no old versions */
+	if (at < trel->history_since)
+		ereport(ERROR,
+				(errcode(ERRCODE_TOMBSTONE_HISTORY_RANGE),
+				 errmsg("%s() cannot read table \"%s\" as of a time before its history began",
+						funcname, get_rel_name(trel->relid)),
+				 errdetail("Time %s was given; table \"%s\" has kept history since it was protected, at %s.",
+						   pstrdup(timestamptz_to_str(at)), get_rel_name(trel->relid),
+						   pstrdup(timestamptz_to_str(trel->history_since))),
+				 errhint("Give a time after %s.",
+						 pstrdup(timestamptz_to_str(trel->history_since)))));
 	oldest = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
 													 TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()),
 													 IntervalPGetDatum(&trel->retention)));

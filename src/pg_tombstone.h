@@ -126,6 +126,7 @@ typedef struct TombstoneRel
 	Oid			history_relid;	/* the root's history table, or InvalidOid */
 	AttrNumber	valid_from_attno;	/* with history: start of the row's validity */
 	Interval	retention;		/* of the root */
+	TimestampTz history_since;	/* the root's protected_at: history begins */
 } TombstoneRel;
 
 /* pg_tombstone.c */
