@@ -100,22 +100,29 @@ TombstoneCatalogInit(void)
 }
 
 /*
- * The OID of tombstone.tables, or InvalidOid when the extension is not
- * installed in this database.  Two syscache probes when not yet known.
+ * The OID of relation "name" in the extension's schema, kept in *cache once
+ * found (the relcache callback forgets it); InvalidOid when the extension is
+ * not installed in this database.  Two syscache probes when not yet known.
  */
-Oid
-TombstoneCatalogRelid(void)
+static Oid
+extension_relid(Oid *cache, const char *name)
 {
 	Oid			nspid;
 
-	if (OidIsValid(catalog_relid))
-		return catalog_relid;
-
+	if (OidIsValid(*cache))
+		return *cache;
 	nspid = get_namespace_oid(TOMBSTONE_SCHEMA, true);
 	if (!OidIsValid(nspid))
 		return InvalidOid;
-	catalog_relid = get_relname_relid(TOMBSTONE_CATALOG, nspid);
-	return catalog_relid;
+	*cache = get_relname_relid(name, nspid);
+	return *cache;
+}
+
+/* The OID of tombstone.tables, or InvalidOid. */
+Oid
+TombstoneCatalogRelid(void)
+{
+	return extension_relid(&catalog_relid, TOMBSTONE_CATALOG);
 }
 
 /*
@@ -351,39 +358,18 @@ TombstoneQualifiedName(Oid relid)
 									  get_rel_name(relid));
 }
 
-/*
- * The OID of the ledger tombstone.changes, or InvalidOid.
- */
+/* The OID of the ledger tombstone.changes, or InvalidOid. */
 Oid
 TombstoneLedgerRelid(void)
 {
-	Oid			nspid;
-
-	if (OidIsValid(ledger_relid))
-		return ledger_relid;
-	nspid = get_namespace_oid(TOMBSTONE_SCHEMA, true);
-	if (!OidIsValid(nspid))
-		return InvalidOid;
-	ledger_relid = get_relname_relid(TOMBSTONE_LEDGER, nspid);
-	return ledger_relid;
+	return extension_relid(&ledger_relid, TOMBSTONE_LEDGER);
 }
 
-/*
- * The OID of the sequence of change ids, or InvalidOid when the extension is
- * not installed; cached like the ledger's.
- */
+/* The OID of the sequence of change ids, or InvalidOid. */
 Oid
 TombstoneLedgerSeqRelid(void)
 {
-	Oid			nspid;
-
-	if (OidIsValid(ledger_seq_relid))
-		return ledger_seq_relid;
-	nspid = get_namespace_oid(TOMBSTONE_SCHEMA, true);
-	if (!OidIsValid(nspid))
-		return InvalidOid;
-	ledger_seq_relid = get_relname_relid(TOMBSTONE_LEDGER_SEQ, nspid);
-	return ledger_seq_relid;
+	return extension_relid(&ledger_seq_relid, TOMBSTONE_LEDGER_SEQ);
 }
 
 /*
