@@ -788,9 +788,9 @@ static void
 cascade_link(FkLink *link, PendingChunk *chunk, TupleDesc desc)
 {
 	int			n = link->nkeys;
-	Datum	   *values = palloc(sizeof(Datum) * (n + 1));
-	Oid		   *types = palloc(sizeof(Oid) * (n + 1));
-	Oid		   *argtypes = palloc(sizeof(Oid) * (n + 1));
+	Datum	   *values = palloc(sizeof(Datum) * (n + 2));
+	Oid		   *types = palloc(sizeof(Oid) * (n + 2));
+	Oid		   *argtypes = palloc(sizeof(Oid) * (n + 2));
 	StringInfoData sql;
 	List	   *parts;
 	ListCell   *lc;
@@ -824,10 +824,27 @@ cascade_link(FkLink *link, PendingChunk *chunk, TupleDesc desc)
 		PendingChunk *part = lfirst(lc);
 		AttrNumber	attno = get_attnum(chunk->relid, TOMBSTONE_DELETED_CHANGE);
 		bool		isnull;
+		const TombstoneRel *ctrel = TombstoneRelLookup(link->child);
+		StringInfoData query;
+		int			nargs = n + 1;
 
 		key_arrays(part, desc, n, link->parent_cols, values, types, argtypes);
 		values[n] = heap_getattr(linitial(part->tuples), attno, desc, &isnull);
-		(void) TombstoneRunInternal(sql.data, n + 1, argtypes, values, NULL,
+
+		/*
+		 * No index covers deleted_change: when the child has no index on
+		 * its foreign key either, the tenants the change counted in the
+		 * child keep the search on its tenant index.
+		 */
+		initStringInfo(&query);
+		appendStringInfoString(&query, sql.data);
+		if (ctrel != NULL &&
+			TombstoneAppendTenantFilter(&query, "c", link->child,
+										TombstoneChangeTenants(DatumGetInt64(values[n]),
+															   ctrel->root),
+										n + 2, &values[n + 1], &argtypes[n + 1]))
+			nargs = n + 2;
+		(void) TombstoneRunInternal(query.data, nargs, argtypes, values, NULL,
 									TombstoneRelationOwner(link->child));
 	}
 }

@@ -699,8 +699,8 @@ change_recount(void)
 						 TombstoneQualifiedName(root));
 		/* no index covers deleted_change: look where rows were counted */
 		if (!any_null &&
-			TombstoneAppendTenantFilter(&sql, root, tenants, 2, &values[1],
-										&argtypes[1]))
+			TombstoneAppendTenantFilter(&sql, "t", root, tenants, 2,
+										&values[1], &argtypes[1]))
 			nargs = 2;
 		appendStringInfoString(&sql, " GROUP BY 1");
 		(void) TombstoneRunInternal(sql.data, nargs, argtypes, values, NULL,

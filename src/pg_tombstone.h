@@ -200,8 +200,10 @@ extern uint64 TombstoneRunInternalTo(const char *sql, int nargs, Oid *argtypes,
 									 Oid as_user, struct _DestReceiver *dest);
 
 /* undelete.c */
-extern bool TombstoneAppendTenantFilter(StringInfo sql, Oid root, List *tenants,
-										int paramno, Datum *value, Oid *type);
+extern bool TombstoneAppendTenantFilter(StringInfo sql, const char *alias,
+										Oid root, List *tenants, int paramno,
+										Datum *value, Oid *type);
+extern List *TombstoneChangeTenants(int64 id, Oid root);
 
 /* planner.c */
 extern void TombstonePlannerInit(void);

@@ -328,14 +328,14 @@ report_table(Oid root, bool tombstoned)
 }
 
 /*
- * Append " AND t.<tenant column> = ANY ($paramno::type[])" to sql, for the
+ * Append " AND alias.<tenant column> = ANY ($paramno::type[])" to sql, for the
  * tenant ids (text) given, and set the parameter's value and type.  False
  * (nothing appended) when the table has no tenant column, the list is
  * empty, or an id no longer converts to the column's type.
  */
 bool
-TombstoneAppendTenantFilter(StringInfo sql, Oid root, List *tenants,
-							int paramno, Datum *value, Oid *type)
+TombstoneAppendTenantFilter(StringInfo sql, const char *alias, Oid root,
+							List *tenants, int paramno, Datum *value, Oid *type)
 {
 	const TombstoneRel *trel = TombstoneRelLookup(root);
 	Oid			coltype;
@@ -361,10 +361,42 @@ TombstoneAppendTenantFilter(StringInfo sql, Oid root, List *tenants,
 	*value = PointerGetDatum(construct_array(ids, nids, coltype, typlen,
 											 typbyval, typalign));
 	*type = get_array_type(coltype);
-	appendStringInfo(sql, " AND t.%s = ANY ($%d::%s[])",
+	appendStringInfo(sql, " AND %s.%s = ANY ($%d::%s[])", alias,
 					 quote_identifier(NameStr(trel->tenant_column)), paramno,
 					 format_type_be_qualified(coltype));
 	return true;
+}
+
+/*
+ * The tenants (text) that change id counted rows of in root, from its ledger
+ * entry; NIL when the entry does not name root (not written yet, or root
+ * renamed since) or counted rows without a tenant.  Runs inside SPI.
+ */
+List *
+TombstoneChangeTenants(int64 id, Oid root)
+{
+	Oid			argtypes[2] = {INT8OID, OIDOID};
+	Datum		values[2];
+	List	   *tenants = NIL;
+	uint64		i;
+
+	values[0] = Int64GetDatum(id);
+	values[1] = ObjectIdGetDatum(root);
+	(void) TombstoneRunInternal(TOMBSTONE_INTERNAL_QUERY
+								"SELECT r->>'tenant'"
+								"  FROM tombstone.changes c, jsonb_array_elements(c.rows) r"
+								" WHERE c.id = $1 AND to_regclass(r->>'table') = $2",
+								2, argtypes, values, NULL, BOOTSTRAP_SUPERUSERID);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		char	   *tenant = SPI_getvalue(SPI_tuptable->vals[i],
+										  SPI_tuptable->tupdesc, 1);
+
+		if (tenant == NULL)
+			return NIL;
+		tenants = lappend(tenants, tenant);
+	}
+	return tenants;
 }
 
 /* the tenants a change counted rows of in one table, from its ledger entry */
@@ -402,7 +434,7 @@ restore_change_rows(Oid root, int64 id, bool restoring,
 					 restoring ? "NULL" : "now()", TOMBSTONE_DELETED_CHANGE,
 					 TOMBSTONE_DELETED_AT, restoring ? "NOT " : "");
 	if (counted != NULL && !counted->any_null &&
-		TombstoneAppendTenantFilter(&sql, root, counted->tenants, 2,
+		TombstoneAppendTenantFilter(&sql, "t", root, counted->tenants, 2,
 									&values[1], &argtypes[1]))
 		nargs = 2;
 	(void) run_restore(sql.data, nargs, argtypes, values, NULL);
