@@ -399,14 +399,6 @@ TombstoneChangeTenants(int64 id, Oid root)
 	return tenants;
 }
 
-/* the tenants a change counted rows of in one table, from its ledger entry */
-typedef struct ChangeTenants
-{
-	Oid			root;			/* hash key */
-	List	   *tenants;		/* tenant ids as text */
-	bool		any_null;		/* rows without a tenant were counted */
-} ChangeTenants;
-
 /*
  * Restore (or, for a change that restored rows, tombstone again) the rows
  * of one table that change id touched.  No index covers deleted_change:
@@ -418,8 +410,7 @@ typedef struct ChangeTenants
  * tenant, are searched by deleted_change alone.
  */
 static void
-restore_change_rows(Oid root, int64 id, bool restoring,
-					const ChangeTenants *counted)
+restore_change_rows(Oid root, int64 id, bool restoring, bool named)
 {
 	Oid			argtypes[2] = {INT8OID, InvalidOid};
 	Datum		values[2];
@@ -433,8 +424,9 @@ restore_change_rows(Oid root, int64 id, bool restoring,
 					 TombstoneQualifiedName(root), TOMBSTONE_DELETED_AT,
 					 restoring ? "NULL" : "now()", TOMBSTONE_DELETED_CHANGE,
 					 TOMBSTONE_DELETED_AT, restoring ? "NOT " : "");
-	if (counted != NULL && !counted->any_null &&
-		TombstoneAppendTenantFilter(&sql, "t", root, counted->tenants, 2,
+	if (named &&
+		TombstoneAppendTenantFilter(&sql, "t", root,
+									TombstoneChangeTenants(id, root), 2,
 									&values[1], &argtypes[1]))
 		nargs = 2;
 	(void) run_restore(sql.data, nargs, argtypes, values, NULL);
@@ -453,8 +445,6 @@ tombstone_undelete_change(PG_FUNCTION_ARGS)
 	bool		all_found = true;
 	int			pass;
 	uint64		i;
-	HTAB	   *tenants;
-	HASHCTL		ctl;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -487,44 +477,20 @@ tombstone_undelete_change(PG_FUNCTION_ARGS)
 	restored = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 										   SPI_tuptable->tupdesc, 2, &isnull));
 
-	/* the tables and tenants the change counted rows of */
-	ctl.keysize = sizeof(Oid);
-	ctl.entrysize = sizeof(ChangeTenants);
-	ctl.hcxt = CurrentMemoryContext;
-	tenants = hash_create("pg_tombstone change tenants", 16, &ctl,
-						  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	(void) TombstoneRunInternal(TOMBSTONE_INTERNAL_QUERY
-								"SELECT to_regclass(r->>'table')::oid, r->>'tenant'"
+								"SELECT DISTINCT to_regclass(r->>'table')::oid"
 								"  FROM tombstone.changes c, jsonb_array_elements(c.rows) r"
 								" WHERE c.id = $1",
 								1, argtypes, values, NULL, BOOTSTRAP_SUPERUSERID);
 	for (i = 0; i < SPI_processed; i++)
 	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		Datum		d = SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull);
-		char	   *tenant;
-		ChangeTenants *entry;
-		bool		found;
-		Oid			relid;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
+									  1, &isnull);
 
 		if (isnull)
-		{
 			all_found = false;
-			continue;
-		}
-		relid = DatumGetObjectId(d);
-		tenant = SPI_getvalue(tup, SPI_tuptable->tupdesc, 2);
-		entry = hash_search(tenants, &relid, HASH_ENTER, &found);
-		if (!found)
-		{
-			tables = lappend_oid(tables, relid);
-			entry->tenants = NIL;
-			entry->any_null = false;
-		}
-		if (tenant == NULL)
-			entry->any_null = true;
 		else
-			entry->tenants = lappend(entry->tenants, tenant);
+			tables = lappend_oid(tables, DatumGetObjectId(d));
 	}
 
 	/* rows it tombstoned come back, parents first; rows it restored go */
@@ -546,7 +512,7 @@ tombstone_undelete_change(PG_FUNCTION_ARGS)
 			if (all_found && !list_member_oid(tables, root))
 				continue;
 			restore_change_rows(root, id, restoring,
-								hash_search(tenants, &root, HASH_FIND, NULL));
+								list_member_oid(tables, root));
 			report_table(root, !restoring);
 		}
 	}
