@@ -794,6 +794,8 @@ cascade_link(FkLink *link, PendingChunk *chunk, TupleDesc desc)
 	StringInfoData sql;
 	List	   *parts;
 	ListCell   *lc;
+	const TombstoneRel *ctrel;
+	Oid			child_root;
 
 	initStringInfo(&sql);
 	appendStringInfo(&sql, TOMBSTONE_INTERNAL_QUERY "UPDATE %s%s c SET %s = %s WHERE ",
@@ -819,12 +821,14 @@ cascade_link(FkLink *link, PendingChunk *chunk, TupleDesc desc)
 	appendStringInfo(&sql, " AND c.%s = $%d AND c.%s IS NOT NULL",
 					 TOMBSTONE_DELETED_CHANGE, n + 1, TOMBSTONE_DELETED_AT);
 	argtypes[n] = INT8OID;
+	/* the ledger counts the child under its root */
+	ctrel = TombstoneRelLookup(link->child);
+	child_root = ctrel != NULL ? ctrel->root : InvalidOid;
 	foreach(lc, parts)
 	{
 		PendingChunk *part = lfirst(lc);
 		AttrNumber	attno = get_attnum(chunk->relid, TOMBSTONE_DELETED_CHANGE);
 		bool		isnull;
-		const TombstoneRel *ctrel = TombstoneRelLookup(link->child);
 		StringInfoData query;
 		int			nargs = n + 1;
 
@@ -838,10 +842,10 @@ cascade_link(FkLink *link, PendingChunk *chunk, TupleDesc desc)
 		 */
 		initStringInfo(&query);
 		appendStringInfoString(&query, sql.data);
-		if (ctrel != NULL &&
+		if (OidIsValid(child_root) &&
 			TombstoneAppendTenantFilter(&query, "c", link->child,
 										TombstoneChangeTenants(DatumGetInt64(values[n]),
-															   ctrel->root),
+															   child_root),
 										n + 2, &values[n + 1], &argtypes[n + 1]))
 			nargs = n + 2;
 		(void) TombstoneRunInternal(query.data, nargs, argtypes, values, NULL,

@@ -338,6 +338,7 @@ TombstoneAppendTenantFilter(StringInfo sql, const char *alias, Oid root,
 							List *tenants, int paramno, Datum *value, Oid *type)
 {
 	const TombstoneRel *trel = TombstoneRelLookup(root);
+	NameData	column;
 	Oid			coltype;
 	Datum	   *ids;
 	int			nids = 0;
@@ -349,6 +350,8 @@ TombstoneAppendTenantFilter(StringInfo sql, const char *alias, Oid root,
 	if (trel == NULL || trel->tenant_attno == InvalidAttrNumber ||
 		tenants == NIL)
 		return false;
+	/* the lookups below may process invalidations: copy what trel says */
+	column = trel->tenant_column;
 	coltype = get_atttype(root, trel->tenant_attno);
 	ids = palloc(sizeof(Datum) * list_length(tenants));
 	foreach(lc, tenants)
@@ -362,7 +365,7 @@ TombstoneAppendTenantFilter(StringInfo sql, const char *alias, Oid root,
 											 typbyval, typalign));
 	*type = get_array_type(coltype);
 	appendStringInfo(sql, " AND %s.%s = ANY ($%d::%s[])", alias,
-					 quote_identifier(NameStr(trel->tenant_column)), paramno,
+					 quote_identifier(NameStr(column)), paramno,
 					 format_type_be_qualified(coltype));
 	return true;
 }
@@ -410,7 +413,7 @@ TombstoneChangeTenants(int64 id, Oid root)
  * tenant, are searched by deleted_change alone.
  */
 static void
-restore_change_rows(Oid root, int64 id, bool restoring, bool named)
+restore_change_rows(Oid root, int64 id, bool restoring)
 {
 	Oid			argtypes[2] = {INT8OID, InvalidOid};
 	Datum		values[2];
@@ -424,8 +427,7 @@ restore_change_rows(Oid root, int64 id, bool restoring, bool named)
 					 TombstoneQualifiedName(root), TOMBSTONE_DELETED_AT,
 					 restoring ? "NULL" : "now()", TOMBSTONE_DELETED_CHANGE,
 					 TOMBSTONE_DELETED_AT, restoring ? "NOT " : "");
-	if (named &&
-		TombstoneAppendTenantFilter(&sql, "t", root,
+	if (TombstoneAppendTenantFilter(&sql, "t", root,
 									TombstoneChangeTenants(id, root), 2,
 									&values[1], &argtypes[1]))
 		nargs = 2;
@@ -511,8 +513,7 @@ tombstone_undelete_change(PG_FUNCTION_ARGS)
 			/* a renamed table is found by looking at every table */
 			if (all_found && !list_member_oid(tables, root))
 				continue;
-			restore_change_rows(root, id, restoring,
-								list_member_oid(tables, root));
+			restore_change_rows(root, id, restoring);
 			report_table(root, !restoring);
 		}
 	}
