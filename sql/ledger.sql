@@ -219,4 +219,66 @@ INSERT INTO offices VALUES (1, 'acme', 1), (2, 'globex', 1);
 DELETE FROM regions;
 SELECT operation, rows FROM last_change;
 
+-- A DELETE on a table without row history or rows that depend on it leaves
+-- PostgreSQL's row trigger out: the planner stamps deleted_change itself.
+CREATE TABLE tickets (id int PRIMARY KEY, site_id text NOT NULL, title text NOT NULL);
+SELECT tombstone.protect('tickets', 'site_id');
+ALTER TABLE tickets ADD CONSTRAINT tickets_keep CHECK (deleted_at IS NULL OR title <> 'keep');
+INSERT INTO tickets
+SELECT g, CASE WHEN g <= 6 THEN 'acme' ELSE 'globex' END, 't' || g
+  FROM generate_series(1, 12) g;
+UPDATE tickets SET title = 'keep' WHERE id = 12;
+CREATE VIEW ticket_state AS
+SELECT id, deleted_at IS NOT NULL AS tombstoned, deleted_change FROM tickets;
+DELETE FROM tickets WHERE id IN (1, 2, 7);
+SELECT operation, rows FROM last_change;
+SET tombstone.visibility = 'all';
+SELECT id, tombstoned, deleted_change = (SELECT id FROM last_change) AS stamped
+  FROM ticket_state WHERE tombstoned ORDER BY id;
+RESET tombstone.visibility;
+DELETE FROM tickets WHERE id = 3 RETURNING id, site_id, deleted_at IS NOT NULL AS tombstoned;
+SELECT id AS before_error FROM last_change \gset
+-- an error in the middle of the statement: nothing changes, nothing recorded
+\set VERBOSITY terse
+DELETE FROM tickets WHERE id IN (4, 12);
+\set VERBOSITY default
+SELECT count(*) AS live FROM tickets WHERE id IN (4, 12);
+SELECT id = :before_error AS no_new_change FROM last_change;
+-- a rolled-back savepoint takes its statement's change with it
+BEGIN;
+DELETE FROM tickets WHERE id = 4;
+SAVEPOINT s;
+DELETE FROM tickets WHERE id = 5;
+ROLLBACK TO s;
+DELETE FROM tickets WHERE id = 6;
+COMMIT;
+SELECT operation, rows FROM ledger WHERE id > :before_error ORDER BY id;
+SELECT id FROM tickets WHERE site_id = 'acme' ORDER BY id;
+-- a BEFORE UPDATE trigger of the user's own keeps the row trigger in
+CREATE TABLE ticket_log (id int, old_title text);
+CREATE FUNCTION log_ticket() RETURNS trigger LANGUAGE plpgsql AS
+$$BEGIN INSERT INTO ticket_log VALUES (OLD.id, OLD.title); RETURN NEW; END$$;
+CREATE TRIGGER log_ticket BEFORE UPDATE ON tickets FOR EACH ROW EXECUTE FUNCTION log_ticket();
+DELETE FROM tickets WHERE id IN (8, 9);
+SELECT * FROM ticket_log ORDER BY id;
+SELECT operation, rows FROM last_change;
+DROP TRIGGER log_ticket ON tickets;
+-- a plan prepared before the table had dependent rows cascades after
+PREPARE del_ticket(int) AS DELETE FROM tickets WHERE id = $1;
+EXECUTE del_ticket(10);
+CREATE TABLE ticket_notes (id int PRIMARY KEY, site_id text NOT NULL,
+                           ticket_id int REFERENCES tickets ON DELETE CASCADE);
+SELECT tombstone.protect('ticket_notes', 'site_id');
+INSERT INTO ticket_notes VALUES (1, 'globex', 11), (2, 'globex', 11);
+EXECUTE del_ticket(11);
+SELECT operation, rows FROM last_change;
+SELECT count(*) AS notes_left FROM ticket_notes;
+DEALLOCATE del_ticket;
+-- the stamping function itself counts nothing outside its statement
+SELECT id AS before_stamp FROM last_change \gset
+SELECT tombstone._stamp('tickets'::regclass, 'acme'::text) AS stamp;
+SELECT id = :before_stamp AS no_new_change FROM last_change;
+SELECT tombstone._stamp(NULL, 'acme'::text);
+\echo :SQLSTATE
+
 RESET search_path;

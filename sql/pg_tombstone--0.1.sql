@@ -185,6 +185,17 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION tombstone._before_update() IS
     'Trigger: record tombstones and undeletes of protected rows as changes';
 
+-- Called per row by the UPDATE that a DELETE on a protected table becomes
+-- (the planner puts it in the target list as "deleted_change = ..."): counts
+-- the row for its tenant and returns the id of the statement's change.
+-- Harmless anywhere else: it counts nothing outside such a statement.
+CREATE FUNCTION tombstone._stamp(root oid, tenant anyelement)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'tombstone_stamp'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION tombstone._stamp(oid, anyelement) IS
+    'Internal: the change id a DELETE turned into a tombstone stamps on each row';
+
 CREATE FUNCTION tombstone._guard_truncate()
 RETURNS trigger
 AS 'MODULE_PATHNAME', 'tombstone_guard_truncate'

@@ -45,6 +45,8 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/sequence.h"
 #include "commands/trigger.h"
@@ -59,6 +61,7 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
+#include "utils/inval.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
@@ -66,6 +69,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/xid8.h"
 
@@ -93,6 +97,7 @@
 
 PG_FUNCTION_INFO_V1(tombstone_ri_tolerant);
 PG_FUNCTION_INFO_V1(tombstone_ledger_guard);
+PG_FUNCTION_INFO_V1(tombstone_stamp);
 
 typedef struct TallyKey
 {
@@ -138,6 +143,8 @@ typedef struct LevelCounts
 {
 	int64		tombstoned;
 	int64		restored;
+	bool		stamping;		/* a DELETE without the row trigger runs here */
+	int64		stamped;		/* rows _stamp() counted for it */
 } LevelCounts;
 
 static int	exec_depth = 0;
@@ -181,7 +188,11 @@ clear_levels_above(int depth)
 	int			i;
 
 	for (i = depth + 1; i < nlevels; i++)
+	{
 		levels[i].tombstoned = levels[i].restored = 0;
+		levels[i].stamping = false;
+		levels[i].stamped = 0;
+	}
 }
 
 /*-------------------------------------------------------------------------
@@ -460,21 +471,14 @@ TombstoneChangeResume(void *saved)
  */
 
 /*
- * The tenant of a row as text, or NULL.
+ * A tenant value of type typid as text.
  */
 static char *
-tenant_text(HeapTuple tuple, TupleDesc desc, AttrNumber attno)
+tenant_datum_text(Datum value, Oid typid)
 {
 	static Oid	out_type = InvalidOid;
 	static FmgrInfo out_finfo;
-	Datum		value;
-	bool		isnull;
-	Oid			typid;
 
-	value = heap_getattr(tuple, attno, desc, &isnull);
-	if (isnull)
-		return NULL;
-	typid = TupleDescAttr(desc, attno - 1)->atttypid;
 	if (typid != out_type)
 	{
 		Oid			typoutput;
@@ -485,6 +489,21 @@ tenant_text(HeapTuple tuple, TupleDesc desc, AttrNumber attno)
 		out_type = typid;
 	}
 	return OutputFunctionCall(&out_finfo, value);
+}
+
+/*
+ * The tenant of a row as text, or NULL.
+ */
+static char *
+tenant_text(HeapTuple tuple, TupleDesc desc, AttrNumber attno)
+{
+	Datum		value;
+	bool		isnull;
+
+	value = heap_getattr(tuple, attno, desc, &isnull);
+	if (isnull)
+		return NULL;
+	return tenant_datum_text(value, TupleDescAttr(desc, attno - 1)->atttypid);
 }
 
 /*
@@ -597,6 +616,161 @@ TombstoneBookkeep(Relation rel, HeapTuple oldtup, HeapTuple newtup)
 			TombstonePendingAdd(rel, oldtup, true);
 	}
 	return newtup;
+}
+
+/*-------------------------------------------------------------------------
+ * A DELETE without the row trigger
+ *
+ * A DELETE on a protected table becomes an UPDATE, and PostgreSQL runs a
+ * BEFORE UPDATE row trigger only after locking the row, which writes a WAL
+ * record of its own and dirties the page once more.  For a top-level DELETE
+ * on a plain table that has neither row history nor rows that depend on it
+ * (cascades, restrict checks, the tenant registry), the trigger has nothing
+ * to do that the statement cannot do itself: the planner sets deleted_change
+ * to tombstone._stamp(root, tenant), which counts the row and passes it by
+ * the guard, and the trigger is left out of that statement's result
+ * relations.  A plain UPDATE of deleted_at and every other statement still
+ * go through the trigger.
+ *
+ * The projection that calls _stamp() runs once per row the scan returns; a
+ * row updated concurrently is projected again for its new version, or not
+ * updated at all.  When the rows counted differ from the rows the statement
+ * updated, the change is recounted from the table before its ledger entry
+ * is written.
+ *-------------------------------------------------------------------------
+ */
+
+/*
+ * Our BEFORE UPDATE row trigger, as protect() creates it.  The DDL guard
+ * keeps others from dropping, renaming or disabling it.
+ */
+static bool
+is_own_update_trigger(const Trigger *trig)
+{
+	return strcmp(trig->tgname, TOMBSTONE_TRIGGER_PREFIX "before_update") == 0 &&
+		trig->tgenabled == TRIGGER_FIRES_ALWAYS &&
+		trig->tgqual == NULL && trig->tgnattr == 0;
+}
+
+/*
+ * Can this result relation of a DELETE turned into an UPDATE do without its
+ * row trigger?
+ */
+static bool
+stamp_eligible(ResultRelInfo *rri, AttrNumber change_attno_in_plan)
+{
+	Relation	rel = rri->ri_RelationDesc;
+	const TombstoneRel *trel = TombstoneRelLookup(RelationGetRelid(rel));
+	TriggerDesc *trigdesc = rri->ri_TrigDesc;
+	int			own = 0;
+	int			i;
+
+	if (trel == NULL ||
+		trel->deleted_change_attno == InvalidAttrNumber ||
+		trel->deleted_change_attno != change_attno_in_plan ||
+		OidIsValid(trel->history_relid) ||
+		rel->rd_rel->relkind != RELKIND_RELATION ||
+		rel->rd_rel->relispartition ||
+		trigdesc == NULL)
+		return false;
+	for (i = 0; i < trigdesc->numtriggers; i++)
+	{
+		const Trigger *trig = &trigdesc->triggers[i];
+
+		if (!TRIGGER_TYPE_MATCHES(trig->tgtype, TRIGGER_TYPE_ROW,
+								  TRIGGER_TYPE_BEFORE, TRIGGER_TYPE_UPDATE))
+			continue;
+		if (!is_own_update_trigger(trig))
+			return false;
+		own++;
+	}
+	return own == 1 && !TombstonePendingWanted(rel, true);
+}
+
+/*
+ * ExecutorStart, after the plan is initialised: leave the row trigger out of
+ * a DELETE turned into an UPDATE when every result relation allows it.  The
+ * executor works on its own copy of each relation's trigger descriptor.
+ */
+static void
+stamp_prepare(QueryDesc *queryDesc, int eflags)
+{
+	ModifyTableState *mts;
+	ModifyTable *mt;
+	int			i;
+
+	if (queryDesc->plannedstmt->commandType != CMD_DELETE ||
+		(eflags & EXEC_FLAG_EXPLAIN_ONLY) ||
+		queryDesc->planstate == NULL ||
+		!IsA(queryDesc->planstate, ModifyTableState))
+		return;
+	mts = (ModifyTableState *) queryDesc->planstate;
+	mt = (ModifyTable *) mts->ps.plan;
+	if (mts->operation != CMD_UPDATE ||
+		list_length(mt->updateColnosLists) != mts->mt_nrels)
+		return;
+	for (i = 0; i < mts->mt_nrels; i++)
+	{
+		List	   *colnos = list_nth(mt->updateColnosLists, i);
+
+		/* planner.c sets deleted_at, then deleted_change to _stamp() */
+		if (list_length(colnos) != 2 ||
+			!stamp_eligible(&mts->resultRelInfo[i], (AttrNumber) lsecond_int(colnos)))
+			return;
+	}
+	for (i = 0; i < mts->mt_nrels; i++)
+		mts->resultRelInfo[i].ri_TrigDesc->trig_update_before_row = false;
+}
+
+/* Is this a DELETE whose row trigger stamp_prepare() left out? */
+static bool
+stamp_running(QueryDesc *queryDesc)
+{
+	ModifyTableState *mts;
+
+	if (queryDesc->plannedstmt->commandType != CMD_DELETE ||
+		queryDesc->planstate == NULL ||
+		!IsA(queryDesc->planstate, ModifyTableState))
+		return false;
+	mts = (ModifyTableState *) queryDesc->planstate;
+	return mts->operation == CMD_UPDATE && mts->mt_nrels > 0 &&
+		mts->resultRelInfo[0].ri_TrigDesc != NULL &&
+		!mts->resultRelInfo[0].ri_TrigDesc->trig_update_before_row;
+}
+
+/*
+ * tombstone._stamp(root oid, tenant anyelement) returns bigint: see above.
+ * Anywhere but in the statement it was planned for it counts nothing and
+ * opens no change: it returns the id of the current change, or 0, and the
+ * row trigger (which did not stay out) sets deleted_change itself.
+ */
+Datum
+tombstone_stamp(PG_FUNCTION_ARGS)
+{
+	Oid			root;
+	char	   *tenant = NULL;
+	int64		id;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("tombstone._stamp() needs a table"),
+				 errdetail("It was called with a NULL table."),
+				 errhint("The planner calls this function for a DELETE on a protected table; do not call it directly.")));
+	root = PG_GETARG_OID(0);
+	if (!tombstone_preloaded || exec_depth <= 0 || exec_depth >= nlevels ||
+		!levels[exec_depth].stamping)
+		PG_RETURN_INT64(change.id);
+
+	id = change_open();
+	if (!PG_ARGISNULL(1))
+		tenant = tenant_datum_text(PG_GETARG_DATUM(1),
+								   get_fn_expr_argtype(fcinfo->flinfo, 1));
+	change_count(root, tenant, true);
+	if (!change.preview)
+		TombstoneGuardRow(root, tenant, false, id);
+	levels[exec_depth].stamped++;
+	PG_RETURN_INT64(id);
 }
 
 /*
@@ -830,6 +1004,30 @@ tally_jsonb(int64 *tombstoned, int64 *restored, int64 *purged,
 	return JsonbPGetDatum(JsonbValueToJsonb(result));
 }
 
+/*
+ * The name of a role as a Datum of type name.  The role and session role of
+ * the last changes are kept, and forgotten when any role changes.
+ */
+static Oid	role_cache_oid[2] = {InvalidOid, InvalidOid};
+static NameData role_cache_name[2];
+
+static void
+role_cache_callback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	role_cache_oid[0] = role_cache_oid[1] = InvalidOid;
+}
+
+static Datum
+role_name(Oid roleid, int slot)
+{
+	if (role_cache_oid[slot] != roleid)
+	{
+		namestrcpy(&role_cache_name[slot], GetUserNameFromId(roleid, false));
+		role_cache_oid[slot] = roleid;
+	}
+	return NameGetDatum(&role_cache_name[slot]);
+}
+
 static void
 ledger_insert(Datum *values, bool *nulls)
 {
@@ -902,9 +1100,9 @@ change_flush(void)
 	values[Anum_changes_xid - 1] =
 		FullTransactionIdGetDatum(GetTopFullTransactionId());
 	values[Anum_changes_role - 1] =
-		DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(change.role, false)));
+		role_name(change.role, 0);
 	values[Anum_changes_session_role - 1] =
-		DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(GetSessionUserId(), false)));
+		role_name(GetSessionUserId(), 1);
 	values[Anum_changes_application_name - 1] =
 		CStringGetTextDatum(application_name ? application_name : "");
 	values[Anum_changes_operation - 1] = CStringGetTextDatum(operation);
@@ -977,23 +1175,37 @@ tombstone_ExecutorStart(QueryDesc *queryDesc, int eflags)
 		prev_ExecutorStart(queryDesc, eflags);
 	else
 		standard_ExecutorStart(queryDesc, eflags);
+	if (tombstone_preloaded)
+		stamp_prepare(queryDesc, eflags);
 }
 
 static void
 tombstone_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction,
 					  uint64 count, bool execute_once)
 {
+	volatile bool stamping = stamp_running(queryDesc);
+	uint64		processed = queryDesc->estate->es_processed;
+
 	exec_depth++;
 	ensure_levels(exec_depth);
+	levels[exec_depth].stamping = stamping;
+	levels[exec_depth].stamped = 0;
 	PG_TRY();
 	{
 		if (prev_ExecutorRun)
 			prev_ExecutorRun(queryDesc, direction, count, execute_once);
 		else
 			standard_ExecutorRun(queryDesc, direction, count, execute_once);
+
+		/* rows projected twice or not updated after all: count again */
+		if (stamping && change.id != 0 &&
+			levels[exec_depth].stamped !=
+			(int64) (queryDesc->estate->es_processed - processed))
+			change.recount = true;
 	}
 	PG_FINALLY();
 	{
+		levels[exec_depth].stamping = false;
 		exec_depth--;
 	}
 	PG_END_TRY();
@@ -1110,6 +1322,7 @@ TombstoneLedgerInit(void)
 	ExecutorRun_hook = tombstone_ExecutorRun;
 	prev_ExecutorFinish = ExecutorFinish_hook;
 	ExecutorFinish_hook = tombstone_ExecutorFinish;
+	CacheRegisterSyscacheCallback(AUTHOID, role_cache_callback, (Datum) 0);
 	RegisterXactCallback(ledger_xact_callback, NULL);
 	RegisterSubXactCallback(ledger_subxact_callback, NULL);
 }

@@ -44,6 +44,8 @@
  */
 #include "postgres.h"
 
+#include "catalog/pg_class.h"
+#include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
@@ -57,6 +59,7 @@
 #include "parser/parse_func.h"
 #include "parser/parsetree.h"
 #include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
 
 #include "pg_tombstone.h"
 
@@ -135,6 +138,57 @@ make_tombstone_target(const TombstoneRel *trel)
 }
 
 /*
+ * The target list entry "deleted_change = tombstone._stamp(root, tenant)"
+ * of a DELETE turned into a tombstoning UPDATE, or NULL when the relation
+ * cannot take it (a partitioned table, a table with row history, or an
+ * installation without the function).  ledger.c decides again when the
+ * statement starts whether the row trigger can be left out, in which case
+ * _stamp() counts the rows instead of the trigger; otherwise the trigger
+ * does the counting and overwrites the value.
+ */
+static TargetEntry *
+make_stamp_target(Query *query, RangeTblEntry *rte, const TombstoneRel *trel)
+{
+	Oid			argtypes[2] = {OIDOID, ANYELEMENTOID};
+	Oid			funcid;
+	Expr	   *tenant;
+	Expr	   *call;
+
+	if (trel->deleted_change_attno == InvalidAttrNumber ||
+		OidIsValid(trel->history_relid) ||
+		rte->relkind != RELKIND_RELATION)
+		return NULL;
+	funcid = LookupFuncName(list_make2(makeString(TOMBSTONE_SCHEMA),
+									   makeString("_stamp")),
+							2, argtypes, true);
+	if (!OidIsValid(funcid))
+		return NULL;
+
+	if (trel->tenant_attno != InvalidAttrNumber)
+	{
+		Oid			type;
+		int32		typmod;
+		Oid			collation;
+
+		get_atttypetypmodcoll(rte->relid, trel->tenant_attno,
+							  &type, &typmod, &collation);
+		tenant = (Expr *) makeVar(query->resultRelation, trel->tenant_attno,
+								  type, typmod, collation, 0);
+	}
+	else
+		tenant = (Expr *) makeNullConst(TEXTOID, -1, DEFAULT_COLLATION_OID);
+	call = (Expr *) makeFuncExpr(funcid, INT8OID,
+								 list_make2(makeConst(OIDOID, -1, InvalidOid,
+													  sizeof(Oid),
+													  ObjectIdGetDatum(trel->root),
+													  false, true),
+											tenant),
+								 InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+	return makeTargetEntry(call, trel->deleted_change_attno,
+						   pstrdup(TOMBSTONE_DELETED_CHANGE), false);
+}
+
+/*
  * A tombstoning UPDATE only touches live rows.  When tombstone.visibility is
  * "live" the visibility qual says so already; otherwise add it here.
  */
@@ -152,10 +206,11 @@ add_live_only_qual(Node *quals, Index varno, const TombstoneRel *trel)
  * Returns true when the query was converted.
  */
 static bool
-convert_delete(Query *query)
+convert_delete(Query *query, bool top)
 {
 	RangeTblEntry *rte;
 	const TombstoneRel *trel;
+	TargetEntry *stamp;
 
 	if (query->commandType != CMD_DELETE || query->resultRelation == 0)
 		return false;
@@ -168,6 +223,14 @@ convert_delete(Query *query)
 	/* what an UPDATE OF deleted_at trigger and the executor look at */
 	rte->updatedCols = bms_make_singleton(trel->deleted_at_attno -
 										  FirstLowInvalidHeapAttributeNumber);
+	/* only a top-level DELETE: ledger.c looks at the statement's own rows */
+	if (top && (stamp = make_stamp_target(query, rte, trel)) != NULL)
+	{
+		query->targetList = lappend(query->targetList, stamp);
+		rte->updatedCols = bms_add_member(rte->updatedCols,
+										  trel->deleted_change_attno -
+										  FirstLowInvalidHeapAttributeNumber);
+	}
 	query->jointree->quals = add_live_only_qual(query->jointree->quals,
 												query->resultRelation, trel);
 	return true;
@@ -213,12 +276,12 @@ convert_merge(Query *query)
  * level).  Returns whether the top-level query was a converted DELETE.
  */
 static bool
-convert_statement(Query *query)
+convert_statement(Query *query, bool top)
 {
 	ListCell   *lc;
 	bool		converted;
 
-	converted = convert_delete(query);
+	converted = convert_delete(query, top);
 	convert_merge(query);
 
 	foreach(lc, query->cteList)
@@ -226,7 +289,7 @@ convert_statement(Query *query)
 		CommonTableExpr *cte = lfirst_node(CommonTableExpr, lc);
 
 		if (IsA(cte->ctequery, Query))
-			(void) convert_statement((Query *) cte->ctequery);
+			(void) convert_statement((Query *) cte->ctequery, false);
 	}
 	return converted;
 }
@@ -364,7 +427,7 @@ tombstone_planner(Query *parse, const char *query_string, int cursorOptions,
 			 parse->commandType == CMD_MERGE ||
 			 parse->hasModifyingCTE) &&
 			!(internal && TombstonePurgeActive()))
-			converted_delete = convert_statement(parse);
+			converted_delete = convert_statement(parse, true);
 		if ((tombstone_visibility != TOMBSTONE_VISIBILITY_ALL || is_fk_check(parse)) &&
 			!internal)
 			(void) hide_tombstones_walker((Node *) parse, NULL);
