@@ -281,4 +281,12 @@ SELECT id = :before_stamp AS no_new_change FROM last_change;
 SELECT tombstone._stamp(NULL, 'acme'::text);
 \echo :SQLSTATE
 
+-- the ledger names a table as it is called at the time of the change
+INSERT INTO tickets VALUES (13, 'acme', 't13'), (14, 'acme', 't14');
+DELETE FROM tickets WHERE id = 13;
+ALTER TABLE tickets RENAME TO issues;
+ALTER SCHEMA saas RENAME TO saas_renamed;
+DELETE FROM saas_renamed.issues WHERE id = 14;
+SELECT rows->0->>'table' AS named FROM saas_renamed.ledger ORDER BY id DESC LIMIT 2;
+ALTER SCHEMA saas_renamed RENAME TO saas;
 RESET search_path;

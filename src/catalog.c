@@ -64,6 +64,17 @@ static Oid	catalog_relid = InvalidOid;
 static Oid	ledger_relid = InvalidOid;
 static Oid	ledger_seq_relid = InvalidOid;
 
+/* the last relation TombstoneQualifiedName() was asked for, and its name */
+static Oid	qualname_relid = InvalidOid;
+static char *qualname = NULL;
+
+/* Syscache callback on schemas: a rename changes qualified names. */
+static void
+namespace_cache_callback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	qualname_relid = InvalidOid;
+}
+
 /*
  * Relcache callback: forget what an invalidated relation was, or everything
  * when the catalog itself (or every relation) is invalidated.
@@ -77,6 +88,8 @@ rel_cache_callback(Datum arg, Oid relid)
 	/* dropped or recreated with the extension: look them up again */
 	if (!OidIsValid(relid) || relid == ledger_relid || relid == ledger_seq_relid)
 		ledger_relid = ledger_seq_relid = InvalidOid;
+	if (!OidIsValid(relid) || relid == qualname_relid)
+		qualname_relid = InvalidOid;
 
 	if (OidIsValid(relid) && relid != catalog_relid)
 	{
@@ -97,6 +110,7 @@ void
 TombstoneCatalogInit(void)
 {
 	CacheRegisterRelcacheCallback(rel_cache_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(NAMESPACEOID, namespace_cache_callback, (Datum) 0);
 }
 
 /*
@@ -354,8 +368,26 @@ TombstoneProtectedRoots(void)
 char *
 TombstoneQualifiedName(Oid relid)
 {
-	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-									  get_rel_name(relid));
+	/*
+	 * The last name asked for is kept: every ledger entry names its tables.
+	 * The relcache callback forgets it when the relation changes (RENAME,
+	 * SET SCHEMA), the syscache callback when any schema does; both are
+	 * registered only when the library is preloaded.
+	 */
+	if (relid != qualname_relid || qualname == NULL || !tombstone_preloaded)
+	{
+		char	   *nspname = get_namespace_name(get_rel_namespace(relid));
+		char	   *relname = get_rel_name(relid);
+
+		if (nspname == NULL || relname == NULL)
+			elog(ERROR, "cache lookup failed for relation %u", relid);
+		if (qualname != NULL)
+			pfree(qualname);
+		qualname = MemoryContextStrdup(TopMemoryContext,
+									   quote_qualified_identifier(nspname, relname));
+		qualname_relid = relid;
+	}
+	return pstrdup(qualname);
 }
 
 /* The OID of the ledger tombstone.changes, or InvalidOid. */
