@@ -1121,10 +1121,16 @@ sweep_tenants(PendingChunk *chunk, TupleDesc desc)
 													   coltype, typlen,
 													   typbyval, typalign));
 		argtypes[0] = get_array_type(coltype);
+		/*
+		 * A DELETE, which the planner turns into the tombstoning UPDATE: on
+		 * a table without dependent rows it then skips the row trigger
+		 * (ledger.c).  Internal queries get no visibility qual, so the
+		 * query says itself that it wants live rows only.
+		 */
 		sql = psprintf(TOMBSTONE_INTERNAL_QUERY
-					   "UPDATE %s t SET %s = now() WHERE t.%s = ANY ($1::%s[])"
+					   "DELETE FROM %s t WHERE t.%s = ANY ($1::%s[])"
 					   " AND t.%s IS NULL",
-					   TombstoneQualifiedName(root), TOMBSTONE_DELETED_AT,
+					   TombstoneQualifiedName(root),
 					   quote_identifier(NameStr(trel->tenant_column)), typname,
 					   TOMBSTONE_DELETED_AT);
 		(void) TombstoneRunInternal(sql, 1, argtypes, values, NULL,

@@ -657,7 +657,7 @@ is_own_update_trigger(const Trigger *trig)
  * row trigger?
  */
 static bool
-stamp_eligible(ResultRelInfo *rri, AttrNumber change_attno_in_plan)
+stamp_eligible(ResultRelInfo *rri, AttrNumber change_attno_in_plan, Oid root)
 {
 	Relation	rel = rri->ri_RelationDesc;
 	const TombstoneRel *trel = TombstoneRelLookup(RelationGetRelid(rel));
@@ -666,6 +666,7 @@ stamp_eligible(ResultRelInfo *rri, AttrNumber change_attno_in_plan)
 	int			i;
 
 	if (trel == NULL ||
+		trel->root != root ||
 		trel->deleted_change_attno == InvalidAttrNumber ||
 		trel->deleted_change_attno != change_attno_in_plan ||
 		OidIsValid(trel->history_relid) ||
@@ -697,6 +698,8 @@ stamp_prepare(QueryDesc *queryDesc, int eflags)
 {
 	ModifyTableState *mts;
 	ModifyTable *mt;
+	const TombstoneRel *first;
+	Oid			root;
 	int			i;
 
 	if (queryDesc->plannedstmt->commandType != CMD_DELETE ||
@@ -706,16 +709,22 @@ stamp_prepare(QueryDesc *queryDesc, int eflags)
 		return;
 	mts = (ModifyTableState *) queryDesc->planstate;
 	mt = (ModifyTable *) mts->ps.plan;
-	if (mts->operation != CMD_UPDATE ||
+	if (mts->operation != CMD_UPDATE || mts->mt_nrels < 1 ||
 		list_length(mt->updateColnosLists) != mts->mt_nrels)
 		return;
+	/* _stamp() counts every row under the root of the table named */
+	first = TombstoneRelLookup(RelationGetRelid(mts->resultRelInfo[0].ri_RelationDesc));
+	if (first == NULL)
+		return;
+	root = first->root;			/* the entry may go with later lookups */
 	for (i = 0; i < mts->mt_nrels; i++)
 	{
 		List	   *colnos = list_nth(mt->updateColnosLists, i);
 
 		/* planner.c sets deleted_at, then deleted_change to _stamp() */
 		if (list_length(colnos) != 2 ||
-			!stamp_eligible(&mts->resultRelInfo[i], (AttrNumber) lsecond_int(colnos)))
+			!stamp_eligible(&mts->resultRelInfo[i],
+							(AttrNumber) lsecond_int(colnos), root))
 			return;
 	}
 	for (i = 0; i < mts->mt_nrels; i++)
