@@ -281,6 +281,22 @@ SELECT id = :before_stamp AS no_new_change FROM last_change;
 SELECT tombstone._stamp(NULL, 'acme'::text);
 \echo :SQLSTATE
 
+-- preview() of such a DELETE counts the same way and leaves no trace
+SELECT * FROM tombstone.preview('DELETE FROM saas.tickets WHERE id = 5');
+SELECT id = :before_stamp AS no_new_change FROM last_change;
+SELECT count(*) AS still_live FROM tickets WHERE id = 5;
+-- a parent and its inheritance child: one change, counted under the parent
+CREATE TABLE ticket_base (id int PRIMARY KEY, site_id text NOT NULL);
+CREATE TABLE ticket_child () INHERITS (ticket_base);
+SELECT tombstone.protect('ticket_base', 'site_id');
+INSERT INTO ticket_base VALUES (1, 'acme');
+INSERT INTO ticket_child VALUES (2, 'acme'), (3, 'globex');
+DELETE FROM ticket_base WHERE id IN (1, 2, 3);
+SELECT operation, rows FROM last_change;
+SET tombstone.visibility = 'all';
+SELECT tableoid::regclass, id, deleted_change = (SELECT id FROM last_change) AS stamped
+  FROM ticket_base ORDER BY id;
+RESET tombstone.visibility;
 -- the ledger names a table as it is called at the time of the change
 INSERT INTO tickets VALUES (13, 'acme', 't13'), (14, 'acme', 't14');
 DELETE FROM tickets WHERE id = 13;
