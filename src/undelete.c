@@ -434,6 +434,55 @@ restore_change_rows(Oid root, int64 id, bool restoring)
 	(void) run_restore(sql.data, nargs, argtypes, values, NULL);
 }
 
+/*
+ * undelete_change()'s work on the tables: those in tables (all of them when
+ * all_found is false), restoring pass first, parents before children.
+ */
+static void
+restore_change(int64 id, List *tables, bool all_found, bool any_tombstoned,
+			   bool any_restored)
+{
+	int			pass;
+
+	for (pass = 0; pass < 2; pass++)
+	{
+		bool		restoring = (pass == 0);
+		List	   *roots;
+		ListCell   *lc;
+
+		if ((restoring && !any_tombstoned) || (!restoring && !any_restored))
+			continue;
+		roots = list_copy(TombstoneRootsInOrder(restoring));
+		foreach(lc, roots)
+		{
+			Oid			root = lfirst_oid(lc);
+
+			/* a renamed table is found by looking at every table */
+			if (all_found && !list_member_oid(tables, root))
+				continue;
+			restore_change_rows(root, id, restoring);
+			report_table(root, !restoring);
+		}
+	}
+}
+
+/* The same, with cascade restores off (see the caller) */
+static void
+restore_change_no_cascade(int64 id, List *tables, bool all_found,
+						  bool any_tombstoned, bool any_restored)
+{
+	TombstoneCascadeRestores(false);
+	PG_TRY();
+	{
+		restore_change(id, tables, all_found, any_tombstoned, any_restored);
+	}
+	PG_FINALLY();
+	{
+		TombstoneCascadeRestores(true);
+	}
+	PG_END_TRY();
+}
+
 Datum
 tombstone_undelete_change(PG_FUNCTION_ARGS)
 {
@@ -445,7 +494,6 @@ tombstone_undelete_change(PG_FUNCTION_ARGS)
 	int64		restored;
 	List	   *tables = NIL;
 	bool		all_found = true;
-	int			pass;
 	uint64		i;
 
 	if (PG_ARGISNULL(0))
@@ -495,28 +543,15 @@ tombstone_undelete_change(PG_FUNCTION_ARGS)
 			tables = lappend_oid(tables, DatumGetObjectId(d));
 	}
 
-	/* rows it tombstoned come back, parents first; rows it restored go */
+	/*
+	 * Rows it tombstoned come back, parents first; rows it restored go.
+	 * Every table the change touched is restored by a query of its own, so
+	 * restoring a parent need not look for its children by key (restored
+	 * rows are still checked against their parents).
+	 */
 	TombstoneChangeSetOperation(tombstoned > 0 ? "undelete" : "delete", id);
-	for (pass = 0; pass < 2; pass++)
-	{
-		bool		restoring = (pass == 0);
-		List	   *roots;
-		ListCell   *lc;
-
-		if ((restoring && tombstoned == 0) || (!restoring && restored == 0))
-			continue;
-		roots = list_copy(TombstoneRootsInOrder(restoring));
-		foreach(lc, roots)
-		{
-			Oid			root = lfirst_oid(lc);
-
-			/* a renamed table is found by looking at every table */
-			if (all_found && !list_member_oid(tables, root))
-				continue;
-			restore_change_rows(root, id, restoring);
-			report_table(root, !restoring);
-		}
-	}
+	restore_change_no_cascade(id, tables, all_found, tombstoned > 0,
+							  restored > 0);
 	SPI_finish();
 
 	PG_RETURN_INT64(TombstoneChangeRows(InvalidOid, false) +
