@@ -111,6 +111,18 @@ make_visibility_qual(Index varno, const TombstoneRel *trel)
 }
 
 /*
+ * The OID of function tombstone.name(argtypes), or InvalidOid when this
+ * installation lacks it.
+ */
+static Oid
+extension_function(const char *name, int nargs, const Oid *argtypes)
+{
+	return LookupFuncName(list_make2(makeString(TOMBSTONE_SCHEMA),
+									 makeString(pstrdup(name))),
+						  nargs, argtypes, true);
+}
+
+/*
  * The protected relation behind a range table entry, or NULL.
  */
 static const TombstoneRel *
@@ -158,9 +170,7 @@ make_stamp_target(Query *query, RangeTblEntry *rte, const TombstoneRel *trel)
 		OidIsValid(trel->history_relid) ||
 		rte->relkind != RELKIND_RELATION)
 		return NULL;
-	funcid = LookupFuncName(list_make2(makeString(TOMBSTONE_SCHEMA),
-									   makeString("_stamp")),
-							2, argtypes, true);
+	funcid = extension_function("_stamp", 2, argtypes);
 	if (!OidIsValid(funcid))
 		return NULL;
 
@@ -318,9 +328,7 @@ make_fk_check_qual(Index varno, const TombstoneRel *trel, Expr *qual)
 {
 	Oid			funcid;
 
-	funcid = LookupFuncName(list_make2(makeString(TOMBSTONE_SCHEMA),
-									   makeString("_ri_tolerant")),
-							0, NULL, true);
+	funcid = extension_function("_ri_tolerant", 0, NULL);
 	if (!OidIsValid(funcid))
 		return qual;
 	return makeBoolExpr(OR_EXPR,
