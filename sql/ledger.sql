@@ -244,6 +244,35 @@ DELETE FROM tickets WHERE id IN (4, 12);
 \set VERBOSITY default
 SELECT count(*) AS live FROM tickets WHERE id IN (4, 12);
 SELECT id = :before_error AS no_new_change FROM last_change;
+-- the same error caught by an exception block: the next DELETE in the same
+-- transaction is counted on its own
+DO $$
+BEGIN
+    BEGIN
+        DELETE FROM saas.tickets WHERE id IN (4, 12);
+    EXCEPTION WHEN check_violation THEN
+        RAISE NOTICE 'caught %', SQLSTATE;
+    END;
+    DELETE FROM saas.tickets WHERE id = 4;
+    RAISE EXCEPTION 'undo' USING ERRCODE = 'P0001';
+EXCEPTION WHEN raise_exception THEN
+    RAISE NOTICE 'rolled back';
+END
+$$;
+SELECT id = :before_error AS no_new_change FROM last_change;
+BEGIN;
+DO $$
+BEGIN
+    BEGIN
+        DELETE FROM saas.tickets WHERE id IN (4, 12);
+    EXCEPTION WHEN check_violation THEN
+        RAISE NOTICE 'caught %', SQLSTATE;
+    END;
+    DELETE FROM saas.tickets WHERE id = 4;
+END
+$$;
+SELECT operation, rows FROM last_change;
+ROLLBACK;
 -- a rolled-back savepoint takes its statement's change with it
 BEGIN;
 DELETE FROM tickets WHERE id = 4;
