@@ -689,6 +689,25 @@ stamp_eligible(ResultRelInfo *rri, AttrNumber change_attno_in_plan, Oid root)
 }
 
 /*
+ * The top plan node of a DELETE that planner.c turned into an UPDATE (the
+ * statement keeps commandType CMD_DELETE), or NULL for any other statement.
+ */
+static ModifyTableState *
+rewritten_delete(QueryDesc *queryDesc)
+{
+	ModifyTableState *mts;
+
+	if (queryDesc->plannedstmt->commandType != CMD_DELETE ||
+		queryDesc->planstate == NULL ||
+		!IsA(queryDesc->planstate, ModifyTableState))
+		return NULL;
+	mts = (ModifyTableState *) queryDesc->planstate;
+	if (mts->operation != CMD_UPDATE || mts->mt_nrels < 1)
+		return NULL;
+	return mts;
+}
+
+/*
  * ExecutorStart, after the plan is initialised: leave the row trigger out of
  * a DELETE turned into an UPDATE when every result relation allows it.  The
  * executor works on its own copy of each relation's trigger descriptor.
@@ -702,15 +721,11 @@ stamp_prepare(QueryDesc *queryDesc, int eflags)
 	Oid			root;
 	int			i;
 
-	if (queryDesc->plannedstmt->commandType != CMD_DELETE ||
-		(eflags & EXEC_FLAG_EXPLAIN_ONLY) ||
-		queryDesc->planstate == NULL ||
-		!IsA(queryDesc->planstate, ModifyTableState))
+	if ((eflags & EXEC_FLAG_EXPLAIN_ONLY) ||
+		(mts = rewritten_delete(queryDesc)) == NULL)
 		return;
-	mts = (ModifyTableState *) queryDesc->planstate;
 	mt = (ModifyTable *) mts->ps.plan;
-	if (mts->operation != CMD_UPDATE || mts->mt_nrels < 1 ||
-		list_length(mt->updateColnosLists) != mts->mt_nrels)
+	if (list_length(mt->updateColnosLists) != mts->mt_nrels)
 		return;
 	/* _stamp() counts every row under the root of the table named */
 	first = TombstoneRelLookup(RelationGetRelid(mts->resultRelInfo[0].ri_RelationDesc));
@@ -735,14 +750,9 @@ stamp_prepare(QueryDesc *queryDesc, int eflags)
 static bool
 stamp_running(QueryDesc *queryDesc)
 {
-	ModifyTableState *mts;
+	ModifyTableState *mts = rewritten_delete(queryDesc);
 
-	if (queryDesc->plannedstmt->commandType != CMD_DELETE ||
-		queryDesc->planstate == NULL ||
-		!IsA(queryDesc->planstate, ModifyTableState))
-		return false;
-	mts = (ModifyTableState *) queryDesc->planstate;
-	return mts->operation == CMD_UPDATE && mts->mt_nrels > 0 &&
+	return mts != NULL &&
 		mts->resultRelInfo[0].ri_TrigDesc != NULL &&
 		!mts->resultRelInfo[0].ri_TrigDesc->trig_update_before_row;
 }
