@@ -196,6 +196,17 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION tombstone._stamp(oid, anyelement) IS
     'Internal: the change id a DELETE turned into a tombstone stamps on each row';
 
+-- Internal: what an UPDATE of a table with row history sets valid_from to
+-- (the planner puts it in the target list as "valid_from = ..."): stamps
+-- the new version of the row and keeps the old one in the history table.
+-- Harmless anywhere else: it returns valid_from as it is.
+CREATE FUNCTION tombstone._version(valid_from timestamptz, row_xmin xid, row_ctid tid)
+RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'tombstone_version'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION tombstone._version(timestamptz, xid, tid) IS
+    'Internal: the valid_from an UPDATE of a table with row history stamps on each row';
+
 CREATE FUNCTION tombstone._guard_truncate()
 RETURNS trigger
 AS 'MODULE_PATHNAME', 'tombstone_guard_truncate'

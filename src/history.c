@@ -53,6 +53,7 @@
 #include "lib/ilist.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "storage/bufmgr.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
@@ -71,6 +72,7 @@ PG_FUNCTION_INFO_V1(tombstone_create_history);
 PG_FUNCTION_INFO_V1(tombstone_history_guard);
 PG_FUNCTION_INFO_V1(tombstone_as_of);
 PG_FUNCTION_INFO_V1(tombstone_rewind_tenant);
+PG_FUNCTION_INFO_V1(tombstone_version);
 
 /*
  * How to build a history tuple from a tuple of one protected relation:
@@ -109,6 +111,7 @@ history_map_callback(Datum arg, Oid relid)
 }
 
 static void history_xact_callback(XactEvent event, void *arg);
+static void version_mark_dead(SubTransactionId subid);
 static void history_subxact_callback(SubXactEvent event,
 									 SubTransactionId mySubid,
 									 SubTransactionId parentSubid, void *arg);
@@ -249,9 +252,10 @@ history_map(Relation rel, Relation hist)
  * executor ends, so that an UPDATE of many rows opens them once, not once
  * per row.
  *
- * A writer lives in the trigger's fn_extra, allocated in its fn_mcxt (the
- * executor's query context), and a reset callback of that context closes
- * what it opened.  When the executor dies in an error instead, the
+ * A writer lives in the executor's query context: the trigger keeps it in
+ * its fn_extra (allocated in fn_mcxt), an UPDATE without the trigger in its
+ * VersionState (below).  A reset callback of that context closes what it
+ * opened.  When the executor dies in an error instead, the
  * (sub)transaction's resource owner has released or is about to release
  * the relations and the buffer pin, and the callback must not release them
  * a second time: it only closes a writer while the transaction is in
@@ -261,7 +265,8 @@ history_map(Relation rel, Relation hist)
  */
 typedef struct HistoryWriter
 {
-	FmgrInfo   *flinfo;			/* whose fn_extra points here */
+	MemoryContext cxt;			/* the executor's query context */
+	FmgrInfo   *flinfo;			/* whose fn_extra points here, or NULL */
 	Oid			relid;			/* the protected relation */
 	Oid			histrelid;		/* InvalidOid: the relation has no history */
 	AttrNumber	valid_from_attno;
@@ -270,7 +275,9 @@ typedef struct HistoryWriter
 	/* set when the first version is written */
 	Relation	hist;
 	ResultRelInfo *rri;			/* hist and its open indexes */
-	EState	   *estate;			/* for index insertion */
+	bool		direct;			/* heap_insert and index_insert suffice */
+	MemoryContext rowcxt;		/* direct: reset after every row */
+	EState	   *estate;			/* otherwise: for ExecInsertIndexTuples */
 	TupleTableSlot *slot;
 	BulkInsertState bistate;	/* heap history tables, after a few rows */
 	int64		rows;			/* versions written, until bistate is made */
@@ -308,7 +315,7 @@ history_writer_release(void *arg)
 {
 	HistoryWriter *w = (HistoryWriter *) arg;
 
-	if (w->flinfo->fn_extra == w)
+	if (w->flinfo != NULL && w->flinfo->fn_extra == w)
 		w->flinfo->fn_extra = NULL;
 	if (w->hist == NULL)
 		return;
@@ -319,7 +326,8 @@ history_writer_release(void *arg)
 
 	if (w->bistate != NULL)
 		FreeBulkInsertState(w->bistate);
-	ExecDropSingleTupleTableSlot(w->slot);
+	if (w->slot != NULL)
+		ExecDropSingleTupleTableSlot(w->slot);
 	ExecCloseIndices(w->rri);
 	table_close(w->hist, NoLock);
 }
@@ -351,7 +359,10 @@ history_xact_callback(XactEvent event, void *arg)
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
 		event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
 		event == XACT_EVENT_PREPARE)
+	{
 		history_mark_dead(InvalidSubTransactionId);
+		version_mark_dead(InvalidSubTransactionId);
+	}
 }
 
 static void
@@ -359,29 +370,23 @@ history_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 						 SubTransactionId parentSubid, void *arg)
 {
 	if (event == SUBXACT_EVENT_ABORT_SUB)
+	{
 		history_mark_dead(mySubid);
+		version_mark_dead(mySubid);
+	}
 }
 
 /*
- * The writer of the trigger call site flinfo for relation rel, made at its
- * first row.  Whether rel has history is looked up once per statement.
+ * A writer for relation rel, living in memory context cxt until its reset;
+ * whether rel has history is looked up once.
  */
 static HistoryWriter *
-history_writer(FmgrInfo *flinfo, Relation rel)
+history_writer_make(MemoryContext cxt, Relation rel)
 {
-	HistoryWriter *w = (HistoryWriter *) flinfo->fn_extra;
+	HistoryWriter *w = MemoryContextAllocZero(cxt, sizeof(HistoryWriter));
 	const TombstoneRel *trel;
 
-	if (w != NULL)
-	{
-		if (w->relid != RelationGetRelid(rel))
-			elog(ERROR, "history writer of relation %u called for relation %u",
-				 w->relid, RelationGetRelid(rel));
-		return w;
-	}
-
-	w = MemoryContextAllocZero(flinfo->fn_mcxt, sizeof(HistoryWriter));
-	w->flinfo = flinfo;
+	w->cxt = cxt;
 	w->relid = RelationGetRelid(rel);
 	trel = TombstoneRelLookup(w->relid);
 	if (trel != NULL && OidIsValid(trel->history_relid))
@@ -392,9 +397,51 @@ history_writer(FmgrInfo *flinfo, Relation rel)
 	w->rel_natts = RelationGetDescr(rel)->natts;
 	w->release.func = history_writer_release;
 	w->release.arg = w;
-	MemoryContextRegisterResetCallback(flinfo->fn_mcxt, &w->release);
+	MemoryContextRegisterResetCallback(cxt, &w->release);
+	return w;
+}
+
+/*
+ * The writer of the trigger call site flinfo for relation rel, made at its
+ * first row and kept for the statement.
+ */
+static HistoryWriter *
+history_writer(FmgrInfo *flinfo, Relation rel)
+{
+	HistoryWriter *w = (HistoryWriter *) flinfo->fn_extra;
+
+	if (w != NULL)
+	{
+		if (w->relid != RelationGetRelid(rel))
+			elog(ERROR, "history writer of relation %u called for relation %u",
+				 w->relid, RelationGetRelid(rel));
+		return w;
+	}
+	w = history_writer_make(flinfo->fn_mcxt, rel);
+	w->flinfo = flinfo;
 	flinfo->fn_extra = w;
 	return w;
+}
+
+/*
+ * Can a history row go into this index without the executor: plain
+ * columns, no predicate, nothing to check?  protect() creates only such
+ * indexes; one added by hand may need ExecInsertIndexTuples.
+ */
+static bool
+simple_index(IndexInfo *ii)
+{
+	int			i;
+
+	if (ii->ii_Expressions != NIL || ii->ii_Predicate != NIL ||
+		ii->ii_ExclusionOps != NULL || ii->ii_Unique)
+		return false;
+	for (i = 0; i < ii->ii_NumIndexAttrs; i++)
+	{
+		if (ii->ii_IndexAttrNumbers[i] <= 0)
+			return false;
+	}
+	return true;
 }
 
 /*
@@ -404,10 +451,11 @@ history_writer(FmgrInfo *flinfo, Relation rel)
 static void
 history_writer_open(HistoryWriter *w, Relation rel)
 {
-	MemoryContext oldcxt = MemoryContextSwitchTo(w->flinfo->fn_mcxt);
+	MemoryContext oldcxt = MemoryContextSwitchTo(w->cxt);
 	Relation	hist = table_open(w->histrelid, RowExclusiveLock);
 	HistoryMap *map = history_map(rel, hist);
 	ResultRelInfo *rri;
+	int			i;
 
 	w->natts = map->natts;
 	w->valid_to_attno = map->valid_to_attno;
@@ -423,8 +471,18 @@ history_writer_open(HistoryWriter *w, Relation rel)
 	rri->ri_RelationDesc = hist;
 	ExecOpenIndices(rri, false);
 	w->rri = rri;
-	w->estate = CreateExecutorState();
-	w->slot = MakeSingleTupleTableSlot(RelationGetDescr(hist), &TTSOpsHeapTuple);
+	w->direct = hist->rd_rel->relam == HEAP_TABLE_AM_OID;
+	for (i = 0; i < rri->ri_NumIndices && w->direct; i++)
+		w->direct = simple_index(rri->ri_IndexRelationInfo[i]);
+	if (w->direct)
+		w->rowcxt = AllocSetContextCreate(w->cxt, "pg_tombstone history row",
+										  ALLOCSET_SMALL_SIZES);
+	else
+	{
+		w->estate = CreateExecutorState();
+		w->slot = MakeSingleTupleTableSlot(RelationGetDescr(hist),
+										   &TTSOpsHeapTuple);
+	}
 	w->subid = GetCurrentSubTransactionId();
 	w->hist = hist;
 	dlist_push_tail(&open_writers, &w->node);
@@ -433,8 +491,8 @@ history_writer_open(HistoryWriter *w, Relation rel)
 
 /*
  * Insert the old version oldtup of a row of rel, ending at valid_to, into
- * the history table: heap and indexes directly, without the executor, as
- * TombstoneInsertTuple does.
+ * the history table: heap and indexes directly, without the executor's
+ * per-statement state when the indexes allow (simple_index).
  */
 static void
 history_writer_insert(HistoryWriter *w, Relation rel, HeapTuple oldtup,
@@ -450,12 +508,13 @@ history_writer_insert(HistoryWriter *w, Relation rel, HeapTuple oldtup,
 	if (w->bistate == NULL && ++w->rows >= HISTORY_BULK_ROWS &&
 		w->hist->rd_rel->relam == HEAP_TABLE_AM_OID)
 	{
-		oldcxt = MemoryContextSwitchTo(w->flinfo->fn_mcxt);
+		oldcxt = MemoryContextSwitchTo(w->cxt);
 		w->bistate = GetBulkInsertState();
 		MemoryContextSwitchTo(oldcxt);
 	}
 
-	oldcxt = MemoryContextSwitchTo(GetPerTupleMemoryContext(w->estate));
+	oldcxt = MemoryContextSwitchTo(w->direct ? w->rowcxt :
+								   GetPerTupleMemoryContext(w->estate));
 	heap_deform_tuple(oldtup, RelationGetDescr(rel), w->values, w->nulls);
 	for (i = 0; i < w->natts; i++)
 	{
@@ -467,6 +526,33 @@ history_writer_insert(HistoryWriter *w, Relation rel, HeapTuple oldtup,
 	w->hvalues[w->valid_to_attno - 1] = TimestampTzGetDatum(valid_to);
 	w->hnulls[w->valid_to_attno - 1] = false;
 	tuple = heap_form_tuple(RelationGetDescr(w->hist), w->hvalues, w->hnulls);
+	if (w->direct)
+	{
+		heap_insert(w->hist, tuple, GetCurrentCommandId(true), 0, w->bistate);
+		for (i = 0; i < w->rri->ri_NumIndices; i++)
+		{
+			IndexInfo  *ii = w->rri->ri_IndexRelationInfo[i];
+			Datum		ivalues[INDEX_MAX_KEYS];
+			bool		inulls[INDEX_MAX_KEYS];
+			int			j;
+
+			if (!ii->ii_ReadyForInserts)
+				continue;
+			for (j = 0; j < ii->ii_NumIndexAttrs; j++)
+			{
+				AttrNumber	attno = ii->ii_IndexAttrNumbers[j];
+
+				ivalues[j] = w->hvalues[attno - 1];
+				inulls[j] = w->hnulls[attno - 1];
+			}
+			(void) index_insert(w->rri->ri_IndexRelationDescs[i], ivalues,
+								inulls, &tuple->t_self, w->hist,
+								UNIQUE_CHECK_NO, false, ii);
+		}
+		MemoryContextSwitchTo(oldcxt);
+		MemoryContextReset(w->rowcxt);
+		return;
+	}
 	ExecStoreHeapTuple(tuple, w->slot, true);
 	table_tuple_insert(w->hist, w->slot, GetCurrentCommandId(true), 0,
 					   w->bistate);
@@ -476,6 +562,35 @@ history_writer_insert(HistoryWriter *w, Relation rel, HeapTuple oldtup,
 	ExecClearTuple(w->slot);
 	MemoryContextSwitchTo(oldcxt);
 	ResetPerTupleExprContext(w->estate);
+}
+
+/*
+ * The start of the validity of a row's new version, given its old version's
+ * valid_from (isnull: none) and whether the current transaction wrote the
+ * old version itself (own).  *keep says whether the old version goes into
+ * the history table, with valid_to = the value returned.
+ */
+static TimestampTz
+new_valid_from(bool own, Datum old_from, bool isnull, bool *keep)
+{
+	TimestampTz stamp = GetCurrentTransactionStartTimestamp();
+
+	/*
+	 * A version this transaction wrote (inserted or updated) was never seen
+	 * by others: the row keeps the validity this transaction gave it.
+	 */
+	*keep = !own;
+	if (own)
+		return isnull ? stamp : DatumGetTimestampTz(old_from);
+
+	/*
+	 * A transaction that started after this one may have committed the old
+	 * version (READ COMMITTED): the versions of a row must follow each
+	 * other, so this one starts a microsecond after that one.
+	 */
+	if (!isnull && DatumGetTimestampTz(old_from) >= stamp)
+		stamp = DatumGetTimestampTz(old_from) + 1;
+	return stamp;
 }
 
 /*
@@ -491,39 +606,302 @@ TombstoneHistoryWrite(FmgrInfo *flinfo, Relation rel, HeapTuple oldtup,
 	TimestampTz stamp;
 	Datum		d;
 	bool		isnull;
+	bool		keep;
 	int			replcol;
 
 	if (!OidIsValid(w->histrelid))
 		return newtup;
-	stamp = GetCurrentTransactionStartTimestamp();
 	d = heap_getattr(oldtup, w->valid_from_attno, RelationGetDescr(rel), &isnull);
-
-	/*
-	 * A version this transaction wrote (inserted or updated) was never seen
-	 * by others: the row keeps the validity this transaction gave it.
-	 */
-	if (TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(oldtup->t_data)))
-	{
-		if (!isnull)
-			stamp = DatumGetTimestampTz(d);
-	}
-	else
-	{
-		/*
-		 * A transaction that started after this one may have committed the
-		 * old version (READ COMMITTED): the versions of a row must follow
-		 * each other, so this one starts a microsecond after that one.
-		 */
-		if (!isnull && DatumGetTimestampTz(d) >= stamp)
-			stamp = DatumGetTimestampTz(d) + 1;
+	stamp = new_valid_from(TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(oldtup->t_data)),
+						   d, isnull, &keep);
+	if (keep)
 		history_writer_insert(w, rel, oldtup, stamp);
-	}
 
 	d = TimestampTzGetDatum(stamp);
 	isnull = false;
 	replcol = w->valid_from_attno;
 	return heap_modify_tuple_by_cols(newtup, RelationGetDescr(rel), 1,
 									 &replcol, &d, &isnull);
+}
+
+/*-------------------------------------------------------------------------
+ * An UPDATE without the row trigger
+ *
+ * PostgreSQL locks a row, and WAL-logs the lock, before it runs a BEFORE
+ * UPDATE row trigger, and the trigger copies the new row to stamp it.  For
+ * an UPDATE (or a DELETE turned into one) of a plain heap table with
+ * history and no row trigger of the user's, planner.c sets
+ *
+ *		valid_from = tombstone._version(valid_from, xmin, ctid)
+ *
+ * and ledger.c, when the statement starts, leaves the trigger out and calls
+ * TombstoneVersionStart().  _version() stamps the new version from the old
+ * one's valid_from and xmin, as the trigger would, and remembers the old
+ * version's ctid.
+ *
+ * The projection that calls _version() runs before the row is updated, and
+ * a row may not be updated after all: a concurrent update makes the
+ * executor project the row's newest version again (EvalPlanQual), a
+ * concurrent delete skips it.  So the old version is written to the history
+ * table only once the executor has moved on: at the next row's projection,
+ * or when the statement finishes, the old version is read back from the
+ * heap and kept when this very command (transaction and command id) updated
+ * it.  Only one row is ever pending, and nothing is kept per row.
+ * ledger.c allows this only for a plan whose scan produces each row once
+ * (no join): a row updated twice in one command would be kept twice.
+ *-------------------------------------------------------------------------
+ */
+
+/* The trigger-free UPDATE of one statement: lives in its query context. */
+typedef struct VersionState
+{
+	EState	   *estate;			/* the statement's */
+	const FuncExpr *call;		/* its _version() call */
+	Relation	rel;			/* the result relation */
+	CommandId	cid;			/* the command id its UPDATE writes with */
+	HistoryWriter *writer;		/* made at the first version kept */
+	bool		pending;		/* tid was projected, its update not seen */
+	ItemPointerData tid;		/* the old version */
+	TimestampTz stamp;			/* its valid_to */
+	SubTransactionId subid;		/* that started the statement */
+	bool		dead;			/* an abort ended it */
+	dlist_node	node;			/* in version_states unless dead */
+	MemoryContextCallback release;
+} VersionState;
+
+static dlist_head version_states = DLIST_STATIC_INIT(version_states);
+
+/* the state of the statement whose ExecutorRun is running, or NULL */
+static VersionState *running_version = NULL;
+
+static void
+version_release(void *arg)
+{
+	VersionState *vs = (VersionState *) arg;
+
+	if (running_version == vs)
+		running_version = NULL;
+	if (!vs->dead)
+		dlist_delete(&vs->node);
+}
+
+/* An abort ends the statements started within it. */
+static void
+version_mark_dead(SubTransactionId subid)
+{
+	dlist_mutable_iter iter;
+
+	dlist_foreach_modify(iter, &version_states)
+	{
+		VersionState *vs = dlist_container(VersionState, node, iter.cur);
+
+		if (subid != InvalidSubTransactionId && vs->subid < subid)
+			continue;
+		if (running_version == vs)
+			running_version = NULL;
+		vs->dead = true;
+		dlist_delete(&vs->node);
+	}
+}
+
+static VersionState *
+version_state(EState *estate)
+{
+	dlist_iter	iter;
+
+	dlist_foreach(iter, &version_states)
+	{
+		VersionState *vs = dlist_container(VersionState, node, iter.cur);
+
+		if (vs->estate == estate)
+			return vs;
+	}
+	return NULL;
+}
+
+/*
+ * ExecutorStart of a statement that updates rel without the row trigger:
+ * call is the _version() call of its plan.
+ */
+void
+TombstoneVersionStart(EState *estate, Relation rel, const FuncExpr *call)
+{
+	VersionState *vs = MemoryContextAllocZero(estate->es_query_cxt,
+											  sizeof(VersionState));
+
+	vs->estate = estate;
+	vs->call = call;
+	vs->rel = rel;
+	vs->cid = estate->es_output_cid;
+	vs->subid = GetCurrentSubTransactionId();
+	vs->release.func = version_release;
+	vs->release.arg = vs;
+	MemoryContextRegisterResetCallback(estate->es_query_cxt, &vs->release);
+	dlist_push_tail(&version_states, &vs->node);
+}
+
+/*
+ * ExecutorRun: make the statement of estate the one _version() serves (or
+ * none), and return the one it served before, for TombstoneVersionRunEnd.
+ */
+void *
+TombstoneVersionRunBegin(EState *estate)
+{
+	VersionState *prev = running_version;
+
+	running_version = dlist_is_empty(&version_states) ? NULL :
+		version_state(estate);
+	return prev;
+}
+
+void
+TombstoneVersionRunEnd(void *prev)
+{
+	VersionState *vs = (VersionState *) prev;
+
+	running_version = (vs != NULL && !vs->dead) ? vs : NULL;
+}
+
+/*
+ * The old version at tid of a row of rel, copied, when command cid of the
+ * current transaction updated (or deleted) it; NULL otherwise.
+ */
+static HeapTuple
+updated_version(Relation rel, ItemPointer tid, CommandId cid)
+{
+	Buffer		buf = ReadBuffer(rel, ItemPointerGetBlockNumber(tid));
+	OffsetNumber off = ItemPointerGetOffsetNumber(tid);
+	HeapTuple	result = NULL;
+	Page		page;
+
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(buf);
+	if (off >= FirstOffsetNumber && off <= PageGetMaxOffsetNumber(page))
+	{
+		ItemId		lp = PageGetItemId(page, off);
+
+		if (ItemIdIsNormal(lp))
+		{
+			HeapTupleHeader htup = (HeapTupleHeader) PageGetItem(page, lp);
+
+			if (!(htup->t_infomask & HEAP_XMAX_INVALID) &&
+				!HEAP_XMAX_IS_LOCKED_ONLY(htup->t_infomask) &&
+				TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetUpdateXid(htup)) &&
+				HeapTupleHeaderGetCmax(htup) == cid)
+			{
+				HeapTupleData tuple;
+
+				tuple.t_data = htup;
+				tuple.t_len = ItemIdGetLength(lp);
+				tuple.t_self = *tid;
+				tuple.t_tableOid = RelationGetRelid(rel);
+				result = heap_copytuple(&tuple);
+			}
+		}
+	}
+	UnlockReleaseBuffer(buf);
+	return result;
+}
+
+/* Keep the pending old version, if its row was updated after all. */
+static void
+version_flush(VersionState *vs)
+{
+	HeapTuple	old;
+
+	if (!vs->pending)
+		return;
+	vs->pending = false;
+	old = updated_version(vs->rel, &vs->tid, vs->cid);
+	if (old == NULL)
+		return;
+	if (vs->writer == NULL)
+		vs->writer = history_writer_make(vs->estate->es_query_cxt, vs->rel);
+	if (OidIsValid(vs->writer->histrelid))
+		history_writer_insert(vs->writer, vs->rel, old, vs->stamp);
+	heap_freetuple(old);
+}
+
+/*
+ * ExecutorFinish of a statement: keep the old version of its last row.
+ * Runs before its AFTER triggers, as the row trigger would have.
+ */
+void
+TombstoneVersionFinish(EState *estate)
+{
+	VersionState *vs;
+
+	if (dlist_is_empty(&version_states) ||
+		(vs = version_state(estate)) == NULL)
+		return;
+	version_flush(vs);
+}
+
+/*
+ * Did the current transaction write the tuple at tid itself?  The xmin
+ * column gives the raw transaction id, which a frozen tuple keeps: look at
+ * the tuple to tell.
+ */
+static bool
+xmin_is_current(Relation rel, ItemPointer tid, TransactionId xmin)
+{
+	Buffer		buf;
+	Page		page;
+	OffsetNumber off = ItemPointerGetOffsetNumber(tid);
+	bool		result = true;
+
+	if (!TransactionIdIsCurrentTransactionId(xmin))
+		return false;
+	buf = ReadBuffer(rel, ItemPointerGetBlockNumber(tid));
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(buf);
+	if (off >= FirstOffsetNumber && off <= PageGetMaxOffsetNumber(page))
+	{
+		ItemId		lp = PageGetItemId(page, off);
+
+		if (ItemIdIsNormal(lp))
+			result = !HeapTupleHeaderXminFrozen((HeapTupleHeader) PageGetItem(page, lp));
+	}
+	UnlockReleaseBuffer(buf);
+	return result;
+}
+
+/*
+ * tombstone._version(valid_from timestamptz, xmin xid, ctid tid) returns
+ * timestamptz: see above.  Anywhere but in the call planner.c made for the
+ * running statement it returns valid_from unchanged, and the row trigger
+ * (which did not stay out) stamps the row itself.
+ */
+Datum
+tombstone_version(PG_FUNCTION_ARGS)
+{
+	VersionState *vs = running_version;
+	ItemPointer tid;
+	TimestampTz stamp;
+	bool		keep;
+
+	if (vs == NULL || fcinfo->flinfo->fn_expr != (Node *) vs->call ||
+		PG_ARGISNULL(1) || PG_ARGISNULL(2))
+	{
+		if (PG_ARGISNULL(0))
+			PG_RETURN_NULL();
+		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
+	}
+
+	/* the executor is done with the row projected before this one */
+	version_flush(vs);
+
+	tid = (ItemPointer) PG_GETARG_POINTER(2);
+	stamp = new_valid_from(xmin_is_current(vs->rel, tid,
+										   DatumGetTransactionId(PG_GETARG_DATUM(1))),
+						   PG_GETARG_DATUM(0), PG_ARGISNULL(0), &keep);
+	if (keep)
+	{
+		vs->tid = *tid;
+		vs->stamp = stamp;
+		vs->pending = true;
+	}
+	PG_RETURN_TIMESTAMPTZ(stamp);
 }
 
 /*

@@ -44,6 +44,7 @@
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_am.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_trigger.h"
@@ -619,18 +620,26 @@ TombstoneBookkeep(Relation rel, HeapTuple oldtup, HeapTuple newtup)
 }
 
 /*-------------------------------------------------------------------------
- * A DELETE without the row trigger
+ * Statements without the row trigger
  *
  * A DELETE on a protected table becomes an UPDATE, and PostgreSQL runs a
  * BEFORE UPDATE row trigger only after locking the row, which writes a WAL
- * record of its own and dirties the page once more.  For a top-level DELETE
- * on a plain table that has neither row history nor rows that depend on it
- * (cascades, restrict checks, the tenant registry), the trigger has nothing
- * to do that the statement cannot do itself: the planner sets deleted_change
- * to tombstone._stamp(root, tenant), which counts the row and passes it by
- * the guard, and the trigger is left out of that statement's result
- * relations.  A plain UPDATE of deleted_at and every other statement still
- * go through the trigger.
+ * record of its own and dirties the page once more.  Two kinds of statement
+ * give the trigger nothing to do that the statement cannot do itself, on a
+ * plain table without row triggers of the user's:
+ *
+ *	- a top-level DELETE on a table without rows that depend on it
+ *	  (cascades, restrict checks, the tenant registry): the planner sets
+ *	  deleted_change to tombstone._stamp(root, tenant), which counts the row
+ *	  and passes it by the guard;
+ *	- an UPDATE that sets neither deleted_at nor deleted_change, which
+ *	  records no change.
+ *
+ * On a table with row history the planner also sets valid_from to
+ * tombstone._version(), which keeps the old version (history.c); that needs
+ * a heap table and a plan that scans the table alone.  For such a statement
+ * the trigger is left out of its result relations.  A plain UPDATE of
+ * deleted_at and every other statement still go through the trigger.
  *
  * The projection that calls _stamp() runs once per row the scan returns; a
  * row updated concurrently is projected again for its new version, or not
@@ -653,24 +662,18 @@ is_own_update_trigger(const Trigger *trig)
 }
 
 /*
- * Can this result relation of a DELETE turned into an UPDATE do without its
- * row trigger?
+ * Is this result relation a plain table whose only BEFORE UPDATE row
+ * trigger is ours?
  */
 static bool
-stamp_eligible(ResultRelInfo *rri, AttrNumber change_attno_in_plan, Oid root)
+trigger_free_relation(ResultRelInfo *rri)
 {
 	Relation	rel = rri->ri_RelationDesc;
-	const TombstoneRel *trel = TombstoneRelLookup(RelationGetRelid(rel));
 	TriggerDesc *trigdesc = rri->ri_TrigDesc;
 	int			own = 0;
 	int			i;
 
-	if (trel == NULL ||
-		trel->root != root ||
-		trel->deleted_change_attno == InvalidAttrNumber ||
-		trel->deleted_change_attno != change_attno_in_plan ||
-		OidIsValid(trel->history_relid) ||
-		rel->rd_rel->relkind != RELKIND_RELATION ||
+	if (rel->rd_rel->relkind != RELKIND_RELATION ||
 		rel->rd_rel->relispartition ||
 		trigdesc == NULL)
 		return false;
@@ -685,19 +688,83 @@ stamp_eligible(ResultRelInfo *rri, AttrNumber change_attno_in_plan, Oid root)
 			return false;
 		own++;
 	}
-	return own == 1 && !TombstonePendingWanted(rel, true);
+	return own == 1;
+}
+
+/* The position of attno in an UPDATE's column list, or -1. */
+static int
+colno_index(List *colnos, AttrNumber attno)
+{
+	ListCell   *lc;
+
+	if (attno == InvalidAttrNumber)
+		return -1;
+	foreach(lc, colnos)
+	{
+		if (lfirst_int(lc) == attno)
+			return foreach_current_index(lc);
+	}
+	return -1;
 }
 
 /*
- * The top plan node of a DELETE that planner.c turned into an UPDATE (the
- * statement keeps commandType CMD_DELETE), or NULL for any other statement.
+ * The k-th new column value of an UPDATE's subplan when it is the
+ * _version() call planner.c made for relation trel (range table index
+ * varno), or NULL.  Its arguments must be read from the scanned table
+ * itself: a join's output, whose columns the plan refers to as OUTER_VAR or
+ * INNER_VAR, could hold a row twice.
+ */
+static const FuncExpr *
+planned_version_call(Plan *subplan, int k, const TombstoneRel *trel,
+					 Index varno)
+{
+	AttrNumber	want[3];
+	FuncExpr   *call = NULL;
+	ListCell   *lc;
+	int			i = 0;
+
+	foreach(lc, subplan->targetlist)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+
+		if (tle->resjunk)
+			continue;
+		if (i++ == k)
+		{
+			if (IsA(tle->expr, FuncExpr))
+				call = (FuncExpr *) tle->expr;
+			break;
+		}
+	}
+	if (call == NULL || call->location != TOMBSTONE_VERSION_LOCATION ||
+		list_length(call->args) != 3)
+		return NULL;
+	want[0] = trel->valid_from_attno;
+	want[1] = MinTransactionIdAttributeNumber;
+	want[2] = SelfItemPointerAttributeNumber;
+	foreach(lc, call->args)
+	{
+		Var		   *var = (Var *) lfirst(lc);
+
+		if (!IsA(var, Var) || var->varno != varno || var->varlevelsup != 0 ||
+			var->varattno != want[foreach_current_index(lc)])
+			return NULL;
+	}
+	return call;
+}
+
+/*
+ * The top plan node of an UPDATE, or of a DELETE that planner.c turned into
+ * an UPDATE (the statement keeps commandType CMD_DELETE), or NULL for any
+ * other statement.
  */
 static ModifyTableState *
-rewritten_delete(QueryDesc *queryDesc)
+top_update(QueryDesc *queryDesc)
 {
 	ModifyTableState *mts;
 
-	if (queryDesc->plannedstmt->commandType != CMD_DELETE ||
+	if ((queryDesc->plannedstmt->commandType != CMD_DELETE &&
+		 queryDesc->plannedstmt->commandType != CMD_UPDATE) ||
 		queryDesc->planstate == NULL ||
 		!IsA(queryDesc->planstate, ModifyTableState))
 		return NULL;
@@ -708,52 +775,82 @@ rewritten_delete(QueryDesc *queryDesc)
 }
 
 /*
- * ExecutorStart, after the plan is initialised: leave the row trigger out of
- * a DELETE turned into an UPDATE when every result relation allows it.  The
- * executor works on its own copy of each relation's trigger descriptor.
+ * ExecutorStart, after the plan is initialised: leave the row trigger out
+ * of the statement when every result relation allows it.  The executor
+ * works on its own copy of each relation's trigger descriptor.
  */
 static void
-stamp_prepare(QueryDesc *queryDesc, int eflags)
+trigger_free_prepare(QueryDesc *queryDesc, int eflags)
 {
+	bool		is_delete = queryDesc->plannedstmt->commandType == CMD_DELETE;
 	ModifyTableState *mts;
 	ModifyTable *mt;
-	const TombstoneRel *first;
-	Oid			root;
+	const FuncExpr *version = NULL;
+	Oid			root = InvalidOid;
 	int			i;
 
 	if ((eflags & EXEC_FLAG_EXPLAIN_ONLY) ||
-		(mts = rewritten_delete(queryDesc)) == NULL)
+		(mts = top_update(queryDesc)) == NULL)
 		return;
 	mt = (ModifyTable *) mts->ps.plan;
 	if (list_length(mt->updateColnosLists) != mts->mt_nrels)
 		return;
-	/* _stamp() counts every row under the root of the table named */
-	first = TombstoneRelLookup(RelationGetRelid(mts->resultRelInfo[0].ri_RelationDesc));
-	if (first == NULL)
-		return;
-	root = first->root;			/* the entry may go with later lookups */
 	for (i = 0; i < mts->mt_nrels; i++)
 	{
+		ResultRelInfo *rri = &mts->resultRelInfo[i];
+		Relation	rel = rri->ri_RelationDesc;
+		const TombstoneRel *trel = TombstoneRelLookup(RelationGetRelid(rel));
 		List	   *colnos = list_nth(mt->updateColnosLists, i);
+		int			ours = 0;	/* columns planner.c set */
 
-		/* planner.c sets deleted_at, then deleted_change to _stamp() */
-		if (list_length(colnos) != 2 ||
-			!stamp_eligible(&mts->resultRelInfo[i],
-							(AttrNumber) lsecond_int(colnos), root))
+		if (trel == NULL || !trigger_free_relation(rri))
+			return;
+		if (is_delete)
+		{
+			/* _stamp() counts every row under the root of the table named */
+			if (i == 0)
+				root = trel->root;
+			if (trel->root != root ||
+				colno_index(colnos, trel->deleted_at_attno) < 0 ||
+				colno_index(colnos, trel->deleted_change_attno) < 0 ||
+				TombstonePendingWanted(rel, true))
+				return;
+			ours = 2;
+		}
+		else if (colno_index(colnos, trel->deleted_at_attno) >= 0 ||
+				 colno_index(colnos, trel->deleted_change_attno) >= 0)
+			return;
+		if (OidIsValid(trel->history_relid))
+		{
+			int			k = colno_index(colnos, trel->valid_from_attno);
+
+			if (k < 0 || mts->mt_nrels != 1 ||
+				rel->rd_rel->relam != HEAP_TABLE_AM_OID ||
+				(version = planned_version_call(outerPlan(mt), k, trel,
+												linitial_int(mt->resultRelations))) == NULL)
+				return;
+			ours++;
+		}
+		if (is_delete && list_length(colnos) != ours)
 			return;
 	}
 	for (i = 0; i < mts->mt_nrels; i++)
 		mts->resultRelInfo[i].ri_TrigDesc->trig_update_before_row = false;
+	if (version != NULL)
+		TombstoneVersionStart(queryDesc->estate,
+							  mts->resultRelInfo[0].ri_RelationDesc, version);
 }
 
-/* Is this a DELETE whose row trigger stamp_prepare() left out? */
+/* Is this a DELETE whose row trigger trigger_free_prepare() left out? */
 static bool
 stamp_running(QueryDesc *queryDesc)
 {
-	ModifyTableState *mts = rewritten_delete(queryDesc);
+	ModifyTableState *mts;
 
-	return mts != NULL &&
-		mts->resultRelInfo[0].ri_TrigDesc != NULL &&
+	if (queryDesc->plannedstmt->commandType != CMD_DELETE ||
+		(mts = top_update(queryDesc)) == NULL)
+		return false;
+	return mts->resultRelInfo[0].ri_TrigDesc != NULL &&
 		!mts->resultRelInfo[0].ri_TrigDesc->trig_update_before_row;
 }
 
@@ -1195,7 +1292,7 @@ tombstone_ExecutorStart(QueryDesc *queryDesc, int eflags)
 	else
 		standard_ExecutorStart(queryDesc, eflags);
 	if (tombstone_preloaded)
-		stamp_prepare(queryDesc, eflags);
+		trigger_free_prepare(queryDesc, eflags);
 }
 
 static void
@@ -1204,6 +1301,7 @@ tombstone_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction,
 {
 	volatile bool stamping = stamp_running(queryDesc);
 	uint64		processed = queryDesc->estate->es_processed;
+	void	   *prev_version = TombstoneVersionRunBegin(queryDesc->estate);
 
 	exec_depth++;
 	ensure_levels(exec_depth);
@@ -1226,6 +1324,7 @@ tombstone_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction,
 	{
 		levels[exec_depth].stamping = false;
 		exec_depth--;
+		TombstoneVersionRunEnd(prev_version);
 	}
 	PG_END_TRY();
 }
@@ -1238,6 +1337,9 @@ tombstone_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction,
 static void
 tombstone_ExecutorFinish(QueryDesc *queryDesc)
 {
+	/* the old version of a trigger-free UPDATE's last row */
+	TombstoneVersionFinish(queryDesc->estate);
+
 	exec_depth++;
 	ensure_levels(exec_depth);
 	PG_TRY();

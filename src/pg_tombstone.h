@@ -90,6 +90,12 @@
 #define TOMBSTONE_LEDGER_SEQ		"changes_id_seq"
 #define TOMBSTONE_REGISTRY			"tenant_registry"
 #define TOMBSTONE_VALID_FROM		"valid_from"
+
+/*
+ * Location of the tombstone._version() call planner.c adds to an UPDATE;
+ * ledger.c recognises the call by it (a parsed call has location >= -1).
+ */
+#define TOMBSTONE_VERSION_LOCATION	(-4243)
 #define TOMBSTONE_VALID_TO			"valid_to"
 #define TOMBSTONE_HISTORY_SCHEMA	"tombstone_history"
 
@@ -225,6 +231,13 @@ extern void TombstoneGuardRewindDone(int64 change);
 extern HeapTuple TombstoneHistoryWrite(FmgrInfo *flinfo, Relation rel,
 									   HeapTuple oldtup, HeapTuple newtup);
 extern void TombstoneHistoryInit(void);
+struct EState;
+struct FuncExpr;
+extern void TombstoneVersionStart(struct EState *estate, Relation rel,
+								  const struct FuncExpr *call);
+extern void *TombstoneVersionRunBegin(struct EState *estate);
+extern void TombstoneVersionRunEnd(void *prev);
+extern void TombstoneVersionFinish(struct EState *estate);
 extern void TombstoneHistoryRenameColumn(Oid relid, const char *oldname,
 										 const char *newname);
 

@@ -152,8 +152,8 @@ make_tombstone_target(const TombstoneRel *trel)
 /*
  * The target list entry "deleted_change = tombstone._stamp(root, tenant)"
  * of a DELETE turned into a tombstoning UPDATE, or NULL when the relation
- * cannot take it (a partitioned table, a table with row history, or an
- * installation without the function).  ledger.c decides again when the
+ * cannot take it (a partitioned table, or an installation without the
+ * function).  ledger.c decides again when the
  * statement starts whether the row trigger can be left out, in which case
  * _stamp() counts the rows instead of the trigger; otherwise the trigger
  * does the counting and overwrites the value.
@@ -167,7 +167,6 @@ make_stamp_target(Query *query, RangeTblEntry *rte, const TombstoneRel *trel)
 	Expr	   *call;
 
 	if (trel->deleted_change_attno == InvalidAttrNumber ||
-		OidIsValid(trel->history_relid) ||
 		rte->relkind != RELKIND_RELATION)
 		return NULL;
 	funcid = extension_function("_stamp", 2, argtypes);
@@ -196,6 +195,91 @@ make_stamp_target(Query *query, RangeTblEntry *rte, const TombstoneRel *trel)
 								 InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
 	return makeTargetEntry(call, trel->deleted_change_attno,
 						   pstrdup(TOMBSTONE_DELETED_CHANGE), false);
+}
+
+/*
+ * The target list entry "valid_from = tombstone._version(valid_from, xmin,
+ * ctid)" of an UPDATE of relation varno, for a plain table with row
+ * history, or NULL.  ledger.c decides when the statement starts whether
+ * the row trigger can be left out, in which case _version() stamps the row
+ * and keeps its old version (history.c); otherwise it returns valid_from
+ * as it is and the trigger does both.
+ */
+static TargetEntry *
+make_version_target(Index varno, RangeTblEntry *rte, const TombstoneRel *trel)
+{
+	Oid			argtypes[3] = {TIMESTAMPTZOID, XIDOID, TIDOID};
+	Oid			funcid;
+	FuncExpr   *call;
+
+	if (!OidIsValid(trel->history_relid) ||
+		trel->valid_from_attno == InvalidAttrNumber ||
+		rte->relkind != RELKIND_RELATION)
+		return NULL;
+	funcid = extension_function("_version", 3, argtypes);
+	if (!OidIsValid(funcid))
+		return NULL;
+	call = makeFuncExpr(funcid, TIMESTAMPTZOID,
+						list_make3(makeVar(varno, trel->valid_from_attno,
+										   TIMESTAMPTZOID, -1, InvalidOid, 0),
+								   makeVar(varno, MinTransactionIdAttributeNumber,
+										   XIDOID, -1, InvalidOid, 0),
+								   makeVar(varno, SelfItemPointerAttributeNumber,
+										   TIDOID, -1, InvalidOid, 0)),
+						InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+	call->location = TOMBSTONE_VERSION_LOCATION;
+	return makeTargetEntry((Expr *) call, trel->valid_from_attno,
+						   pstrdup(TOMBSTONE_VALID_FROM), false);
+}
+
+/*
+ * Add entry to the target list of an UPDATE, before the junk entries.
+ */
+static void
+add_update_target(Query *query, TargetEntry *entry)
+{
+	ListCell   *lc;
+	int			pos = 0;
+
+	foreach(lc, query->targetList)
+	{
+		if (lfirst_node(TargetEntry, lc)->resjunk)
+			break;
+		pos++;
+	}
+	query->targetList = list_insert_nth(query->targetList, pos, entry);
+}
+
+/*
+ * Let an UPDATE of a protected table with row history keep old versions
+ * without the row trigger, when it sets neither valid_from nor the columns
+ * whose changes the trigger records (deleted_at, deleted_change).
+ */
+static void
+convert_update(Query *query)
+{
+	RangeTblEntry *rte;
+	const TombstoneRel *trel;
+	TargetEntry *version;
+	ListCell   *lc;
+
+	if (query->commandType != CMD_UPDATE || query->resultRelation == 0)
+		return;
+	rte = rt_fetch(query->resultRelation, query->rtable);
+	if ((trel = protected_rte(rte)) == NULL)
+		return;
+	foreach(lc, query->targetList)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+
+		if (!tle->resjunk &&
+			(tle->resno == trel->valid_from_attno ||
+			 tle->resno == trel->deleted_at_attno ||
+			 tle->resno == trel->deleted_change_attno))
+			return;
+	}
+	if ((version = make_version_target(query->resultRelation, rte, trel)) != NULL)
+		add_update_target(query, version);
 }
 
 /*
@@ -236,10 +320,16 @@ convert_delete(Query *query, bool top)
 	/* only a top-level DELETE: ledger.c looks at the statement's own rows */
 	if (top && (stamp = make_stamp_target(query, rte, trel)) != NULL)
 	{
+		TargetEntry *version;
+
 		query->targetList = lappend(query->targetList, stamp);
 		rte->updatedCols = bms_add_member(rte->updatedCols,
 										  trel->deleted_change_attno -
 										  FirstLowInvalidHeapAttributeNumber);
+		/* a tombstone of a table with history keeps the old version */
+		version = make_version_target(query->resultRelation, rte, trel);
+		if (version != NULL)
+			query->targetList = lappend(query->targetList, version);
 	}
 	query->jointree->quals = add_live_only_qual(query->jointree->quals,
 												query->resultRelation, trel);
@@ -436,6 +526,8 @@ tombstone_planner(Query *parse, const char *query_string, int cursorOptions,
 			 parse->hasModifyingCTE) &&
 			!(internal && TombstonePurgeActive()))
 			converted_delete = convert_statement(parse, true);
+		if (!converted_delete)
+			convert_update(parse);
 		if ((tombstone_visibility != TOMBSTONE_VISIBILITY_ALL || is_fk_check(parse)) &&
 			!internal)
 			(void) hide_tombstones_walker((Node *) parse, NULL);
