@@ -24,7 +24,7 @@ REGRESS = protect delete_forms visibility guard odd_paths ledger tokens guard_to
 REGRESS_OPTS = --load-extension=pg_tombstone
 
 # isolation specs (specs/), run by installcheck after REGRESS
-ISOLATION = concurrent_delete delete_recount token_single_use token_key_removed
+ISOLATION = concurrent_delete delete_recount history_concurrent token_single_use token_key_removed
 ISOLATION_OPTS = --load-extension=pg_tombstone
 
 # command-line tool that mints change tokens, installed into bindir

@@ -266,6 +266,71 @@ EXECUTE items_bump(20);
 SELECT note, count(*) AS versions FROM tombstone_history.items GROUP BY note ORDER BY note;
 DEALLOCATE items_bump;
 
+-- an UPDATE that sets neither deleted_at nor deleted_change keeps the old
+-- version without the row trigger (track_functions counts the trigger's
+-- calls within one transaction); a join, an explicit valid_from or a
+-- trigger of the user's keeps the trigger, and the versions are the same
+-- either way
+CREATE TABLE notes (id int PRIMARY KEY, tenant text NOT NULL, body text);
+INSERT INTO notes SELECT g, 'acme', 'n' || g FROM generate_series(1, 4) g;
+SELECT tombstone.protect('notes', 'tenant');
+CREATE FUNCTION trigger_calls() RETURNS bigint LANGUAGE sql AS
+  $$ SELECT coalesce(pg_stat_get_xact_function_calls('tombstone._before_update'::regproc), 0) $$;
+CREATE VIEW note_versions AS
+  SELECT n.id, n.body,
+         (SELECT count(*) FROM tombstone_history.notes h WHERE h.id = n.id) AS versions,
+         n.valid_from = (SELECT max(h.valid_to) FROM tombstone_history.notes h WHERE h.id = n.id) AS chained
+    FROM notes n;
+SET track_functions = 'all';
+BEGIN;
+SELECT trigger_calls() AS calls \gset
+UPDATE notes SET body = body || '+' WHERE id = 1;
+SELECT trigger_calls() - :calls AS plain_update;
+UPDATE notes SET body = body || '+' FROM (VALUES (2), (2)) v(x) WHERE id = v.x;
+UPDATE notes SET body = body || '+', valid_from = '2000-01-01' WHERE id = 3;
+SELECT trigger_calls() - :calls AS plain_join_and_valid_from;
+COMMIT;
+SELECT * FROM note_versions ORDER BY id;
+EXPLAIN (VERBOSE, COSTS OFF) UPDATE notes SET body = 'x' WHERE id = 1;
+
+-- a plan prepared before the user's trigger appeared runs the trigger
+PREPARE note_up(int) AS UPDATE notes SET body = body || '+' WHERE id = $1;
+EXECUTE note_up(4);
+CREATE FUNCTION notes_bang() RETURNS trigger LANGUAGE plpgsql AS
+  $$ BEGIN NEW.body := NEW.body || '!'; RETURN NEW; END $$;
+CREATE TRIGGER notes_bang BEFORE UPDATE ON notes FOR EACH ROW EXECUTE FUNCTION notes_bang();
+BEGIN;
+SELECT trigger_calls() AS calls \gset
+EXECUTE note_up(4);
+SELECT trigger_calls() - :calls AS with_user_trigger;
+COMMIT;
+DROP TRIGGER notes_bang ON notes;
+SELECT * FROM note_versions WHERE id = 4;
+
+-- a loop over UPDATE ... RETURNING that leaves after one row: the UPDATE
+-- still updated every row, and every row keeps its version
+DO $$ DECLARE r record; BEGIN
+  FOR r IN UPDATE notes SET body = body || '*' RETURNING id LOOP EXIT; END LOOP;
+END $$;
+SELECT * FROM note_versions ORDER BY id;
+
+-- a DELETE of a table with history counts its rows and keeps the live
+-- version, without the trigger too
+BEGIN;
+SELECT trigger_calls() AS calls \gset
+DELETE FROM notes WHERE id IN (1, 2);
+SELECT trigger_calls() - :calls AS delete;
+COMMIT;
+SELECT operation, rows FROM tombstone.changes ORDER BY id DESC LIMIT 1;
+SET tombstone.visibility = 'all';
+SELECT id, deleted_at IS NOT NULL AS tombstoned, versions, chained FROM note_versions v JOIN notes USING (id) ORDER BY id;
+RESET tombstone.visibility;
+RESET track_functions;
+
+-- _version() outside the statement planned for it changes nothing
+SELECT tombstone._version('2020-01-01', '1'::xid, '(0,1)') AS unchanged,
+       tombstone._version(NULL, NULL, NULL) IS NULL AS null_stays_null;
+
 -- history tables are written by pg_tombstone only
 SELECT count(*) AS versions, md5(string_agg(h::text, ',' ORDER BY h::text)) AS history_sum
   FROM tombstone_history.tasks h \gset
