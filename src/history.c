@@ -5,11 +5,13 @@
  *
  * A table protected with history => true has a column valid_from, the start
  * of the live version's validity, and a history table in schema
- * tombstone_history with the same columns plus valid_to.  The BEFORE UPDATE
- * trigger (triggers.c) calls TombstoneHistoryWrite() for every row: the old
- * version goes into the history table with valid_to = the start of the
- * transaction, and the new version gets valid_from = the same instant, as
- * SQL:2011 system versioning does.  An old version that the current
+ * tombstone_history with the same columns plus valid_to.  For every row an
+ * UPDATE changes, the old version goes into the history table with valid_to
+ * = the start of the transaction, and the new version gets valid_from = the
+ * same instant, as SQL:2011 system versioning does.  A plain UPDATE does
+ * that through tombstone._version() in its target list (see "An UPDATE
+ * without the row trigger" below); every other one through the BEFORE
+ * UPDATE trigger (triggers.c), which calls TombstoneHistoryWrite().  An old version that the current
  * transaction wrote itself was never seen by anyone else and is not kept, so
  * several changes of one row in one transaction leave one version.  INSERT
  * writes no history: the live row carries the start of its validity.
@@ -19,8 +21,8 @@
  * partition may number its columns differently) to the history table cached
  * per relation and dropped by relcache invalidation.  The history table and
  * its indexes are opened once per statement, at its first old version, and
- * kept in the trigger's fn_extra until the executor ends (HistoryWriter);
- * an UPDATE of many rows keeps its target heap page pinned, as COPY does.
+ * kept until the executor ends (HistoryWriter); an UPDATE of many rows keeps
+ * its target heap page pinned, as COPY does.
  *
  * A version of a row is visible at time T when valid_from <= T < valid_to
  * (valid_to is infinite for the live row) and it is not a tombstone, so

@@ -19,6 +19,10 @@
  *	  row-level security were settled by parse analysis and the rewriter for
  *	  DELETE and stay so: the statement needs DELETE privilege, not UPDATE.
  *
+ *	- an UPDATE of a protected table with row history gets "valid_from =
+ *	  tombstone._version(valid_from, xmin, ctid)", so that it can keep old
+ *	  versions without the row trigger (see history.c and ledger.c);
+ *
  *	- every reference to a protected relation in any join tree of the query
  *	  (subqueries, sublinks, CTEs, UPDATE and DELETE targets) is wrapped in a
  *	  FromExpr whose qual is "deleted_at IS NULL" (or IS NOT NULL for
