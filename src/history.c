@@ -248,6 +248,44 @@ history_map(Relation rel, Relation hist)
  */
 
 /*
+ * Something a statement opened in a (sub)transaction: an abort of that
+ * subtransaction or an enclosing one ends it, and its resources are then
+ * released by the resource owner, not by us.  Kept in a list while alive.
+ */
+typedef struct AbortTracked
+{
+	SubTransactionId subid;		/* that opened it */
+	bool		dead;			/* an abort ended it */
+	dlist_node	node;
+} AbortTracked;
+
+/* Mark what was opened within subtransaction subid (or any) as dead. */
+static void
+mark_dead(dlist_head *list, SubTransactionId subid)
+{
+	dlist_mutable_iter iter;
+
+	dlist_foreach_modify(iter, list)
+	{
+		AbortTracked *t = dlist_container(AbortTracked, node, iter.cur);
+
+		if (subid != InvalidSubTransactionId && t->subid < subid)
+			continue;
+		t->dead = true;
+		dlist_delete(&t->node);
+	}
+}
+
+/* Start tracking t, opened in the current subtransaction. */
+static void
+track(dlist_head *list, AbortTracked *t)
+{
+	t->subid = GetCurrentSubTransactionId();
+	t->dead = false;
+	dlist_push_tail(list, &t->node);
+}
+
+/*
  * What the BEFORE UPDATE trigger of one protected relation needs to write
  * old versions during one statement: the history table and its indexes,
  * opened at the first version written and closed when the statement's
@@ -291,9 +329,7 @@ typedef struct HistoryWriter
 	Datum	   *hvalues;		/* the history row */
 	bool	   *hnulls;
 
-	SubTransactionId subid;		/* that opened hist */
-	bool		dead;			/* an abort released what it opened */
-	dlist_node	node;			/* in open_writers while hist is open */
+	AbortTracked tracked;		/* in open_writers while hist is open */
 	MemoryContextCallback release;
 } HistoryWriter;
 
@@ -321,9 +357,9 @@ history_writer_release(void *arg)
 		w->flinfo->fn_extra = NULL;
 	if (w->hist == NULL)
 		return;
-	if (!w->dead)
-		dlist_delete(&w->node);
-	if (w->dead || !IsTransactionState())
+	if (!w->tracked.dead)
+		dlist_delete(&w->tracked.node);
+	if (w->tracked.dead || !IsTransactionState())
 		return;
 
 	if (w->bistate != NULL)
@@ -332,23 +368,6 @@ history_writer_release(void *arg)
 		ExecDropSingleTupleTableSlot(w->slot);
 	ExecCloseIndices(w->rri);
 	table_close(w->hist, NoLock);
-}
-
-/* An abort releases the resources of the writers opened within it. */
-static void
-history_mark_dead(SubTransactionId subid)
-{
-	dlist_mutable_iter iter;
-
-	dlist_foreach_modify(iter, &open_writers)
-	{
-		HistoryWriter *w = dlist_container(HistoryWriter, node, iter.cur);
-
-		if (subid != InvalidSubTransactionId && w->subid < subid)
-			continue;
-		w->dead = true;
-		dlist_delete(&w->node);
-	}
 }
 
 /*
@@ -362,7 +381,7 @@ history_xact_callback(XactEvent event, void *arg)
 		event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
 		event == XACT_EVENT_PREPARE)
 	{
-		history_mark_dead(InvalidSubTransactionId);
+		mark_dead(&open_writers, InvalidSubTransactionId);
 		version_mark_dead(InvalidSubTransactionId);
 	}
 }
@@ -373,7 +392,7 @@ history_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 {
 	if (event == SUBXACT_EVENT_ABORT_SUB)
 	{
-		history_mark_dead(mySubid);
+		mark_dead(&open_writers, mySubid);
 		version_mark_dead(mySubid);
 	}
 }
@@ -485,9 +504,8 @@ history_writer_open(HistoryWriter *w, Relation rel)
 		w->slot = MakeSingleTupleTableSlot(RelationGetDescr(hist),
 										   &TTSOpsHeapTuple);
 	}
-	w->subid = GetCurrentSubTransactionId();
 	w->hist = hist;
-	dlist_push_tail(&open_writers, &w->node);
+	track(&open_writers, &w->tracked);
 	MemoryContextSwitchTo(oldcxt);
 }
 
@@ -665,9 +683,7 @@ typedef struct VersionState
 	bool		pending;		/* tid was projected, its update not seen */
 	ItemPointerData tid;		/* the old version */
 	TimestampTz stamp;			/* its valid_to */
-	SubTransactionId subid;		/* that started the statement */
-	bool		dead;			/* an abort ended it */
-	dlist_node	node;			/* in version_states unless dead */
+	AbortTracked tracked;		/* in version_states */
 	MemoryContextCallback release;
 } VersionState;
 
@@ -683,27 +699,17 @@ version_release(void *arg)
 
 	if (running_version == vs)
 		running_version = NULL;
-	if (!vs->dead)
-		dlist_delete(&vs->node);
+	if (!vs->tracked.dead)
+		dlist_delete(&vs->tracked.node);
 }
 
 /* An abort ends the statements started within it. */
 static void
 version_mark_dead(SubTransactionId subid)
 {
-	dlist_mutable_iter iter;
-
-	dlist_foreach_modify(iter, &version_states)
-	{
-		VersionState *vs = dlist_container(VersionState, node, iter.cur);
-
-		if (subid != InvalidSubTransactionId && vs->subid < subid)
-			continue;
-		if (running_version == vs)
-			running_version = NULL;
-		vs->dead = true;
-		dlist_delete(&vs->node);
-	}
+	mark_dead(&version_states, subid);
+	if (running_version != NULL && running_version->tracked.dead)
+		running_version = NULL;
 }
 
 static VersionState *
@@ -713,7 +719,7 @@ version_state(EState *estate)
 
 	dlist_foreach(iter, &version_states)
 	{
-		VersionState *vs = dlist_container(VersionState, node, iter.cur);
+		VersionState *vs = dlist_container(VersionState, tracked.node, iter.cur);
 
 		if (vs->estate == estate)
 			return vs;
@@ -735,11 +741,10 @@ TombstoneVersionStart(EState *estate, Relation rel, const FuncExpr *call)
 	vs->call = call;
 	vs->rel = rel;
 	vs->cid = estate->es_output_cid;
-	vs->subid = GetCurrentSubTransactionId();
 	vs->release.func = version_release;
 	vs->release.arg = vs;
 	MemoryContextRegisterResetCallback(estate->es_query_cxt, &vs->release);
-	dlist_push_tail(&version_states, &vs->node);
+	track(&version_states, &vs->tracked);
 }
 
 /*
@@ -761,7 +766,7 @@ TombstoneVersionRunEnd(void *prev)
 {
 	VersionState *vs = (VersionState *) prev;
 
-	running_version = (vs != NULL && !vs->dead) ? vs : NULL;
+	running_version = (vs != NULL && !vs->tracked.dead) ? vs : NULL;
 }
 
 /*

@@ -138,6 +138,19 @@ protected_rte(RangeTblEntry *rte)
 }
 
 /*
+ * The protected result relation of a query of kind cmd, or NULL; *rte is
+ * set to its range table entry.
+ */
+static const TombstoneRel *
+protected_target(Query *query, CmdType cmd, RangeTblEntry **rte)
+{
+	if (query->commandType != cmd || query->resultRelation == 0)
+		return NULL;
+	*rte = rt_fetch(query->resultRelation, query->rtable);
+	return protected_rte(*rte);
+}
+
+/*
  * The target list entry "deleted_at = now()" of a tombstoning UPDATE.  Its
  * resno is the column's attribute number, as after parse analysis of an
  * UPDATE; the planner renumbers it and derives updateColnos.
@@ -267,10 +280,7 @@ convert_update(Query *query)
 	TargetEntry *version;
 	ListCell   *lc;
 
-	if (query->commandType != CMD_UPDATE || query->resultRelation == 0)
-		return;
-	rte = rt_fetch(query->resultRelation, query->rtable);
-	if ((trel = protected_rte(rte)) == NULL)
+	if ((trel = protected_target(query, CMD_UPDATE, &rte)) == NULL)
 		return;
 	foreach(lc, query->targetList)
 	{
@@ -310,10 +320,7 @@ convert_delete(Query *query, bool top)
 	const TombstoneRel *trel;
 	TargetEntry *stamp;
 
-	if (query->commandType != CMD_DELETE || query->resultRelation == 0)
-		return false;
-	rte = rt_fetch(query->resultRelation, query->rtable);
-	if ((trel = protected_rte(rte)) == NULL)
+	if ((trel = protected_target(query, CMD_DELETE, &rte)) == NULL)
 		return false;
 
 	query->commandType = CMD_UPDATE;
@@ -352,10 +359,7 @@ convert_merge(Query *query)
 	const TombstoneRel *trel;
 	ListCell   *lc;
 
-	if (query->commandType != CMD_MERGE || query->resultRelation == 0)
-		return;
-	rte = rt_fetch(query->resultRelation, query->rtable);
-	if ((trel = protected_rte(rte)) == NULL)
+	if ((trel = protected_target(query, CMD_MERGE, &rte)) == NULL)
 		return;
 
 	foreach(lc, query->mergeActionList)
