@@ -25,14 +25,7 @@ SELECT g + 1, (g % :tenants)::int, md5(g::text),
 ALTER TABLE h_items ADD PRIMARY KEY (id);
 CREATE INDEX ON h_items (tenant_id);
 \if :protect
-CREATE EXTENSION IF NOT EXISTS pg_tombstone;
-DO $$
-BEGIN
-    IF NOT tombstone._preloaded() THEN
-        RAISE EXCEPTION 'pg_tombstone is not in shared_preload_libraries of this server';
-    END IF;
-END
-$$;
+\ir require_preloaded.sql
 SELECT tombstone.protect('h_items', 'tenant_id', history => true);
 DO $$
 BEGIN

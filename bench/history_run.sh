@@ -172,8 +172,8 @@ declare -A issue_bulk=([plpgsql]=1.6 [tablelog]=5.9 [periods]=9.4)
 # side or part -> why it did not run
 declare -A not_run=()
 
-start=$(date +%s)
-log() { printf '== [%4ds] %s\n' "$(( $(date +%s) - start ))" "$*" >&2; }
+# shellcheck source=bench/run_lib.sh
+source "$here/run_lib.sh"
 
 work=$(mktemp -d -t tombstone-hbench.XXXXXX)
 dbs=()
@@ -202,7 +202,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-psql_maint() { "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -d "$maint_db" "$@"; }
 psql_in() { local d=$1; shift; "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -d "$d" "$@"; }
 psql_db() { psql_in "$db" "$@"; }
 
@@ -217,26 +216,6 @@ create_db() {
 }
 finish_db() { [ "$keep" = 1 ] || drop_db "$1"; }
 
-# odd rounds: items as given; even rounds: reversed
-order() {
-    local r=$1; shift
-    if (( r % 2 )); then
-        echo "$@"
-    else
-        local rev=() i
-        for (( i = $#; i >= 1; i-- )); do rev+=("${!i}"); done
-        echo "${rev[@]}"
-    fi
-}
-
-can_checkpoint=1
-checkpoint() {
-    (( can_checkpoint )) || return 0
-    psql_maint -c 'CHECKPOINT' >/dev/null
-}
-
-# figures: name -> space-separated per-round values
-declare -A fig
 record() { fig[$1]="${fig[$1]:-}${fig[$1]:+ }$2"; }
 
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }

@@ -6,13 +6,6 @@
 
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS pg_tombstone;
-DO $$
-BEGIN
-    IF NOT tombstone._preloaded() THEN
-        RAISE EXCEPTION 'pg_tombstone is not in shared_preload_libraries of this server';
-    END IF;
-END
-$$;
+\ir require_preloaded.sql
 SELECT tombstone.protect(:'tbl', 'tenant_id', history => true);
 SELECT hbench_finish_side(:'tbl');

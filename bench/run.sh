@@ -127,8 +127,8 @@ for c in 1 2 3 4; do want "$c" && foundation_run=1; done
 (( jobs <= clients )) || jobs=$clients
 [ -x "$PGBIN/pgbench" ] || die "no pgbench in $PGBIN (set PGBIN)"
 
-start=$(date +%s)
-log() { printf '== [%4ds] %s\n' "$(( $(date +%s) - start ))" "$*" >&2; }
+# shellcheck source=bench/run_lib.sh
+source "$here/run_lib.sh"
 
 work=$(mktemp -d -t tombstone-bench.XXXXXX)
 ledger_dbs=()
@@ -155,29 +155,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-psql_maint() { "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -d "$maint_db" "$@"; }
 psql_db() { "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -d "$db" "$@"; }
 
-# odd rounds: variants as given; even rounds: reversed
-order() {
-    local r=$1; shift
-    if (( r % 2 )); then
-        echo "$@"
-    else
-        local out=() i
-        for (( i = $#; i >= 1; i-- )); do out+=("${!i}"); done
-        echo "${out[@]}"
-    fi
-}
-
-can_checkpoint=1
-checkpoint() {
-    (( can_checkpoint )) || return 0
-    psql_db -c 'CHECKPOINT' >/dev/null
-}
-
-# figures: name -> space-separated per-round values
-declare -A fig
 # the figures are logged as they come, so that a run that fails later
 # still leaves them
 record() { fig[$1]="${fig[$1]:-}${fig[$1]:+ }$2"; log "figure $1: $2"; }

@@ -25,15 +25,7 @@
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
 
-CREATE EXTENSION IF NOT EXISTS pg_tombstone;
-
-DO $$
-BEGIN
-    IF NOT tombstone._preloaded() THEN
-        RAISE EXCEPTION 'pg_tombstone is not in shared_preload_libraries of this server';
-    END IF;
-END
-$$;
+\ir require_preloaded.sql
 
 -- One benchmark table.  tombstoned_mod: rows with id % 10 = tombstoned_mod
 -- are loaded already tombstoned (NULL: none).
