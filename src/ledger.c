@@ -709,13 +709,13 @@ colno_index(List *colnos, AttrNumber attno)
 
 /*
  * The k-th new column value of an UPDATE's subplan when it is the
- * _version() call planner.c made for relation trel (range table index
- * varno), or NULL.  Its arguments must be read from the scanned table
+ * _version() call planner.c made for the relation with range table index
+ * varno, whose valid_from is column valid_from_attno, or NULL.  Its arguments must be read from the scanned table
  * itself: a join's output, whose columns the plan refers to as OUTER_VAR or
  * INNER_VAR, could hold a row twice.
  */
 static const FuncExpr *
-planned_version_call(Plan *subplan, int k, const TombstoneRel *trel,
+planned_version_call(Plan *subplan, int k, AttrNumber valid_from_attno,
 					 Index varno)
 {
 	AttrNumber	want[3];
@@ -739,7 +739,7 @@ planned_version_call(Plan *subplan, int k, const TombstoneRel *trel,
 	if (call == NULL || call->location != TOMBSTONE_VERSION_LOCATION ||
 		list_length(call->args) != 3)
 		return NULL;
-	want[0] = trel->valid_from_attno;
+	want[0] = valid_from_attno;
 	want[1] = MinTransactionIdAttributeNumber;
 	want[2] = SelfItemPointerAttributeNumber;
 	foreach(lc, call->args)
@@ -801,36 +801,43 @@ trigger_free_prepare(QueryDesc *queryDesc, int eflags)
 		Relation	rel = rri->ri_RelationDesc;
 		const TombstoneRel *trel = TombstoneRelLookup(RelationGetRelid(rel));
 		List	   *colnos = list_nth(mt->updateColnosLists, i);
+		int			at_pos;
+		int			change_pos;
 		int			ours = 0;	/* columns planner.c set */
 
 		if (trel == NULL || !trigger_free_relation(rri))
 			return;
+
+		/*
+		 * Take what is needed from the entry now: it may go with the
+		 * invalidations that TombstonePendingWanted() processes.
+		 */
+		at_pos = colno_index(colnos, trel->deleted_at_attno);
+		change_pos = colno_index(colnos, trel->deleted_change_attno);
+		if (OidIsValid(trel->history_relid))
+		{
+			int			from_pos = colno_index(colnos, trel->valid_from_attno);
+
+			if (from_pos < 0 || mts->mt_nrels != 1 ||
+				rel->rd_rel->relam != HEAP_TABLE_AM_OID ||
+				(version = planned_version_call(outerPlan(mt), from_pos,
+												trel->valid_from_attno,
+												linitial_int(mt->resultRelations))) == NULL)
+				return;
+			ours++;
+		}
 		if (is_delete)
 		{
 			/* _stamp() counts every row under the root of the table named */
 			if (i == 0)
 				root = trel->root;
-			if (trel->root != root ||
-				colno_index(colnos, trel->deleted_at_attno) < 0 ||
-				colno_index(colnos, trel->deleted_change_attno) < 0 ||
+			if (trel->root != root || at_pos < 0 || change_pos < 0 ||
 				TombstonePendingWanted(rel, true))
 				return;
-			ours = 2;
+			ours += 2;
 		}
-		else if (colno_index(colnos, trel->deleted_at_attno) >= 0 ||
-				 colno_index(colnos, trel->deleted_change_attno) >= 0)
+		else if (at_pos >= 0 || change_pos >= 0)
 			return;
-		if (OidIsValid(trel->history_relid))
-		{
-			int			k = colno_index(colnos, trel->valid_from_attno);
-
-			if (k < 0 || mts->mt_nrels != 1 ||
-				rel->rd_rel->relam != HEAP_TABLE_AM_OID ||
-				(version = planned_version_call(outerPlan(mt), k, trel,
-												linitial_int(mt->resultRelations))) == NULL)
-				return;
-			ours++;
-		}
 		if (is_delete && list_length(colnos) != ours)
 			return;
 	}

@@ -138,16 +138,24 @@ protected_rte(RangeTblEntry *rte)
 }
 
 /*
- * The protected result relation of a query of kind cmd, or NULL; *rte is
- * set to its range table entry.
+ * Is the result relation of a query of kind cmd protected?  Then *rte is
+ * set to its range table entry and *trel to a copy of its cache entry: the
+ * conversions look up functions and column types, which may process
+ * invalidations that take the cache entry away.
  */
-static const TombstoneRel *
-protected_target(Query *query, CmdType cmd, RangeTblEntry **rte)
+static bool
+protected_target(Query *query, CmdType cmd, RangeTblEntry **rte,
+				 TombstoneRel *trel)
 {
+	const TombstoneRel *entry;
+
 	if (query->commandType != cmd || query->resultRelation == 0)
-		return NULL;
+		return false;
 	*rte = rt_fetch(query->resultRelation, query->rtable);
-	return protected_rte(*rte);
+	if ((entry = protected_rte(*rte)) == NULL)
+		return false;
+	*trel = *entry;
+	return true;
 }
 
 /*
@@ -276,11 +284,12 @@ static void
 convert_update(Query *query)
 {
 	RangeTblEntry *rte;
-	const TombstoneRel *trel;
+	TombstoneRel target;
+	const TombstoneRel *trel = &target;
 	TargetEntry *version;
 	ListCell   *lc;
 
-	if ((trel = protected_target(query, CMD_UPDATE, &rte)) == NULL)
+	if (!protected_target(query, CMD_UPDATE, &rte, &target))
 		return;
 	foreach(lc, query->targetList)
 	{
@@ -317,10 +326,11 @@ static bool
 convert_delete(Query *query, bool top)
 {
 	RangeTblEntry *rte;
-	const TombstoneRel *trel;
+	TombstoneRel target;
+	const TombstoneRel *trel = &target;
 	TargetEntry *stamp;
 
-	if ((trel = protected_target(query, CMD_DELETE, &rte)) == NULL)
+	if (!protected_target(query, CMD_DELETE, &rte, &target))
 		return false;
 
 	query->commandType = CMD_UPDATE;
@@ -356,10 +366,11 @@ static void
 convert_merge(Query *query)
 {
 	RangeTblEntry *rte;
-	const TombstoneRel *trel;
+	TombstoneRel target;
+	const TombstoneRel *trel = &target;
 	ListCell   *lc;
 
-	if ((trel = protected_target(query, CMD_MERGE, &rte)) == NULL)
+	if (!protected_target(query, CMD_MERGE, &rte, &target))
 		return;
 
 	foreach(lc, query->mergeActionList)
