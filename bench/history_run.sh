@@ -177,16 +177,6 @@ source "$here/run_lib.sh"
 
 work=$(mktemp -d -t tombstone-hbench.XXXXXX)
 dbs=()
-drop_db() {
-    local i
-    for i in 1 2 3 4 5; do
-        "$PGBIN/psql" -X -q -d "$maint_db" \
-            -c "DROP DATABASE IF EXISTS \"$1\" WITH (FORCE)" >/dev/null 2>&1 && return 0
-        [ "$i" = 5 ] && echo "history_run.sh: warning: could not drop database $1" >&2
-        sleep 2
-    done
-    return 1
-}
 # shellcheck disable=SC2317  # called by the EXIT trap
 cleanup() {
     local rc=$? d

@@ -6,6 +6,18 @@
 start=$(date +%s)
 log() { printf '== [%4ds] %s\n' "$(( $(date +%s) - start ))" "$*" >&2; }
 
+# drop_db NAME: drop a database of the run, retrying while its sessions end
+drop_db() {
+    local i
+    for i in 1 2 3 4 5; do
+        "$PGBIN/psql" -X -q -d "$maint_db" \
+            -c "DROP DATABASE IF EXISTS \"$1\" WITH (FORCE)" >/dev/null 2>&1 && return 0
+        [ "$i" = 5 ] && echo "${0##*/}: warning: could not drop database $1" >&2
+        sleep 2
+    done
+    return 1
+}
+
 psql_maint() { "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -d "$maint_db" "$@"; }
 
 # order ROUND ITEM...: odd rounds, the items as given; even rounds, reversed
