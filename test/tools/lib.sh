@@ -3,12 +3,12 @@
 # Each scenario is a bash script that runs a real tool (pg_dump, pg_restore,
 # pg_repack, logical replication, ...) against a protected database and
 # prints TAP.  scripts/run-suite.sh runs them all with
-#     prove --exec bash test/tools/*.sh
+#     prove --exec bash test/tools/*.sh   (all but lib.sh)
 # inside the pg_virtualenv cluster, whose libpq variables (PGHOST, PGPORT,
 # PGUSER, PGPASSWORD) they use; a script runs alone the same way against any
 # cluster with pg_tombstone preloaded:
 #     PG_CONFIG=/path/to/pg_config PGHOST=/tmp PGPORT=5432 PGUSER=postgres \
-#         prove -v --exec bash test/tools/dump_restore.sh
+#         prove -v --exec bash test/tools/harness.sh
 # The client programs come from "$PG_CONFIG --bindir" (the server's own).
 #
 # A script sources this file, then:
