@@ -48,9 +48,12 @@
  */
 #include "postgres.h"
 
+#include "catalog/dependency.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_collation.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/cost.h"
@@ -70,7 +73,7 @@
 /* location given to the visibility quals this file adds */
 #define TOMBSTONE_QUAL_LOCATION (-4242)
 
-/* true while planning a query the extension runs itself */
+/* true while planning a query the extension runs itself, or a copy */
 static bool planning_internal = false;
 
 static planner_hook_type prev_planner_hook = NULL;
@@ -522,12 +525,45 @@ hide_tombstones_walker(Node *node, void *context)
 	return expression_tree_walker(node, hide_tombstones_walker, context);
 }
 
+/*
+ * Is this query a copy of a table that must keep every row?  Hiding is for
+ * applications, not for copies.  pg_repack fills its copy of a table with
+ * INSERT INTO repack.table_<oid> SELECT ... FROM ONLY <table>, then swaps
+ * the copy's storage in: what the copy misses is gone.  The target is a
+ * table of the pg_repack extension's schema named after a protected table.
+ * Such a query reads every row.
+ */
+static bool
+is_copy(Query *parse)
+{
+	RangeTblEntry *rte;
+	Oid			ext;
+	char	   *relname;
+	unsigned int copied;
+	char		tail;
+
+	if (parse->commandType != CMD_INSERT || parse->resultRelation == 0 ||
+		parse->hasModifyingCTE)
+		return false;
+	rte = rt_fetch(parse->resultRelation, parse->rtable);
+	if (rte->rtekind != RTE_RELATION ||
+		(relname = get_rel_name(rte->relid)) == NULL ||
+		sscanf(relname, "table_%u%c", &copied, &tail) != 1 ||
+		TombstoneRelLookup((Oid) copied) == NULL)
+		return false;
+	ext = get_extension_oid("pg_repack", true);
+	return OidIsValid(ext) &&
+		getExtensionOfObject(NamespaceRelationId,
+							 get_rel_namespace(rte->relid)) == ext;
+}
+
 static PlannedStmt *
 tombstone_planner(Query *parse, const char *query_string, int cursorOptions,
 				  ParamListInfo boundParams)
 {
 	volatile bool converted_delete = false;
 	bool		internal;
+	bool		copy = false;
 	bool		save_internal = planning_internal;
 	PlannedStmt *result;
 
@@ -539,6 +575,7 @@ tombstone_planner(Query *parse, const char *query_string, int cursorOptions,
 
 	if (OidIsValid(TombstoneCatalogRelid()))
 	{
+		copy = is_copy(parse);
 		/* purge.c's own DELETEs stay physical (its trigger re-checks each row) */
 		if ((parse->commandType == CMD_DELETE ||
 			 parse->commandType == CMD_MERGE ||
@@ -548,11 +585,11 @@ tombstone_planner(Query *parse, const char *query_string, int cursorOptions,
 		if (!converted_delete)
 			convert_update(parse);
 		if ((tombstone_visibility != TOMBSTONE_VISIBILITY_ALL || is_fk_check(parse)) &&
-			!internal)
+			!internal && !copy)
 			(void) hide_tombstones_walker((Node *) parse, NULL);
 	}
 
-	planning_internal = internal;
+	planning_internal = internal || copy;
 	PG_TRY();
 	{
 		if (prev_planner_hook)
