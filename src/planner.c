@@ -65,6 +65,7 @@
 #include "optimizer/restrictinfo.h"
 #include "parser/parse_func.h"
 #include "parser/parsetree.h"
+#include "replication/walsender.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 
@@ -527,11 +528,22 @@ hide_tombstones_walker(Node *node, void *context)
 
 /*
  * Is this query a copy of a table that must keep every row?  Hiding is for
- * applications, not for copies.  pg_repack fills its copy of a table with
- * INSERT INTO repack.table_<oid> SELECT ... FROM ONLY <table>, then swaps
- * the copy's storage in: what the copy misses is gone.  The target is a
- * table of the pg_repack extension's schema named after a protected table.
- * Such a query reads every row.
+ * applications, not for copies; two tools copy a table with a query:
+ *
+ *	- pg_repack fills its copy of a table with INSERT INTO
+ *	  repack.table_<oid> SELECT ... FROM ONLY <table>, then swaps the copy's
+ *	  storage in: what the copy misses is gone.  The target is a table of
+ *	  the pg_repack extension's schema named after a protected table.
+ *	- the table sync of a logical replication subscription runs COPY
+ *	  (SELECT ...) TO STDOUT on the publisher for a partitioned table
+ *	  published through its root and for a row filter; a subscriber that
+ *	  misses a tombstone also skips its later undelete.  It runs in a
+ *	  database walsender, which only replication clients open (a role with
+ *	  the REPLICATION attribute and "replication=database"), and such a
+ *	  connection serves no application.
+ *
+ * Such a query reads every row; a DELETE is never one (it stays a
+ * tombstone, of live rows only).
  */
 static bool
 is_copy(Query *parse)
@@ -542,6 +554,8 @@ is_copy(Query *parse)
 	unsigned int copied;
 	char		tail;
 
+	if (parse->commandType == CMD_SELECT)
+		return am_db_walsender && !parse->hasModifyingCTE;
 	if (parse->commandType != CMD_INSERT || parse->resultRelation == 0 ||
 		parse->hasModifyingCTE)
 		return false;
