@@ -1035,6 +1035,11 @@ tombstone_history_guard(PG_FUNCTION_ARGS)
 		TombstonePurgeHistoryAllows(RelationGetRelid(rel)))
 		return PointerGetDatum(trigdata->tg_trigtuple);
 
+	/* a publisher's purge or TRUNCATE, applied by logical replication */
+	if (!TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) && TombstoneReplicaApplying())
+		return TRIGGER_FIRED_BY_DELETE(trigdata->tg_event) ?
+			PointerGetDatum(trigdata->tg_trigtuple) : PointerGetDatum(NULL);
+
 	base = TombstoneHistoryBase(RelationGetRelid(rel));
 	if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event) && OidIsValid(base) &&
 		TombstoneGuardDdlAllowed(base))

@@ -250,6 +250,7 @@ extern bool TombstonePurgeAllows(Relation rel, HeapTuple tuple);
 extern void TombstoneObserveInit(void);
 
 /* triggers.c */
+extern bool TombstoneReplicaApplying(void);
 extern void TombstoneRequirePreloaded(const char *relname);
 extern void TombstoneRefuseNotPreloaded(const char *detail) pg_attribute_noreturn();
 extern void TombstoneRefuseTruncate(const char *relname) pg_attribute_noreturn();

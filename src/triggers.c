@@ -6,11 +6,12 @@
  * With the library preloaded, the planner turns every DELETE into a
  * tombstone and no physical delete ever reaches a protected table.  These
  * triggers are the net under that: whatever still tries to remove a row or
- * empty the table (the library not preloaded, a logical replication apply
- * worker, TRUNCATE, a TRUNCATE cascading from another table) is refused
- * with an error.  protect() creates them ENABLE ALWAYS, so they fire with
- * session_replication_role = replica as well, and the DDL guard refuses to
- * disable them.
+ * empty the table (the library not preloaded, a DELETE through an
+ * unprotected parent, TRUNCATE, a TRUNCATE cascading from another table) is
+ * refused with an error.  protect() creates them ENABLE ALWAYS, so they fire
+ * with session_replication_role = replica as well, and the DDL guard refuses
+ * to disable them.  A logical replication worker applying a publisher's
+ * change is let through (see TombstoneReplicaApplying()).
  *
  * The BEFORE UPDATE trigger is also where the bookkeeping of changes
  * starts: see TombstoneBookkeep() in ledger.c.
@@ -32,6 +33,7 @@
 #include "catalog/pg_inherits.h"
 #include "commands/trigger.h"
 #include "fmgr.h"
+#include "replication/logicalworker.h"
 #include "storage/itemptr.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -84,6 +86,24 @@ TombstoneRefuseNotPreloaded(const char *detail)
 			 errmsg("pg_tombstone must be loaded via shared_preload_libraries"),
 			 errdetail_internal("%s", detail),
 			 errhint("Add pg_tombstone to shared_preload_libraries in postgresql.conf and restart the server.")));
+}
+
+/*
+ * Is a logical replication worker applying a publisher's change to this
+ * database right now?  The apply and table sync workers change rows without
+ * the executor's hooks (executor depth 0); a trigger of the user's that they
+ * fire runs its queries at depth 1 and up, and those are guarded as usual.
+ * What they apply was decided, recorded and authorised on the publisher: a
+ * subscriber is a copy of what is published, tombstones, history and purges
+ * included, and refusing a change there would stop the subscription for
+ * good.  So the triggers let such rows through unchanged: no change id, no
+ * history of the subscriber's own, no rewritten valid_from, and physical
+ * deletes and TRUNCATE (a publisher's purge or authorised TRUNCATE) apply.
+ */
+bool
+TombstoneReplicaApplying(void)
+{
+	return IsLogicalWorker() && TombstoneExecDepth() == 0;
 }
 
 /*
@@ -160,6 +180,10 @@ tombstone_guard_delete(PG_FUNCTION_ARGS)
 
 	TombstoneRequirePreloaded(RelationGetRelationName(rel));
 
+	/* a publisher's purge, applied by logical replication */
+	if (TombstoneReplicaApplying())
+		return PointerGetDatum(tuple);
+
 	/* an authorised purge of a row tombstoned longer than the retention */
 	if (TombstonePurgeAllows(rel, tuple))
 		return PointerGetDatum(tuple);
@@ -168,7 +192,7 @@ tombstone_guard_delete(PG_FUNCTION_ARGS)
 			(errcode(ERRCODE_TOMBSTONE_PHYSICAL_DELETE),
 			 errmsg("cannot physically delete rows of protected table \"%s\"",
 					RelationGetRelationName(rel)),
-			 errdetail("A physical delete reached table \"%s\" without being turned into a tombstone, as a DELETE through an unprotected parent table or a replicated DELETE does.",
+			 errdetail("A physical delete reached table \"%s\" without being turned into a tombstone, as a DELETE through an unprotected parent table does.",
 					   RelationGetRelationName(rel)),
 			 errhint("Delete through the protected table itself, or protect its parent table; rows of protected tables are removed physically only by an authorised purge.")));
 	PG_RETURN_NULL();			/* keep compiler quiet */
@@ -191,6 +215,10 @@ tombstone_before_update(PG_FUNCTION_ARGS)
 		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
 		!TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
 		elog(ERROR, "tombstone_before_update must be a BEFORE UPDATE row trigger");
+
+	/* the row as the publisher wrote it: see TombstoneReplicaApplying() */
+	if (TombstoneReplicaApplying())
+		return PointerGetDatum(trigdata->tg_newtuple);
 
 	if (rel->rd_rel->relispartition)
 	{
@@ -215,7 +243,8 @@ tombstone_guard_truncate(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = trigger_data(fcinfo, "tombstone_guard_truncate");
 
-	if (TombstoneGuardDdlAllowed(RelationGetRelid(trigdata->tg_relation)))
+	if (TombstoneReplicaApplying() ||
+		TombstoneGuardDdlAllowed(RelationGetRelid(trigdata->tg_relation)))
 		return PointerGetDatum(NULL);
 	TombstoneRefuseTruncate(RelationGetRelationName(trigdata->tg_relation));
 	PG_RETURN_NULL();			/* keep compiler quiet */
