@@ -996,8 +996,15 @@ tombstone_create_history(PG_FUNCTION_ARGS)
 					   " FOR EACH ROW EXECUTE FUNCTION tombstone._history_guard()", qhist);
 	cmds[4] = psprintf("CREATE TRIGGER tombstone_history_truncate BEFORE TRUNCATE ON %s"
 					   " FOR EACH STATEMENT EXECUTE FUNCTION tombstone._history_guard()", qhist);
+	/*
+	 * A history table has no key; with the whole row as its replica
+	 * identity, a purge of a published history table is allowed and applies
+	 * on subscribers.  It costs nothing below wal_level = logical, and rows
+	 * of a history table are deleted only by a purge.
+	 */
 	cmds[5] = psprintf("ALTER TABLE %s ENABLE ALWAYS TRIGGER tombstone_history_guard,"
-					   " ENABLE ALWAYS TRIGGER tombstone_history_truncate", qhist);
+					   " ENABLE ALWAYS TRIGGER tombstone_history_truncate,"
+					   " REPLICA IDENTITY FULL", qhist);
 	cmds[6] = psprintf("ALTER TABLE %s OWNER TO %s", qhist,
 					   quote_identifier(GetUserNameFromId(owner, false)));
 
