@@ -25,3 +25,34 @@ BEGIN
     END LOOP;
 END
 $$;
+
+-- A subscriber's ledger follows the publisher's: the change id sequence is
+-- never behind an entry that logical replication wrote into
+-- tombstone.changes, so that once the subscription is gone the next change
+-- recorded here takes an id of its own.  (While it replicates the ledger,
+-- the library refuses to record changes here: TB065.)
+CREATE FUNCTION tombstone._ledger_follow()
+RETURNS trigger
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s record;
+BEGIN
+    SELECT q.last_value, q.is_called INTO s FROM tombstone.changes_id_seq q;
+    IF NEW.id > s.last_value OR (NOT s.is_called AND NEW.id = s.last_value) THEN
+        PERFORM setval('tombstone.changes_id_seq', NEW.id);
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION tombstone._ledger_follow() IS
+    'Trigger: the change id sequence follows ledger entries that logical replication applies';
+
+-- Replication workers apply with session_replication_role = replica; the
+-- extension's own entries are written directly and fire no trigger.
+CREATE TRIGGER tombstone_ledger_follow AFTER INSERT ON tombstone.changes
+    FOR EACH ROW
+    WHEN (pg_catalog.current_setting('session_replication_role') = 'replica')
+    EXECUTE FUNCTION tombstone._ledger_follow();
+ALTER TABLE tombstone.changes ENABLE ALWAYS TRIGGER tombstone_ledger_follow;

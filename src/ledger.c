@@ -39,6 +39,7 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/tableam.h"
@@ -47,6 +48,8 @@
 #include "catalog/pg_am.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_subscription.h"
+#include "catalog/pg_subscription_rel.h"
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/sequence.h"
@@ -60,6 +63,7 @@
 #include "parser/parsetree.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
@@ -251,6 +255,71 @@ tally_create(void)
 }
 
 /*
+ * The subscription that replicates the ledger into this database, or
+ * InvalidOid; cached per backend until pg_subscription_rel changes.
+ */
+static Oid	ledger_subscription = InvalidOid;
+static Oid	ledger_subscription_of = InvalidOid;	/* the ledger it is for */
+static bool ledger_subscription_valid = false;
+
+static void
+subscription_rel_callback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	ledger_subscription_valid = false;
+}
+
+static Oid
+ledger_subscriber(void)
+{
+	Oid			ledger = TombstoneLedgerRelid();
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+
+	if (ledger_subscription_valid && ledger_subscription_of == ledger)
+		return ledger_subscription;
+	/* an invalidation during the scan makes the next call look again */
+	ledger_subscription_valid = true;
+	ledger_subscription_of = ledger;
+	rel = table_open(SubscriptionRelRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_subscription_rel_srrelid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(ledger));
+	scan = systable_beginscan(rel, SubscriptionRelSrrelidSrsubidIndexId, true,
+							  NULL, 1, &key);
+	tup = systable_getnext(scan);
+	ledger_subscription = HeapTupleIsValid(tup) ?
+		((Form_pg_subscription_rel) GETSTRUCT(tup))->srsubid : InvalidOid;
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return ledger_subscription;
+}
+
+/*
+ * While a subscription replicates the ledger into this database, changes
+ * are recorded on the publisher: an entry written here would take a change
+ * id that the publisher also gives out (the sequence follows the
+ * replicated entries, see tombstone._ledger_follow()), and the subscription
+ * would stop at the duplicate key.
+ */
+static void
+refuse_on_ledger_subscriber(void)
+{
+	Oid			sub = ledger_subscriber();
+	char	   *subname;
+
+	if (!OidIsValid(sub))
+		return;
+	subname = get_subscription_name(sub, true);
+	ereport(ERROR,
+			(errcode(ERRCODE_TOMBSTONE_SUBSCRIBED_LEDGER),
+			 errmsg("cannot record a change to protected tables in a database whose ledger is replicated"),
+			 errdetail("Table tombstone.changes is replicated from a publisher by subscription \"%s\"; a ledger entry written here would take a change id the publisher also gives out, and stop the subscription.",
+					   subname ? subname : "?"),
+			 errhint("Make the change on the publisher; it reaches this database through the subscription. To record changes here, first drop the subscription or remove tombstone.changes from its publication.")));
+}
+
+/*
  * The id of the current change, opening it on first use.
  */
 static int64
@@ -258,6 +327,8 @@ change_open(void)
 {
 	if (change.id != 0)
 		return change.id;
+	if (!change.preview)
+		refuse_on_ledger_subscriber();
 
 	change.cxt = AllocSetContextCreate(TopTransactionContext,
 									   "pg_tombstone change",
@@ -1451,6 +1522,8 @@ TombstoneLedgerInit(void)
 	prev_ExecutorFinish = ExecutorFinish_hook;
 	ExecutorFinish_hook = tombstone_ExecutorFinish;
 	CacheRegisterSyscacheCallback(AUTHOID, role_cache_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(SUBSCRIPTIONRELMAP,
+								  subscription_rel_callback, (Datum) 0);
 	RegisterXactCallback(ledger_xact_callback, NULL);
 	RegisterSubXactCallback(ledger_subxact_callback, NULL);
 }

@@ -80,6 +80,9 @@
 #define ERRCODE_TOMBSTONE_NO_HISTORY		MAKE_SQLSTATE('T','B','0','4','2')
 #define ERRCODE_TOMBSTONE_HISTORY_WRITE		MAKE_SQLSTATE('T','B','0','4','3')
 
+/* TB06x: operating a protected database with other tools */
+#define ERRCODE_TOMBSTONE_SUBSCRIBED_LEDGER	MAKE_SQLSTATE('T','B','0','6','5')
+
 /* Fixed names of the columns and triggers that protect() installs. */
 #define TOMBSTONE_DELETED_AT		"deleted_at"
 #define TOMBSTONE_DELETED_CHANGE	"deleted_change"
