@@ -56,3 +56,102 @@ CREATE TRIGGER tombstone_ledger_follow AFTER INSERT ON tombstone.changes
     WHEN (pg_catalog.current_setting('session_replication_role') = 'replica')
     EXECUTE FUNCTION tombstone._ledger_follow();
 ALTER TABLE tombstone.changes ENABLE ALWAYS TRIGGER tombstone_ledger_follow;
+-- As in 0.1, plus publications that include the extension's keys (HS256
+-- secrets) or its per-database state (registrations, token uses): FOR ALL
+-- TABLES publishes them.
+CREATE OR REPLACE FUNCTION tombstone.check()
+RETURNS TABLE (hazard text, table_name regclass, object_name text,
+               detail text, suggestion text)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT tombstone._preloaded() THEN
+        hazard := 'library_not_preloaded';
+        object_name := 'shared_preload_libraries';
+        detail := 'pg_tombstone is not in shared_preload_libraries: DELETE on a protected table is refused instead of tombstoned, tombstones are not hidden and the DDL guard is off.';
+        suggestion := 'Add pg_tombstone to shared_preload_libraries in postgresql.conf and restart the server.';
+        RETURN NEXT;
+    END IF;
+
+    RETURN QUERY
+    SELECT 'unique_holds_tombstones', t.relid, i.indexrelid::regclass::text,
+           format('A tombstoned row keeps its key in unique index %s, so a new row with the same key is refused while the old one is deleted.',
+                  i.indexrelid::regclass),
+           format('%sCREATE UNIQUE INDEX ON %s (%s) WHERE deleted_at IS NULL;',
+                  CASE WHEN con.conname IS NOT NULL
+                       THEN format('ALTER TABLE %s DROP CONSTRAINT %I; ', t.relid, con.conname) ELSE '' END,
+                  t.relid,
+                  (SELECT string_agg(pg_get_indexdef(i.indexrelid, k, true), ', ' ORDER BY k)
+                     FROM generate_series(1, i.indnkeyatts) k))
+      FROM tombstone.tables t
+      JOIN pg_index i ON i.indrelid = t.relid
+      LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.contype = 'u'
+     WHERE i.indisunique AND NOT i.indisprimary
+       AND NOT EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhrelid = i.indexrelid)
+       AND coalesce(pg_get_expr(i.indpred, i.indrelid), '') !~ 'deleted_at IS NULL'
+     ORDER BY 2, 3;
+
+    RETURN QUERY
+    SELECT 'cascade_from_unprotected', con.conrelid::regclass, con.conname::text,
+           format('Deleting a row of unprotected table %s deletes it physically and only tombstones the rows of %s that reference it, which are then left referencing a row that no longer exists.',
+                  con.confrelid::regclass, con.conrelid::regclass),
+           format('Protect %s as well, or make foreign key %I ON DELETE RESTRICT.', con.confrelid::regclass, con.conname)
+      FROM pg_constraint con
+      JOIN tombstone.tables t ON t.relid = con.conrelid
+     WHERE con.contype = 'f' AND con.confdeltype = 'c' AND con.conparentid = 0
+       AND NOT EXISTS (SELECT 1 FROM tombstone.tables p WHERE p.relid = con.confrelid)
+     ORDER BY 2, 3;
+
+    RETURN QUERY
+    SELECT 'unprotected_reference', con.conrelid::regclass, con.conname::text,
+           format('Rows of unprotected table %s keep referencing rows of %s after those are tombstoned.',
+                  con.conrelid::regclass, con.confrelid::regclass),
+           format('Protect %s as well.', con.conrelid::regclass)
+      FROM pg_constraint con
+      JOIN tombstone.tables t ON t.relid = con.confrelid
+     WHERE con.contype = 'f' AND con.conparentid = 0
+       AND NOT EXISTS (SELECT 1 FROM tombstone.tables c WHERE c.relid = con.conrelid)
+     ORDER BY 2, 3;
+
+    RETURN QUERY
+    SELECT 'no_tenant_index', t.relid, t.tenant_column::text,
+           format('No index of %s starts with tenant column %I: reading, deleting or undeleting one tenant, and undoing a change, scan the whole table.',
+                  t.relid, t.tenant_column),
+           format('CREATE INDEX ON %s (%I);', t.relid, t.tenant_column)
+      FROM tombstone.tables t
+      JOIN pg_attribute a ON a.attrelid = t.relid AND a.attname = t.tenant_column
+     WHERE t.parent IS NULL
+       AND NOT EXISTS (SELECT 1 FROM pg_index i
+                        WHERE i.indrelid = t.relid AND i.indkey[0] = a.attnum)
+     ORDER BY 2;
+
+    -- Publications: the ledger and the history tables replicate; the other
+    -- tables of the extension hold what belongs to this database alone.
+    RETURN QUERY
+    SELECT CASE WHEN pt.tablename = 'keys' THEN 'published_secrets'
+                ELSE 'published_local_state' END,
+           format('%I.%I', pt.schemaname, pt.tablename)::regclass, pt.pubname::text,
+           CASE WHEN pt.tablename = 'keys'
+                THEN format('Publication %I includes table tombstone.keys: every subscriber receives the HS256 secrets that sign change tokens, and whoever reads them there can sign tokens this database accepts.',
+                            pt.pubname)
+                ELSE format('Publication %I includes table tombstone.%I, which describes this database alone: a subscriber that protects its own tables has rows of its own there, and the subscription stops at the first duplicate key.',
+                            pt.pubname, pt.tablename) END,
+           CASE WHEN p.puballtables
+                THEN format('Replace publication %I (FOR ALL TABLES) with one that names what to replicate, e.g. CREATE PUBLICATION app FOR TABLES IN SCHEMA public, tombstone_history, TABLE tombstone.changes;',
+                            pt.pubname)
+                WHEN EXISTS (SELECT 1 FROM pg_publication_namespace pn
+                              WHERE pn.pnpubid = p.oid AND pn.pnnspid = 'tombstone'::regnamespace)
+                THEN format('ALTER PUBLICATION %I DROP TABLES IN SCHEMA tombstone; ALTER PUBLICATION %I ADD TABLE tombstone.changes;',
+                            pt.pubname, pt.pubname)
+                ELSE format('ALTER PUBLICATION %I DROP TABLE tombstone.%I;', pt.pubname, pt.tablename) END
+      FROM pg_publication_tables pt
+      JOIN pg_publication p ON p.pubname = pt.pubname
+     WHERE pt.schemaname = 'tombstone'
+       AND pt.tablename IN ('keys', 'token_uses', 'tables', 'tenant_registry')
+     ORDER BY 1, 2, 3;
+END
+$$;
+COMMENT ON FUNCTION tombstone.check() IS
+    'List hazards that weaken the protection of protected tables, with a suggested fix for each';
+
