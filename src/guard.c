@@ -535,6 +535,76 @@ TombstoneGuardRewindDone(int64 change)
 }
 
 /*
+ * The relations a bound "ddl" or "unprotect" token was found to cover in
+ * this transaction, each with its partitions and children as they were
+ * then, and the subtransaction that found it.  A token names a table and
+ * covers what lies below it; DETACH PARTITION and DROP TABLE remove that
+ * link before the later checks of the same command run (the drop of the
+ * detached partition's triggers, the sql_drop event trigger,
+ * tombstone._unregister()), and those must give the answer the first
+ * check gave.
+ */
+typedef struct DdlCovered
+{
+	Oid			relid;
+	SubTransactionId subxid;
+} DdlCovered;
+
+static List *ddl_covered = NIL;	/* in TopTransactionContext */
+
+static bool
+ddl_covered_has(Oid relid)
+{
+	ListCell   *lc;
+
+	foreach(lc, ddl_covered)
+		if (((DdlCovered *) lfirst(lc))->relid == relid)
+			return true;
+	return false;
+}
+
+static void
+ddl_covered_add(Oid relid)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(TopTransactionContext);
+	SubTransactionId subxid = GetCurrentSubTransactionId();
+	ListCell   *lc;
+
+	foreach(lc, find_all_inheritors(relid, NoLock, NULL))
+	{
+		DdlCovered *c;
+
+		if (ddl_covered_has(lfirst_oid(lc)))
+			continue;
+		c = palloc(sizeof(DdlCovered));
+		c->relid = lfirst_oid(lc);
+		c->subxid = subxid;
+		ddl_covered = lappend(ddl_covered, c);
+	}
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/* A subtransaction's answers go with its tokens, or pass to its parent. */
+static void
+ddl_covered_subxact(SubXactEvent event, SubTransactionId mySubid,
+					SubTransactionId parentSubid)
+{
+	ListCell   *lc;
+
+	foreach(lc, ddl_covered)
+	{
+		DdlCovered *c = lfirst(lc);
+
+		if (c->subxid != mySubid)
+			continue;
+		if (event == SUBXACT_EVENT_COMMIT_SUB)
+			c->subxid = parentSubid;
+		else
+			ddl_covered = foreach_delete_current(ddl_covered, lc);
+	}
+}
+
+/*
  * May destructive DDL touch protected relation relid?  Only with a bound
  * token of operation "ddl" naming it (or an ancestor it is protected
  * through), or one of operation "unprotect", which removes the protection
@@ -545,6 +615,8 @@ TombstoneGuardDdlAllowed(Oid relid)
 {
 	ListCell   *lc;
 
+	if (ddl_covered_has(relid))
+		return true;
 	foreach(lc, TombstoneTokensBound())
 	{
 		TombstoneToken *t = lfirst(lc);
@@ -557,6 +629,7 @@ TombstoneGuardDdlAllowed(Oid relid)
 							t->jti, t->op, relid),
 					 errdetail("Subject \"%s\", reason \"%s\".",
 							   t->sub ? t->sub : "", t->reason ? t->reason : "")));
+			ddl_covered_add(relid);
 			return true;
 		}
 	}
@@ -625,9 +698,10 @@ guard_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 	List	   *moved = NIL;
 	ListCell   *lc;
 
-	if (guard.cxt == NULL)
-		return;
 	if (event != SUBXACT_EVENT_ABORT_SUB && event != SUBXACT_EVENT_COMMIT_SUB)
+		return;
+	ddl_covered_subxact(event, mySubid, parentSubid);
+	if (guard.cxt == NULL)
 		return;
 
 	hash_seq_init(&status, guard.seen);
@@ -678,6 +752,7 @@ guard_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PREPARE:
 			/* the memory goes with TopTransactionContext */
 			memset(&guard, 0, sizeof(guard));
+			ddl_covered = NIL;
 			break;
 		default:
 			break;
