@@ -155,3 +155,87 @@ $$;
 COMMENT ON FUNCTION tombstone.check() IS
     'List hazards that weaken the protection of protected tables, with a suggested fix for each';
 
+-- As in 0.1, plus: a partition or child that left its protected tree
+-- (DETACH PARTITION, NO INHERIT) is no longer protected at all.  The DDL
+-- guard let it go only with a change token of operation "ddl" covering it;
+-- its remaining triggers are dropped and it is forgotten, so that no half
+-- of the protection stays behind.  Without the library loaded the guard
+-- did not run, and this refuses it instead.
+CREATE OR REPLACE FUNCTION tombstone._on_ddl_end()
+RETURNS event_trigger
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r   record;
+    root record;
+BEGIN
+    FOR r IN
+        WITH touched AS (
+            SELECT DISTINCT c.objid FROM pg_event_trigger_ddl_commands() c
+             WHERE c.object_type = 'table' AND c.classid = 'pg_class'::regclass
+        )
+        SELECT x.relid, x.relispartition FROM touched t, LATERAL (
+            SELECT t.objid::regclass AS relid, c.relispartition
+              FROM pg_class c WHERE c.oid = t.objid
+            UNION
+            SELECT d.relid, d.relispartition FROM tombstone._descendants(t.objid::regclass) d
+        ) x(relid, relispartition)
+        WHERE NOT EXISTS (SELECT 1 FROM tombstone.tables p WHERE p.relid = x.relid)
+    LOOP
+        -- the nearest protected ancestor, if any
+        WITH RECURSIVE up(relid, depth) AS (
+            SELECT i.inhparent, 1 FROM pg_inherits i WHERE i.inhrelid = r.relid
+            UNION ALL
+            SELECT i.inhparent, up.depth + 1 FROM pg_inherits i JOIN up ON i.inhrelid = up.relid
+        )
+        SELECT coalesce(p.parent, p.relid) AS root, p.tenant_column, p.retention, p.history
+          INTO root
+          FROM up JOIN tombstone.tables p ON p.relid = up.relid
+         ORDER BY up.depth LIMIT 1;
+        IF FOUND THEN
+            PERFORM tombstone._register(r.relid, root.tenant_column, root.retention, root.history, root.root, NULL);
+            PERFORM tombstone._install_triggers(r.relid, r.relispartition);
+        END IF;
+    END LOOP;
+
+    -- partitions and children no longer below the table they are protected
+    -- through
+    FOR r IN
+        WITH roots AS (
+            SELECT DISTINCT coalesce(p.parent, p.relid) AS root
+              FROM pg_event_trigger_ddl_commands() c
+              JOIN tombstone.tables p ON p.relid = c.objid
+             WHERE c.object_type = 'table' AND c.classid = 'pg_class'::regclass
+        ), below AS MATERIALIZED (
+            SELECT roots.root, d.relid FROM roots, LATERAL tombstone._descendants(roots.root) d
+        )
+        SELECT p.relid, p.parent
+          FROM roots JOIN tombstone.tables p ON p.parent = roots.root
+         WHERE NOT EXISTS (SELECT 1 FROM below b WHERE b.root = p.parent AND b.relid = p.relid)
+    LOOP
+        IF NOT tombstone._ddl_authorized(r.relid) THEN
+            RAISE EXCEPTION 'cannot detach partition "%" from protected table "%"', r.relid, r.parent
+                USING ERRCODE = 'TB007',
+                      DETAIL = format('Detached, %s would no longer be protected through table %s.', r.relid, r.parent),
+                      HINT = 'Authorise a change token of operation "ddl" naming the table with tombstone.authorize() in the same transaction.';
+        END IF;
+        PERFORM tombstone._uninstall_triggers(r.relid);
+        PERFORM tombstone._unregister(r.relid);
+    END LOOP;
+
+    -- schema changes of tables with history reach their history tables
+    FOR r IN
+        SELECT DISTINCT p.relid, p.history_table
+          FROM pg_event_trigger_ddl_commands() c
+          JOIN tombstone.tables p ON p.relid = c.objid
+         WHERE c.object_type = 'table' AND c.classid = 'pg_class'::regclass
+           AND p.history_table IS NOT NULL
+    LOOP
+        PERFORM tombstone._sync_history(r.relid, r.history_table);
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION tombstone._on_ddl_end() IS
+    'Event trigger: protect new partitions and inheritance children of protected tables; forget those detached with a change token';
+
