@@ -394,6 +394,31 @@ convert_merge(Query *query)
 }
 
 /*
+ * Does this DELETE move rows out of a protected table, rather than delete
+ * them?  That is a DELETE ... RETURNING in the WITH clause of an INSERT,
+ * in a transaction that has bound a change token of operation "ddl"
+ * covering the table: pg_partman moves rows out of a default partition
+ * that way before it attaches the partition they belong in, and the rows
+ * must leave physically, tombstones included, for the ATTACH to succeed.
+ * Such a DELETE is left as it is and its target is not filtered; the
+ * delete guard trigger lets its rows go because the same token covers
+ * them.  A ddl token already allows TRUNCATE and DROP of the table, so it
+ * allows no more than before.
+ */
+static bool
+is_physical_move(Query *query, Query *outer)
+{
+	RangeTblEntry *rte;
+
+	if (outer == NULL || outer->commandType != CMD_INSERT ||
+		query->commandType != CMD_DELETE || query->returningList == NIL ||
+		query->resultRelation == 0)
+		return false;
+	rte = rt_fetch(query->resultRelation, query->rtable);
+	return protected_rte(rte) != NULL && TombstoneGuardDdlAllowed(rte->relid);
+}
+
+/*
  * Convert the DELETEs of a statement: the statement itself and the
  * data-modifying CTEs it carries (which PostgreSQL allows only at top
  * level).  Returns whether the top-level query was a converted DELETE.
@@ -411,7 +436,8 @@ convert_statement(Query *query, bool top)
 	{
 		CommonTableExpr *cte = lfirst_node(CommonTableExpr, lc);
 
-		if (IsA(cte->ctequery, Query))
+		if (IsA(cte->ctequery, Query) &&
+			!is_physical_move((Query *) cte->ctequery, query))
 			(void) convert_statement((Query *) cte->ctequery, false);
 	}
 	return converted;
@@ -470,6 +496,9 @@ wrap_jointree(Node *jtnode, Query *query)
 
 		trel = protected_rte(rt_fetch(varno, query->rtable));
 		if (trel == NULL)
+			return jtnode;
+		/* a DELETE still a DELETE here moves every row it matches */
+		if (query->commandType == CMD_DELETE && varno == query->resultRelation)
 			return jtnode;
 
 		/*
@@ -729,6 +758,10 @@ tombstone_get_relation_info(PlannerInfo *root, Oid relationObjectId,
 	if (root->parse->jointree != NULL &&
 		jointree_hides((Node *) root->parse->jointree, rel->relid))
 		return;
+	if (rel->relid == root->parse->resultRelation &&
+		is_physical_move(root->parse,
+						 root->parent_root ? root->parent_root->parse : NULL))
+		return;
 
 	add_visibility_restriction(root, rel, trel);
 }
@@ -777,6 +810,11 @@ tombstone_set_rel_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti,
 		!OidIsValid(TombstoneCatalogRelid()) ||
 		(trel = TombstoneRelLookup(rte->relid)) == NULL ||
 		restrictinfo_hides(rel->baserestrictinfo, rel->relid))
+		return;
+	/* a partition of the target of a move (see is_physical_move) */
+	if (bms_is_member(root->parse->resultRelation, rel->top_parent_relids) &&
+		is_physical_move(root->parse,
+						 root->parent_root ? root->parent_root->parse : NULL))
 		return;
 
 	add_visibility_restriction(root, rel, trel);

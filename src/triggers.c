@@ -188,6 +188,14 @@ tombstone_guard_delete(PG_FUNCTION_ARGS)
 	if (TombstonePurgeAllows(rel, tuple))
 		return PointerGetDatum(tuple);
 
+	/*
+	 * A bound "ddl" token covering the table allows TRUNCATE and DROP of it,
+	 * and so a physical delete: pg_partman moving rows out of a default
+	 * partition (see is_physical_move() in planner.c).
+	 */
+	if (TombstoneGuardDdlAllowed(RelationGetRelid(rel)))
+		return PointerGetDatum(tuple);
+
 	ereport(ERROR,
 			(errcode(ERRCODE_TOMBSTONE_PHYSICAL_DELETE),
 			 errmsg("cannot physically delete rows of protected table \"%s\"",
