@@ -55,6 +55,6 @@ restore_and_compare "pg_restore --single-transaction" "$PGBIN/pg_restore" --sing
 
 dst=$(tt_newdb plain)
 restore_and_compare "plain pg_dump through psql" \
-    "$PGBIN/psql" -Xq -v ON_ERROR_STOP=1 -d "$dst" -f "$TT_TMP/src.sql"
+    "$PGBIN/psql" -Xq -v ON_ERROR_STOP=1 -o /dev/null -d "$dst" -f "$TT_TMP/src.sql"
 
 done_testing
