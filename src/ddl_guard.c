@@ -47,6 +47,7 @@
 #include "commands/trigger.h"
 #include "commands/extension.h"
 #include "commands/user.h"
+#include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "tcop/utility.h"
 #include "utils/acl.h"
@@ -192,6 +193,25 @@ protected_in_tree(Oid relid)
 	return InvalidOid;
 }
 
+/*
+ * Would TRUNCATE of protected relation relid destroy nothing?  Only when
+ * the caller may truncate it and it holds no tuple at all; the relation is
+ * then locked as TRUNCATE will lock it, so that it stays empty.
+ */
+static bool
+truncate_loses_nothing(Oid relid)
+{
+	Relation	rel;
+	bool		empty;
+
+	if (pg_class_aclcheck(relid, GetUserId(), ACL_TRUNCATE) != ACLCHECK_OK)
+		return false;
+	rel = table_open(relid, AccessExclusiveLock);
+	empty = TombstoneRelationIsEmpty(rel);
+	table_close(rel, NoLock);
+	return empty;
+}
+
 static void
 check_truncate(TruncateStmt *stmt)
 {
@@ -199,16 +219,11 @@ check_truncate(TruncateStmt *stmt)
 
 	foreach(lc, stmt->relations)
 	{
-		Oid			relid = RangeVarGetRelid(lfirst_node(RangeVar, lc),
-											 NoLock, true);
+		RangeVar   *rv = lfirst_node(RangeVar, lc);
+		Oid			relid = RangeVarGetRelid(rv, NoLock, true);
+		List	   *rels;
+		ListCell   *lc2;
 
-		if (!OidIsValid(relid))
-			continue;
-		/* without ONLY, TRUNCATE reaches the partitions and children too */
-		if (lfirst_node(RangeVar, lc)->inh)
-			relid = protected_in_tree(relid);
-		else if (TombstoneRelLookup(relid) == NULL)
-			relid = InvalidOid;
 		if (!OidIsValid(relid))
 			continue;
 		if (relid == TombstoneLedgerRelid())
@@ -218,8 +233,21 @@ check_truncate(TruncateStmt *stmt)
 					 errdetail("Only pg_tombstone appends to the ledger, which records every change to protected tables."),
 					 errhint("Undo a change with tombstone.undelete_change(), which records the undo as a change of its own.")));
 
-		if (!TombstoneGuardDdlAllowed(relid))
-			TombstoneRefuseTruncate(get_rel_name(relid));
+		/* without ONLY, TRUNCATE reaches the partitions and children too */
+		rels = rv->inh ? find_all_inheritors(relid, NoLock, NULL) :
+			list_make1_oid(relid);
+		foreach(lc2, rels)
+		{
+			Oid			target = lfirst_oid(lc2);
+
+			if (TombstoneRelLookup(target) == NULL ||
+				TombstoneGuardDdlAllowed(target) ||
+				truncate_loses_nothing(target))
+				continue;
+			/* named as the command names it, when that is protected */
+			TombstoneRefuseTruncate(get_rel_name(TombstoneRelLookup(relid) != NULL ?
+												 relid : target));
+		}
 	}
 }
 

@@ -253,6 +253,7 @@ extern void TombstoneObserveInit(void);
 extern void TombstoneRequirePreloaded(const char *relname);
 extern void TombstoneRefuseNotPreloaded(const char *detail) pg_attribute_noreturn();
 extern void TombstoneRefuseTruncate(const char *relname) pg_attribute_noreturn();
+extern bool TombstoneRelationIsEmpty(Relation rel);
 
 /*
  * Hint shared by the refusals that a change token of operation "ddl"
