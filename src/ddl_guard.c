@@ -61,6 +61,9 @@
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 static object_access_hook_type prev_object_access_hook = NULL;
 
+/* ALTER TABLE statements running in this backend, nested ones included */
+static int	altering_table = 0;
+
 static bool
 is_tombstone_trigger_name(const char *name)
 {
@@ -590,12 +593,33 @@ tombstone_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		}
 	}
 
-	if (prev_ProcessUtility)
-		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
-							queryEnv, dest, qc);
-	else
-		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+	if (IsA(parsetree, AlterTableStmt))
+		altering_table++;
+	PG_TRY();
+	{
+		if (prev_ProcessUtility)
+			prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
 								params, queryEnv, dest, qc);
+		else
+			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+									params, queryEnv, dest, qc);
+	}
+	PG_FINALLY();
+	{
+		if (IsA(parsetree, AlterTableStmt))
+			altering_table--;
+	}
+	PG_END_TRY();
+}
+
+/*
+ * Is an ALTER TABLE running in this backend?  The queries with which it
+ * validates a foreign key (see planner.c) must see every row.
+ */
+bool
+TombstoneInAlterTable(void)
+{
+	return altering_table > 0;
 }
 
 /*

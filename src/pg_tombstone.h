@@ -216,6 +216,7 @@ extern void TombstonePlannerInit(void);
 
 /* ddl_guard.c */
 extern void TombstoneDdlGuardInit(void);
+extern bool TombstoneInAlterTable(void);
 
 /* guard.c */
 extern void TombstoneGuardInit(void);

@@ -427,6 +427,40 @@ is_fk_check(Query *query)
 }
 
 /*
+ * Is this the query with which ALTER TABLE validates a foreign key over
+ * the existing rows, "SELECT fk.cols FROM [ONLY] child fk LEFT OUTER JOIN
+ * [ONLY] parent pk ON ..." (RI_Initial_Check), or checks that a partition
+ * it detaches or drops is not referenced, "... FROM child fk JOIN
+ * partition pk ON ..." (RI_PartitionRemove_Check)?  Such a check is about
+ * the rows as they are stored: a tombstone still holds its key and still
+ * references its parent.  Hidden, a tombstoned parent makes the
+ * constraint fail that every restore of a dump re-creates.  Recognised by
+ * its shape, only while an ALTER TABLE runs.
+ */
+static bool
+is_fk_validation(Query *query)
+{
+	JoinExpr   *join;
+	RangeTblEntry *fk;
+	RangeTblEntry *pk;
+
+	if (query->commandType != CMD_SELECT || query->jointree == NULL ||
+		list_length(query->jointree->fromlist) != 1 ||
+		!TombstoneInAlterTable())
+		return false;
+	join = linitial(query->jointree->fromlist);
+	if (!IsA(join, JoinExpr) ||
+		(join->jointype != JOIN_LEFT && join->jointype != JOIN_INNER) ||
+		!IsA(join->larg, RangeTblRef) || !IsA(join->rarg, RangeTblRef))
+		return false;
+	fk = rt_fetch(((RangeTblRef *) join->larg)->rtindex, query->rtable);
+	pk = rt_fetch(((RangeTblRef *) join->rarg)->rtindex, query->rtable);
+	return fk->rtekind == RTE_RELATION && pk->rtekind == RTE_RELATION &&
+		fk->alias != NULL && strcmp(fk->alias->aliasname, "fk") == 0 &&
+		pk->alias != NULL && strcmp(pk->alias->aliasname, "pk") == 0;
+}
+
+/*
  * The visibility qual of a foreign-key check: "deleted_at IS NULL OR
  * tombstone._ri_tolerant()".  The function lets a row being tombstoned
  * pass the check PostgreSQL makes on it when the row it references was
@@ -536,6 +570,9 @@ tombstone_planner(Query *parse, const char *query_string, int cursorOptions,
 		strncmp(query_string, TOMBSTONE_INTERNAL_QUERY,
 				strlen(TOMBSTONE_INTERNAL_QUERY)) == 0 &&
 		TombstoneRunningInternal();
+	/* a constraint validation reads the rows as stored, like ours */
+	if (!internal && OidIsValid(TombstoneCatalogRelid()))
+		internal = is_fk_validation(parse);
 
 	if (OidIsValid(TombstoneCatalogRelid()))
 	{
