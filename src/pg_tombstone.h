@@ -89,6 +89,7 @@
 #define TOMBSTONE_LEDGER			"changes"
 #define TOMBSTONE_LEDGER_SEQ		"changes_id_seq"
 #define TOMBSTONE_REGISTRY			"tenant_registry"
+#define TOMBSTONE_CLEARED_KEYS		"cleared_keys"
 #define TOMBSTONE_VALID_FROM		"valid_from"
 
 /*
@@ -193,6 +194,7 @@ extern void TombstonePendingProcess(int level);
 extern void TombstonePendingDiscard(int above_level);
 extern void TombstonePendingReset(void);
 extern void TombstoneCascadeRestores(bool on);
+extern void TombstoneRestoreClearedKeys(int64 change);
 extern bool TombstoneTryInput(Oid typid, const char *str, Datum *result);
 extern List *TombstoneRootsInOrder(bool parents_first);
 extern Oid	TombstoneRegistry(char **id_column);
