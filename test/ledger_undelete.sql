@@ -414,8 +414,10 @@ RESET session_replication_role;
 -- weaken the ledger for the rest of the file)
 SELECT is(lu_refused($$ALTER TABLE tombstone.changes DISABLE TRIGGER tombstone_ledger_guard$$), 'TB013',
           'disabling the ledger''s guard trigger: TB013');
-SELECT is(lu_refused($$ALTER TABLE tombstone.changes DISABLE TRIGGER ALL$$), 'TB013',
-          'disabling all triggers of the ledger: TB013');
+SELECT is(lu_refused($$ALTER TABLE tombstone.changes DISABLE TRIGGER ALL$$,
+                     $$SET LOCAL session_replication_role = replica$$,
+                     $$DELETE FROM tombstone.changes$$), 'TB013',
+          'DISABLE TRIGGER ALL of the ledger leaves its guard firing always: DELETE as replica: TB013');
 SELECT is(lu_refused($$ALTER TABLE tombstone.changes ENABLE TRIGGER tombstone_ledger_guard$$,
                      $$SET LOCAL session_replication_role = replica$$,
                      $$DELETE FROM tombstone.changes$$), 'TB013',

@@ -7,13 +7,20 @@
 --     child pointing at a tombstoned parent (a dump restores whatever state
 --     the database was in) keeps its constraint; new rows still cannot
 --     reference a tombstoned parent, and queries shaped like the validation
---     outside ALTER TABLE still hide tombstones.
+--     outside ALTER TABLE still hide tombstones; COPY FROM (how a dump's
+--     rows come back) may load a tombstone that references a tombstone;
+--   - ENABLE / DISABLE TRIGGER ALL (pg_dump --disable-triggers) leave
+--     pg_tombstone's triggers firing ALWAYS, on protected tables, on tables
+--     not yet listed in tombstone.tables, and on the ledger;
+--   - tombstone.check() reports any trigger or event trigger of
+--     pg_tombstone that does not fire ALWAYS, and a table with its triggers
+--     but no entry (restored from a dump of single tables).
 
 \set ECHO none
 \set QUIET 1
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(13);
+SELECT plan(22);
 
 CREATE TABLE rg_empty (id int PRIMARY KEY, tenant int NOT NULL);
 CREATE TABLE rg_full (id int PRIMARY KEY, tenant int NOT NULL);
@@ -21,6 +28,12 @@ INSERT INTO rg_full VALUES (1, 1);
 CREATE TABLE rg_parts (id int, tenant int NOT NULL) PARTITION BY LIST (tenant);
 CREATE TABLE rg_parts_1 PARTITION OF rg_parts FOR VALUES IN (1);
 CREATE TABLE rg_parts_2 PARTITION OF rg_parts FOR VALUES IN (2);
+-- before any table is protected, the event triggers can be changed
+ALTER EVENT TRIGGER tombstone_ddl_end ENABLE REPLICA;
+SELECT is((SELECT detail FROM tombstone.check() WHERE object_name = 'tombstone_ddl_end'),
+          'Event trigger tombstone_ddl_end runs tombstone._on_ddl_end() but fires with session_replication_role = replica only.',
+          'check() reports an event trigger of pg_tombstone that does not fire always');
+ALTER EVENT TRIGGER tombstone_ddl_end ENABLE ALWAYS;
 SELECT tombstone.protect('rg_empty', 'tenant');
 SELECT tombstone.protect('rg_full', 'tenant');
 SELECT tombstone.protect('rg_parts', 'tenant');
@@ -67,6 +80,38 @@ SELECT is((SELECT count(*) FROM rg_child fk LEFT OUTER JOIN rg_parent pk ON pk.i
             WHERE pk.id IS NULL),
           1::bigint,
           'a query shaped like the validation, outside ALTER TABLE, does not see the tombstoned parent');
+
+-- COPY FROM loads a tombstoned child of a tombstoned parent
+SELECT tombstone.protect('rg_child', 'tenant');
+SELECT lives_ok($$COPY rg_child (tenant, id, parent_id, deleted_at, deleted_change, valid_from) FROM PROGRAM 'printf "1\t3\t1\t2026-01-01 00:00:00+00\t7\t2026-01-01 00:00:00+00\n"'$$,
+                'COPY FROM loads a tombstone that references a tombstoned parent');
+SELECT throws_ok('INSERT INTO rg_child (tenant, id, parent_id) VALUES (1, 4, 1)', '23503', NULL,
+                 'INSERT still cannot reference it');
+
+-- ENABLE / DISABLE TRIGGER ALL keep pg_tombstone's triggers firing always
+CREATE FUNCTION pg_temp.guard_firing(tbl regclass) RETURNS text LANGUAGE sql AS
+$$SELECT string_agg(tgenabled::text, '' ORDER BY tgname) FROM pg_trigger
+   WHERE tgrelid = tbl AND tgfoid IN (SELECT oid FROM pg_proc WHERE pronamespace = 'tombstone'::regnamespace)$$;
+ALTER TABLE rg_full DISABLE TRIGGER ALL;
+SELECT is(pg_temp.guard_firing('rg_full'), 'AAA', 'DISABLE TRIGGER ALL of a protected table: the guard fires always');
+ALTER TABLE rg_full ENABLE TRIGGER ALL;
+CREATE TABLE rg_loose (id int, tenant int);
+CREATE TRIGGER tombstone_guard_delete BEFORE DELETE ON rg_loose
+    FOR EACH ROW EXECUTE FUNCTION tombstone._guard_delete();
+SELECT is((SELECT string_agg(hazard, ',' ORDER BY hazard) FROM tombstone.check() WHERE table_name = 'rg_loose'::regclass),
+          'guard_trigger_not_always,not_protected',
+          'check(): a table with a trigger of pg_tombstone that fires on origin only and no entry');
+ALTER TABLE rg_loose DISABLE TRIGGER ALL;
+ALTER TABLE rg_loose ENABLE TRIGGER ALL;
+SELECT is(pg_temp.guard_firing('rg_loose'), 'A',
+          'ENABLE TRIGGER ALL of a table not yet in tombstone.tables: its pg_tombstone trigger fires always');
+SELECT is((SELECT string_agg(hazard, ',') FROM tombstone.check() WHERE table_name = 'rg_loose'::regclass),
+          'not_protected', 'check() then reports only the missing entry');
+ALTER TABLE tombstone.changes DISABLE TRIGGER ALL;
+SELECT is(pg_temp.guard_firing('tombstone.changes'), 'AA', 'DISABLE TRIGGER ALL of the ledger: its guard fires always');
+ALTER TABLE tombstone.changes ENABLE TRIGGER ALL;
+SELECT throws_ok('ALTER TABLE rg_full DISABLE TRIGGER tombstone_guard_delete', 'TB006', NULL,
+                 'disabling a guard trigger by name is still refused');
 
 SELECT * FROM finish();
 ROLLBACK;

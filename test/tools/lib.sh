@@ -112,6 +112,14 @@ tt_sql() {
     "$PGBIN/psql" -XAtq -v ON_ERROR_STOP=1 -d "$db" "${args[@]}"
 }
 
+# tt_sqlstate DB SQL: the SQLSTATE the statement fails with, or "ok".
+tt_sqlstate() {
+    local out
+    out=$("$PGBIN/psql" -XAtq -v VERBOSITY=sqlstate -d "$1" -c "$2" 2>&1 >/dev/null)
+    out=$(printf '%s\n' "$out" | sed -n 's/^.*ERROR:  *//p' | head -1)
+    echo "${out:-ok}"
+}
+
 # tt_createdb NAME [EXTENSION_VERSION]: a fresh database tools_<script>_NAME
 # with pg_tombstone installed; prints the database's name.
 tt_createdb() {
