@@ -61,8 +61,9 @@
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 static object_access_hook_type prev_object_access_hook = NULL;
 
-/* ALTER TABLE statements running in this backend, nested ones included */
+/* ALTER TABLE and COPY FROM statements running in this backend */
 static int	altering_table = 0;
+static int	copying_from = 0;
 
 static bool
 is_tombstone_trigger_name(const char *name)
@@ -254,18 +255,76 @@ check_truncate(TruncateStmt *stmt)
 	}
 }
 
+/*
+ * After ALTER TABLE ... ENABLE or DISABLE TRIGGER ALL or USER of relid (and,
+ * recursing, its partitions and children): the triggers whose function is
+ * pg_tombstone's fire ALWAYS again.  Those commands change every trigger of
+ * a table; pg_dump --disable-triggers wraps each table's data in them, and
+ * ENABLE TRIGGER ALL would leave the guard firing on origin only (off under
+ * session_replication_role = replica).  Whether or not the table is listed
+ * in tombstone.tables yet: a data-only restore loads the user's tables
+ * before the extension's catalog.
+ */
 static void
+keep_guard_triggers_always(Oid relid)
+{
+	Oid			nspid = get_namespace_oid(TOMBSTONE_SCHEMA, true);
+	ListCell   *lc;
+
+	if (!OidIsValid(nspid))
+		return;
+	CommandCounterIncrement();
+	foreach(lc, find_all_inheritors(relid, NoLock, NULL))
+	{
+		Relation	rel = table_open(lfirst_oid(lc), ShareRowExclusiveLock);
+		Relation	tgrel = table_open(TriggerRelationId, AccessShareLock);
+		SysScanDesc scan;
+		ScanKeyData key;
+		HeapTuple	tup;
+		List	   *names = NIL;
+		ListCell   *lc2;
+
+		ScanKeyInit(&key, Anum_pg_trigger_tgrelid, BTEqualStrategyNumber,
+					F_OIDEQ, ObjectIdGetDatum(RelationGetRelid(rel)));
+		scan = systable_beginscan(tgrel, TriggerRelidNameIndexId, true, NULL,
+								  1, &key);
+		while (HeapTupleIsValid(tup = systable_getnext(scan)))
+		{
+			Form_pg_trigger form = (Form_pg_trigger) GETSTRUCT(tup);
+
+			if (form->tgenabled != TRIGGER_FIRES_ALWAYS &&
+				get_func_namespace(form->tgfoid) == nspid)
+				names = lappend(names, pstrdup(NameStr(form->tgname)));
+		}
+		systable_endscan(scan);
+		table_close(tgrel, AccessShareLock);
+		foreach(lc2, names)
+			EnableDisableTrigger(rel, lfirst(lc2), TRIGGER_FIRES_ALWAYS, false,
+								 ShareRowExclusiveLock);
+		table_close(rel, NoLock);
+		/* a partitioned table's call reached its partitions' clones */
+		CommandCounterIncrement();
+	}
+}
+
+/*
+ * Refuse what the ALTER TABLE would do to protection; true when it
+ * enables or disables every trigger of the table (ALL or USER), after which
+ * keep_guard_triggers_always() must run.
+ */
+static bool
 check_alter_table(AlterTableStmt *stmt)
 {
 	Oid			relid;
 	const TombstoneRel *trel;
 	ListCell   *lc;
+	bool		all_triggers = false;
 
 	if (stmt->objtype != OBJECT_TABLE)
-		return;
+		return false;
 	relid = RangeVarGetRelid(stmt->relation, NoLock, true);
 	if (!OidIsValid(relid))
-		return;
+		return false;
 	trel = TombstoneRelLookup(relid);
 
 	foreach(lc, stmt->cmds)
@@ -291,12 +350,8 @@ check_alter_table(AlterTableStmt *stmt)
 			case AT_DisableTrigUser:
 			case AT_EnableTrigAll:
 			case AT_EnableTrigUser:
-				target = protected_in_tree(relid);
-				if (OidIsValid(target))
-					refuse_trigger_change(target, "tombstone_guard_delete",
-										  (cmd->subtype == AT_DisableTrigAll ||
-										   cmd->subtype == AT_DisableTrigUser) ?
-										  "disable" : "change the firing of");
+				/* they reach pg_tombstone's triggers, which are set back */
+				all_triggers = true;
 				break;
 			case AT_DetachPartition:
 			case AT_DetachPartitionFinalize:
@@ -366,6 +421,7 @@ check_alter_table(AlterTableStmt *stmt)
 				break;
 		}
 	}
+	return all_triggers;
 }
 
 static void
@@ -562,6 +618,9 @@ tombstone_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 						 DestReceiver *dest, QueryCompletion *qc)
 {
 	Node	   *parsetree = pstmt->utilityStmt;
+	volatile bool all_triggers = false;
+	bool		copy_from = IsA(parsetree, CopyStmt) &&
+		((CopyStmt *) parsetree)->is_from;
 
 	if (OidIsValid(TombstoneCatalogRelid()))
 	{
@@ -571,7 +630,7 @@ tombstone_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 				check_truncate((TruncateStmt *) parsetree);
 				break;
 			case T_AlterTableStmt:
-				check_alter_table((AlterTableStmt *) parsetree);
+				all_triggers = check_alter_table((AlterTableStmt *) parsetree);
 				break;
 			case T_RenameStmt:
 				check_rename((RenameStmt *) parsetree);
@@ -595,6 +654,8 @@ tombstone_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 
 	if (IsA(parsetree, AlterTableStmt))
 		altering_table++;
+	if (copy_from)
+		copying_from++;
 	PG_TRY();
 	{
 		if (prev_ProcessUtility)
@@ -603,11 +664,21 @@ tombstone_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		else
 			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
 									params, queryEnv, dest, qc);
+		if (all_triggers)
+		{
+			Oid			relid = RangeVarGetRelid(((AlterTableStmt *) parsetree)->relation,
+												 NoLock, true);
+
+			if (OidIsValid(relid))
+				keep_guard_triggers_always(relid);
+		}
 	}
 	PG_FINALLY();
 	{
 		if (IsA(parsetree, AlterTableStmt))
 			altering_table--;
+		if (copy_from)
+			copying_from--;
 	}
 	PG_END_TRY();
 }
@@ -620,6 +691,17 @@ bool
 TombstoneInAlterTable(void)
 {
 	return altering_table > 0;
+}
+
+/*
+ * Is a COPY FROM running in this backend?  It is how a dump's rows come
+ * back, tombstones that reference tombstones included, so its
+ * foreign-key checks accept a tombstoned parent (see _ri_tolerant()).
+ */
+bool
+TombstoneInCopyFrom(void)
+{
+	return copying_from > 0;
 }
 
 /*

@@ -907,8 +907,9 @@ tombstone_stamp(PG_FUNCTION_ARGS)
  * checked by cascade.c instead, against live rows, for every foreign key
  * whose children may not outlive their parent.  While ALTER TABLE
  * validates a constraint row by row (when it cannot run its one query, see
- * is_fk_validation() in planner.c), a tombstoned parent counts as present
- * too: the rows are checked as stored.
+ * is_fk_validation() in planner.c), and while COPY FROM loads rows (a
+ * restore brings tombstones back that reference tombstones), a tombstoned
+ * parent counts as present too: the rows are checked as stored.
  */
 Datum
 tombstone_ri_tolerant(PG_FUNCTION_ARGS)
@@ -917,7 +918,7 @@ tombstone_ri_tolerant(PG_FUNCTION_ARGS)
 
 	PG_RETURN_BOOL((d >= 1 && d < nlevels &&
 					(levels[d].tombstoned > 0 || levels[d].restored > 0)) ||
-				   TombstoneInAlterTable());
+				   TombstoneInAlterTable() || TombstoneInCopyFrom());
 }
 
 /*-------------------------------------------------------------------------

@@ -219,6 +219,7 @@ extern void TombstonePlannerInit(void);
 /* ddl_guard.c */
 extern void TombstoneDdlGuardInit(void);
 extern bool TombstoneInAlterTable(void);
+extern bool TombstoneInCopyFrom(void);
 
 /* guard.c */
 extern void TombstoneGuardInit(void);
