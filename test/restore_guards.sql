@@ -14,13 +14,19 @@
 --     not yet listed in tombstone.tables, and on the ledger;
 --   - tombstone.check() reports any trigger or event trigger of
 --     pg_tombstone that does not fire ALWAYS, and a table with its triggers
---     but no entry (restored from a dump of single tables).
+--     but no entry (restored from a dump of single tables);
+--   - what pg_restore --clean over an existing database would do to it is
+--     refused: dropping the primary key of a protected table (TB060) or a
+--     history table's guard trigger (TB010), loading rows with COPY into a
+--     table this session could not drop (TB061) or into a history table
+--     that holds old versions (TB043), setting the ledger's sequence back
+--     below its last id (TB013).
 
 \set ECHO none
 \set QUIET 1
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(22);
+SELECT plan(29);
 
 CREATE TABLE rg_empty (id int PRIMARY KEY, tenant int NOT NULL);
 CREATE TABLE rg_full (id int PRIMARY KEY, tenant int NOT NULL);
@@ -112,6 +118,24 @@ SELECT is(pg_temp.guard_firing('tombstone.changes'), 'AA', 'DISABLE TRIGGER ALL 
 ALTER TABLE tombstone.changes ENABLE TRIGGER ALL;
 SELECT throws_ok('ALTER TABLE rg_full DISABLE TRIGGER tombstone_guard_delete', 'TB006', NULL,
                  'disabling a guard trigger by name is still refused');
+
+-- pg_restore --clean over an existing database
+SELECT throws_ok('ALTER TABLE rg_full DROP CONSTRAINT rg_full_pkey', 'TB060', NULL,
+                 'dropping the primary key of a protected table is refused');
+SELECT throws_ok('DROP TRIGGER tombstone_history_guard ON tombstone_history.rg_parts', 'TB010', NULL,
+                 'dropping the guard trigger of a history table is refused');
+SELECT throws_ok('DROP TABLE rg_full', 'TB004', NULL, 'DROP TABLE of a protected table is refused');
+SELECT throws_ok($$COPY rg_full (id, tenant) FROM PROGRAM 'echo 2,1' (FORMAT csv)$$, 'TB061', NULL,
+                 '... and then COPY FROM into it, in the same session');
+INSERT INTO tombstone_history.rg_empty (id, tenant, valid_from, valid_to) VALUES (9, 1, now(), now());
+SELECT throws_ok($$COPY tombstone_history.rg_empty (id, tenant, valid_from, valid_to) FROM PROGRAM 'echo 9,1,2026-01-01,2026-01-02' (FORMAT csv)$$,
+                 'TB043', NULL, 'COPY FROM into a history table that holds old versions is refused');
+INSERT INTO rg_parent VALUES (98, 1);
+DELETE FROM rg_parent WHERE id = 98;
+SELECT throws_ok($$SELECT pg_catalog.setval('tombstone.changes_id_seq', 1, true)$$, 'TB013', NULL,
+                 'setting the ledger''s sequence back below its last id is refused');
+SELECT lives_ok($$SELECT pg_catalog.setval('tombstone.changes_id_seq', (SELECT max(id) FROM tombstone.changes) + 10)$$,
+                'setting it forward goes through');
 
 SELECT * FROM finish();
 ROLLBACK;
