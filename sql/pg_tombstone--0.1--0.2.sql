@@ -21,7 +21,9 @@ CREATE TABLE tombstone.cleared_keys (
     conname   name     NOT NULL,
     refs      jsonb    NOT NULL
 );
-CREATE INDEX cleared_keys_change_id_idx ON tombstone.cleared_keys (change_id);
+-- by change; unique, so that loading the same rows again fails
+CREATE UNIQUE INDEX cleared_keys_change_idx
+    ON tombstone.cleared_keys (change_id, child, conname, md5(refs::text));
 COMMENT ON TABLE tombstone.cleared_keys IS
     'References cleared by ON DELETE SET NULL / SET DEFAULT when a change tombstoned the rows they pointed at; restored with those rows';
 COMMENT ON COLUMN tombstone.cleared_keys.refs IS

@@ -40,6 +40,7 @@
 #include "catalog/namespace.h"
 #include "catalog/objectaccess.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_constraint.h"
 #include "catalog/pg_event_trigger.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_inherits.h"
@@ -53,6 +54,7 @@
 #include "utils/acl.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
@@ -60,6 +62,25 @@
 
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 static object_access_hook_type prev_object_access_hook = NULL;
+
+/*
+ * Relations whose DROP (of the table or of a guard trigger) the guard
+ * refused in this session, and whether DROP EXTENSION was refused: a
+ * restore over an existing database (pg_restore --clean) then loads their
+ * rows again with COPY, which would add them to the rows the refusal kept.
+ * Kept in TopMemoryContext for the session.
+ */
+static List *refused_drops = NIL;
+static bool refused_extension_drop = false;
+
+static void
+remember_refused_drop(Oid relid)
+{
+	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+	refused_drops = list_append_unique_oid(refused_drops, relid);
+	MemoryContextSwitchTo(old);
+}
 
 /* ALTER TABLE and COPY FROM statements running in this backend */
 static int	altering_table = 0;
@@ -94,6 +115,7 @@ refuse_drop_table(Oid relid)
 	if (TombstoneGuardDdlAllowed(relid))
 		return;
 
+	remember_refused_drop(relid);
 	ereport(ERROR,
 			(errcode(ERRCODE_TOMBSTONE_DROP_TABLE),
 			 errmsg("cannot drop protected table \"%s\"", relname),
@@ -114,6 +136,7 @@ refuse_drop_history(Oid histrelid)
 
 	if (!OidIsValid(base) || TombstoneGuardDdlAllowed(base))
 		return;
+	remember_refused_drop(histrelid);
 	ereport(ERROR,
 			(errcode(ERRCODE_TOMBSTONE_DROP_TABLE),
 			 errmsg("cannot drop history table \"%s\"", get_rel_name(histrelid)),
@@ -252,6 +275,70 @@ check_truncate(TruncateStmt *stmt)
 			TombstoneRefuseTruncate(get_rel_name(TombstoneRelLookup(relid) != NULL ?
 												 relid : target));
 		}
+	}
+}
+
+/* Is conname the primary key constraint of relid? */
+static bool
+is_primary_key(Oid relid, const char *conname)
+{
+	Oid			conoid = get_relation_constraint_oid(relid, conname, true);
+	HeapTuple	tup;
+	bool		result = false;
+
+	if (!OidIsValid(conoid))
+		return false;
+	tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(conoid));
+	if (HeapTupleIsValid(tup))
+	{
+		result = ((Form_pg_constraint) GETSTRUCT(tup))->contype == CONSTRAINT_PRIMARY;
+		ReleaseSysCache(tup);
+	}
+	return result;
+}
+
+/*
+ * COPY FROM into a table that a restore over an existing database would
+ * fill a second time: one whose DROP (or the DROP of whose guard trigger)
+ * this session was refused, a table of the extension's once DROP EXTENSION
+ * was refused, and a history table that already holds old versions (only
+ * pg_tombstone writes history; a restore fills an empty one).
+ */
+static void
+check_copy_from(CopyStmt *stmt)
+{
+	Oid			relid;
+	Oid			histnsp;
+
+	if (stmt->relation == NULL)
+		return;
+	relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+	if (!OidIsValid(relid))
+		return;
+	if (list_member_oid(refused_drops, relid) ||
+		(refused_extension_drop &&
+		 get_rel_namespace(relid) == get_namespace_oid(TOMBSTONE_SCHEMA, true)))
+		ereport(ERROR,
+				(errcode(ERRCODE_TOMBSTONE_RELOAD),
+				 errmsg("cannot load rows into table \"%s\", which this session could not drop",
+						get_rel_name(relid)),
+				 errdetail("Table \"%s\" kept its rows when its drop was refused; loading a dump's rows now would store them a second time.",
+						   get_rel_name(relid)),
+				 errhint("Restore into a new database, or run pg_restore --clean with --single-transaction, which is refused before anything changes.")));
+	histnsp = get_namespace_oid(TOMBSTONE_HISTORY_SCHEMA, true);
+	if (OidIsValid(histnsp) && get_rel_namespace(relid) == histnsp)
+	{
+		Relation	rel = table_open(relid, ShareLock);
+		bool		empty = TombstoneRelationIsEmpty(rel);
+
+		table_close(rel, NoLock);
+		if (!empty)
+			ereport(ERROR,
+					(errcode(ERRCODE_TOMBSTONE_HISTORY_WRITE),
+					 errmsg("cannot load rows into history table \"%s\", which holds old versions",
+							get_rel_name(relid)),
+					 errdetail("Only pg_tombstone writes history; COPY FROM may fill an empty history table, as a restore does."),
+					 errhint("Restore into a new database.")));
 	}
 }
 
@@ -403,6 +490,16 @@ check_alter_table(AlterTableStmt *stmt)
 				if (trel != NULL && is_protected_column(trel, cmd->name))
 					refuse_drop_column(relid, cmd->name);
 				break;
+			case AT_DropConstraint:
+				if (trel != NULL && is_primary_key(relid, cmd->name) &&
+					!TombstoneGuardDdlAllowed(relid))
+					ereport(ERROR,
+							(errcode(ERRCODE_TOMBSTONE_DROP_PRIMARY_KEY),
+							 errmsg("cannot drop the primary key \"%s\" of protected table \"%s\"",
+									cmd->name, get_rel_name(relid)),
+							 errdetail("Tombstones keep their keys: rewind_tenant() matches rows by the primary key, and without it rows loaded again (as by pg_restore --clean over an existing database) would be stored twice."),
+							 errhint(TOMBSTONE_DDL_HINT)));
+				break;
 			case AT_AlterColumnType:
 				if (trel != NULL &&
 					(strcmp(cmd->name, TOMBSTONE_DELETED_AT) == 0 ||
@@ -471,6 +568,7 @@ check_rename(RenameStmt *stmt)
 static void
 refuse_drop_extension(void)
 {
+	refused_extension_drop = true;
 	ereport(ERROR,
 			(errcode(ERRCODE_TOMBSTONE_DROP_EXTENSION),
 			 errmsg("cannot drop extension \"pg_tombstone\" while tables are protected"),
@@ -629,6 +727,10 @@ tombstone_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 			case T_TruncateStmt:
 				check_truncate((TruncateStmt *) parsetree);
 				break;
+			case T_CopyStmt:
+				if (copy_from)
+					check_copy_from((CopyStmt *) parsetree);
+				break;
 			case T_AlterTableStmt:
 				all_triggers = check_alter_table((AlterTableStmt *) parsetree);
 				break;
@@ -757,10 +859,13 @@ check_object_drop(Oid classId, Oid objectId, int subId)
 		Oid			relid;
 		NameData	name;
 
-		if (trigger_identity(objectId, &relid, &name) &&
-			is_tombstone_trigger_name(NameStr(name)) &&
-			TombstoneRelLookup(relid) != NULL &&
+		if (!trigger_identity(objectId, &relid, &name) ||
+			!is_tombstone_trigger_name(NameStr(name)))
+			return;
+		if (TombstoneRelLookup(relid) != NULL &&
 			!TombstoneGuardDdlAllowed(relid))
+		{
+			remember_refused_drop(relid);
 			ereport(ERROR,
 					(errcode(ERRCODE_TOMBSTONE_DROP_TRIGGER),
 					 errmsg("cannot drop trigger \"%s\" of protected table \"%s\"",
@@ -768,6 +873,23 @@ check_object_drop(Oid classId, Oid objectId, int subId)
 					 errdetail("Trigger \"%s\" keeps rows of table \"%s\" from being deleted physically.",
 							   NameStr(name), get_rel_name(relid)),
 					 errhint(TOMBSTONE_DDL_HINT)));
+		}
+		/* the guard triggers of a history table, until its table goes */
+		if (get_rel_namespace(relid) == get_namespace_oid(TOMBSTONE_HISTORY_SCHEMA, true))
+		{
+			Oid			base = TombstoneHistoryBase(relid);
+
+			if (!OidIsValid(base) || TombstoneGuardDdlAllowed(base))
+				return;
+			remember_refused_drop(relid);
+			ereport(ERROR,
+					(errcode(ERRCODE_TOMBSTONE_DROP_TRIGGER),
+					 errmsg("cannot drop trigger \"%s\" of history table \"%s\"",
+							NameStr(name), get_rel_name(relid)),
+					 errdetail("Trigger \"%s\" keeps the old versions of the rows of table %s from being changed or removed.",
+							   NameStr(name), TombstoneQualifiedName(base)),
+					 errhint(TOMBSTONE_DDL_HINT)));
+		}
 	}
 	else if (classId == ExtensionRelationId)
 	{

@@ -53,6 +53,10 @@
 #define ERRCODE_TOMBSTONE_CHANGE_COLUMN		MAKE_SQLSTATE('T','B','0','1','2')
 #define ERRCODE_TOMBSTONE_LEDGER			MAKE_SQLSTATE('T','B','0','1','3')
 
+/* TB06x: restoring over an existing protected database (ddl_guard.c) */
+#define ERRCODE_TOMBSTONE_DROP_PRIMARY_KEY	MAKE_SQLSTATE('T','B','0','6','0')
+#define ERRCODE_TOMBSTONE_RELOAD			MAKE_SQLSTATE('T','B','0','6','1')
+
 /* TB02x: a change token was refused by tombstone.authorize() (token.c) */
 #define ERRCODE_TOMBSTONE_TOKEN_MALFORMED	MAKE_SQLSTATE('T','B','0','2','0')
 #define ERRCODE_TOMBSTONE_TOKEN_ALGORITHM	MAKE_SQLSTATE('T','B','0','2','1')
@@ -150,6 +154,7 @@ extern Oid	TombstoneFindProtected(bool (*match) (Oid relid, void *arg),
 extern List *TombstoneProtectedRoots(void);
 extern Oid	TombstoneLedgerRelid(void);
 extern Oid	TombstoneLedgerSeqRelid(void);
+extern int64 TombstoneLedgerMaxId(void);
 extern Oid	TombstoneRelationOwner(Oid relid);
 extern char *TombstoneQualifiedName(Oid relid);
 extern char **TombstoneColumnNames(Oid relid, Datum keys, int *nkeys);

@@ -556,6 +556,53 @@ hide_tombstones_walker(Node *node, void *context)
 	return expression_tree_walker(node, hide_tombstones_walker, context);
 }
 
+/*
+ * "SELECT setval('tombstone.changes_id_seq', n[, called])" that would move
+ * the ledger's id sequence back below an id the ledger holds: the next
+ * changes would get ids of changes already recorded.  pg_restore sends one
+ * for every dumped sequence (the extension's too, through
+ * pg_extension_config_dump); over an existing database it would rewind the
+ * ledger.  Only the form a restore sends, with constants, is recognised.
+ */
+static void
+check_ledger_setval(Query *parse)
+{
+	ListCell   *lc;
+
+	if (parse->commandType != CMD_SELECT || parse->rtable != NIL ||
+		parse->utilityStmt != NULL)
+		return;
+	foreach(lc, parse->targetList)
+	{
+		FuncExpr   *call = (FuncExpr *) lfirst_node(TargetEntry, lc)->expr;
+		Const	   *seq;
+		Const	   *value;
+		int64		max_id;
+
+		if (!IsA(call, FuncExpr) ||
+			(call->funcid != F_SETVAL_REGCLASS_INT8 &&
+			 call->funcid != F_SETVAL_REGCLASS_INT8_BOOL))
+			continue;
+		seq = (Const *) eval_const_expressions(NULL, linitial(call->args));
+		value = (Const *) eval_const_expressions(NULL, lsecond(call->args));
+		if (!IsA(seq, Const) || seq->constisnull || !IsA(value, Const) ||
+			value->constisnull ||
+			DatumGetObjectId(seq->constvalue) != TombstoneLedgerSeqRelid())
+			continue;
+		max_id = TombstoneLedgerMaxId();
+		if (DatumGetInt64(value->constvalue) >= max_id)
+			continue;
+		ereport(ERROR,
+				(errcode(ERRCODE_TOMBSTONE_LEDGER),
+				 errmsg("cannot set sequence \"%s\" back to " INT64_FORMAT,
+						get_rel_name(DatumGetObjectId(seq->constvalue)),
+						DatumGetInt64(value->constvalue)),
+				 errdetail("The ledger holds changes up to id " INT64_FORMAT "; the next changes would get ids already recorded.",
+						   max_id),
+				 errhint("Restore into a new database; the ledger's sequence only moves forward.")));
+	}
+}
+
 static PlannedStmt *
 tombstone_planner(Query *parse, const char *query_string, int cursorOptions,
 				  ParamListInfo boundParams)
@@ -576,6 +623,7 @@ tombstone_planner(Query *parse, const char *query_string, int cursorOptions,
 
 	if (OidIsValid(TombstoneCatalogRelid()))
 	{
+		check_ledger_setval(parse);
 		/* purge.c's own DELETEs stay physical (its trigger re-checks each row) */
 		if ((parse->commandType == CMD_DELETE ||
 			 parse->commandType == CMD_MERGE ||
