@@ -387,3 +387,34 @@ END
 $$;
 COMMENT ON FUNCTION tombstone.check() IS
     'List hazards that weaken the protection of protected tables, with a suggested fix for each';
+
+--------------------------------------------------------------------------
+-- The database's owner can dump it; no dump carries an HS256 secret
+--------------------------------------------------------------------------
+-- pg_dump copies the data of every table registered with
+-- pg_extension_config_dump(), so whoever dumps must be able to read them
+-- (issue 16, item 7).  The owner of the database (pg_database_owner) may
+-- read the ledger, its sequence, token uses, cleared references and the
+-- keys, and HS256 secrets move out of tombstone.keys into
+-- tombstone.key_secrets, which only its owner reads and which no dump
+-- copies: a secret that signs change tokens does not leave the server in
+-- a dump, whoever makes it.  A restored database has its keys (ids,
+-- algorithms, operations, Ed25519 public keys) and gets each HS256 secret
+-- again with tombstone.add_key() (token.c).
+CREATE TABLE tombstone.key_secrets (
+    key_id text  PRIMARY KEY REFERENCES tombstone.keys ON DELETE CASCADE,
+    secret bytea NOT NULL
+);
+COMMENT ON TABLE tombstone.key_secrets IS
+    'HS256 secrets of the keys in tombstone.keys; readable by no role but its owner, and not part of any dump';
+REVOKE ALL ON tombstone.key_secrets FROM PUBLIC;
+ALTER TABLE tombstone.keys ALTER COLUMN key DROP NOT NULL,
+    ADD CONSTRAINT keys_key_check CHECK (key IS NOT NULL OR alg = 'HS256');
+COMMENT ON COLUMN tombstone.keys.key IS
+    'The Ed25519 public key; NULL for HS256, whose secret is in tombstone.key_secrets';
+INSERT INTO tombstone.key_secrets (key_id, secret)
+SELECT k.key_id, k.key FROM tombstone.keys k WHERE k.alg = 'HS256';
+UPDATE tombstone.keys SET key = NULL WHERE alg = 'HS256';
+GRANT SELECT ON tombstone.keys, tombstone.changes, tombstone.token_uses,
+                tombstone.cleared_keys TO pg_database_owner;
+GRANT SELECT ON SEQUENCE tombstone.changes_id_seq TO pg_database_owner;
