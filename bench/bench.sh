@@ -55,6 +55,7 @@ else
     echo "bench.sh: BENCH_SETUP=0: benchmarking the pg_tombstone already installed" >&2
 fi
 
+. scripts/locale.sh      # whatever locale the shell forwards
 exec pg_virtualenv -t -v 15 \
     -o shared_preload_libraries=pg_tombstone \
     -o synchronous_commit=off \

@@ -82,6 +82,7 @@ if [ "${BENCH_PACKAGES:-1}" != 0 ]; then
     fi
 fi
 
+. scripts/locale.sh      # whatever locale the shell forwards
 exec pg_virtualenv -t -v 15 \
     -o shared_preload_libraries=pg_tombstone \
     -o synchronous_commit=off \

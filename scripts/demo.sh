@@ -5,6 +5,7 @@
 # cluster down.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/locale.sh      # whatever locale the shell forwards
 bash scripts/setup.sh
 chmod -R a+rX . 2>/dev/null || true
 exec pg_virtualenv -v 15 -o shared_preload_libraries=pg_tombstone \

@@ -17,6 +17,7 @@
 # pg_virtualenv, as scripts/test.sh does (pg_tombstone must be installed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/locale.sh      # whatever locale the shell forwards
 
 steps=${1:-${STEPS:-5000}}
 tenants=${2:-${TENANTS:-60}}

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 packages=(build-essential postgresql-15 postgresql-server-dev-15
           postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
           postgresql-contrib postgresql-client-15 libssl-dev
-          postgresql-15-repack postgresql-15-partman)
+          postgresql-15-repack postgresql-15-partman openssl)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

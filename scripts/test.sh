@@ -6,6 +6,7 @@
 # closed, and tears the cluster down.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/locale.sh      # whatever locale the shell forwards
 bash scripts/setup.sh
 # the cluster runs as postgres and reads the test files from here
 chmod -R a+rX . 2>/dev/null || true

@@ -62,16 +62,28 @@ ALTER TABLE app.accounts RENAME COLUMN deleted_at TO removed_at;
 \echo :SQLSTATE
 ALTER TABLE app.accounts DISABLE TRIGGER tombstone_guard_delete;
 \echo :SQLSTATE
+-- ALL and USER reach every trigger of the table, but pg_tombstone's keep
+-- firing always (pg_dump --disable-triggers wraps each table's data in them)
 ALTER TABLE app.accounts DISABLE TRIGGER ALL;
 \echo :SQLSTATE
+SELECT tgname, tgenabled FROM pg_trigger
+ WHERE tgrelid = 'app.accounts'::regclass AND tgname LIKE 'tombstone%' ORDER BY tgname;
+ALTER TABLE app.accounts ENABLE TRIGGER ALL;
 ALTER TABLE app.accounts DISABLE TRIGGER USER;
 \echo :SQLSTATE
+ALTER TABLE app.accounts ENABLE TRIGGER USER;
+SELECT tgname, tgenabled FROM pg_trigger
+ WHERE tgrelid = 'app.accounts'::regclass AND tgname LIKE 'tombstone%' ORDER BY tgname;
 ALTER TABLE app.accounts ENABLE REPLICA TRIGGER tombstone_guard_delete;
 \echo :SQLSTATE
 ALTER TABLE app.accounts ENABLE TRIGGER tombstone_guard_truncate;
 \echo :SQLSTATE
 ALTER TABLE app.events DISABLE TRIGGER ALL;
 \echo :SQLSTATE
+SELECT count(*) AS guard_triggers_not_always FROM pg_trigger t
+  JOIN tombstone._descendants('app.events') d ON d.relid = t.tgrelid
+ WHERE t.tgname LIKE 'tombstone%' AND t.tgenabled <> 'A';
+ALTER TABLE app.events ENABLE TRIGGER ALL;
 ALTER TRIGGER tombstone_guard_delete ON app.accounts RENAME TO gone;
 \echo :SQLSTATE
 DROP TRIGGER tombstone_guard_delete ON app.accounts;

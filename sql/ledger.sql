@@ -59,7 +59,8 @@ DELETE FROM projects WHERE id = 1;
 SELECT id AS cascade_change FROM last_change \gset
 SELECT * FROM acme_rows;
 SELECT operation, statement, by_me, jsonb_pretty(rows) FROM ledger;
--- SET NULL: the note keeps pointing at its (tombstoned) project
+-- SET NULL: the note loses its reference to the tombstoned project, in the
+-- same change, as with a real DELETE
 SELECT id, project_id FROM notes;
 
 -- every tombstoned row carries the change
@@ -97,6 +98,8 @@ SELECT tombstone.undelete_change(:cascade_change);
 SELECT id AS undelete_change FROM last_change \gset
 SELECT * FROM acme_rows;
 SELECT operation, undoes = :cascade_change AS undoes_the_delete, rows FROM last_change;
+-- ... and the note gets its reference back
+SELECT id, project_id FROM notes;
 -- a second undo finds nothing left to restore
 SELECT tombstone.undelete_change(:cascade_change);
 

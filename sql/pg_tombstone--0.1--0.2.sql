@@ -8,57 +8,275 @@
 \echo Use "ALTER EXTENSION pg_tombstone UPDATE TO '0.2'" to load this file. \quit
 
 --------------------------------------------------------------------------
--- Operating a protected database with other tools (issue 16): logical
--- replication and partition managers
+-- ON DELETE SET NULL / SET DEFAULT between protected tables (cascade.c)
 --------------------------------------------------------------------------
+-- Tombstoning a row gives the live rows that reference it through such a
+-- foreign key NULL or their default, as a real DELETE would.  What was
+-- cleared is kept here under the change, so that restoring the row with
+-- that change sets the references again.  Part of the record: written only
+-- by pg_tombstone, append-only like the ledger, and dumped with it.
+CREATE TABLE tombstone.cleared_keys (
+    change_id bigint   NOT NULL,
+    child     regclass NOT NULL,
+    conname   name     NOT NULL,
+    refs      jsonb    NOT NULL
+);
+-- by change; unique, so that loading the same rows again fails
+CREATE UNIQUE INDEX cleared_keys_change_idx
+    ON tombstone.cleared_keys (change_id, child, conname, md5(refs::text));
+COMMENT ON TABLE tombstone.cleared_keys IS
+    'References cleared by ON DELETE SET NULL / SET DEFAULT when a change tombstoned the rows they pointed at; restored with those rows';
+COMMENT ON COLUMN tombstone.cleared_keys.refs IS
+    'One element per child row: {"key": its primary key (or values), "old": the foreign key''s columns before, "new": after}';
+SELECT pg_catalog.pg_extension_config_dump('tombstone.cleared_keys', '');
+REVOKE ALL ON tombstone.cleared_keys FROM PUBLIC;
+CREATE TRIGGER tombstone_ledger_guard BEFORE UPDATE OR DELETE ON tombstone.cleared_keys
+    FOR EACH ROW EXECUTE FUNCTION tombstone._ledger_guard();
+CREATE TRIGGER tombstone_ledger_truncate BEFORE TRUNCATE ON tombstone.cleared_keys
+    FOR EACH STATEMENT EXECUTE FUNCTION tombstone._ledger_guard();
+ALTER TABLE tombstone.cleared_keys ENABLE ALWAYS TRIGGER tombstone_ledger_guard,
+                                   ENABLE ALWAYS TRIGGER tombstone_ledger_truncate;
 
--- History tables of 0.1 get the replica identity that _create_history()
--- now gives new ones: without one, a purge of a published history table is
--- refused by PostgreSQL ("does not have a replica identity and publishes
--- deletes").
-DO $$
-DECLARE
-    h regclass;
-BEGIN
-    FOR h IN SELECT t.history_table FROM tombstone.tables t WHERE t.history_table IS NOT NULL LOOP
-        EXECUTE format('ALTER TABLE %s REPLICA IDENTITY FULL', h);
-    END LOOP;
-END
+--------------------------------------------------------------------------
+-- protect() adopts a table restored from a dump of single tables
+--------------------------------------------------------------------------
+-- pg_dump -t brings a protected table back with its triggers and, when it
+-- was dumped too, its history table, but not its entry in tombstone.tables
+-- (issue 16, item 5).  protect() now makes the triggers again instead of
+-- failing on them, and takes a restored history table with the table's
+-- columns as the table's history.
+
+-- tombstone_history.<name of tbl>, when it is a history table of tbl that
+-- no protected table uses: tbl's columns (names and types) plus valid_to,
+-- owned by tbl's owner.
+CREATE FUNCTION tombstone._adoptable_history(tbl regclass)
+RETURNS regclass
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT h.oid::regclass
+      FROM pg_class c
+      JOIN pg_class h ON h.relname = c.relname
+                     AND h.relnamespace = 'tombstone_history'::regnamespace
+                     AND h.relkind = 'r' AND h.relowner = c.relowner
+     WHERE c.oid = tbl
+       AND NOT EXISTS (SELECT 1 FROM tombstone.tables t WHERE t.history_table = h.oid)
+       AND EXISTS (SELECT 1 FROM pg_attribute v
+                    WHERE v.attrelid = h.oid AND v.attname = 'valid_to'
+                      AND v.atttypid = 'timestamptz'::regtype AND NOT v.attisdropped)
+       AND NOT EXISTS (
+           (SELECT a.attname, a.atttypid FROM pg_attribute a
+             WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped)
+           EXCEPT
+           (SELECT a.attname, a.atttypid FROM pg_attribute a
+             WHERE a.attrelid = h.oid AND a.attnum > 0 AND NOT a.attisdropped))
+       AND NOT EXISTS (
+           (SELECT a.attname, a.atttypid FROM pg_attribute a
+             WHERE a.attrelid = h.oid AND a.attnum > 0 AND NOT a.attisdropped
+               AND a.attname <> 'valid_to' AND a.attname NOT LIKE '% (dropped %)')
+           EXCEPT
+           (SELECT a.attname, a.atttypid FROM pg_attribute a
+             WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped))
+       AND (SELECT count(*) FROM pg_trigger t
+             WHERE t.tgrelid = h.oid AND t.tgenabled = 'A'
+               AND t.tgfoid = 'tombstone._history_guard()'::regprocedure) = 2
 $$;
+COMMENT ON FUNCTION tombstone._adoptable_history(regclass) IS
+    'Internal: a restored history table that protect() takes as the history of tbl, or NULL';
 
--- A subscriber's ledger follows the publisher's: the change id sequence is
--- never behind an entry that logical replication wrote into
--- tombstone.changes, so that once the subscription is gone the next change
--- recorded here takes an id of its own.  (While it replicates the ledger,
--- the library refuses to record changes here: TB065.)
-CREATE FUNCTION tombstone._ledger_follow()
-RETURNS trigger
+CREATE OR REPLACE FUNCTION tombstone.protect(tbl regclass,
+                                  tenant_column name,
+                                  retention interval DEFAULT '30 days',
+                                  history boolean DEFAULT true)
+RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    s record;
+    rel     record;
+    d       record;
+    coltype regtype;
+    col     record;
+    hist    regclass;
 BEGIN
-    SELECT q.last_value, q.is_called INTO s FROM tombstone.changes_id_seq q;
-    IF NEW.id > s.last_value OR (NOT s.is_called AND NEW.id = s.last_value) THEN
-        PERFORM setval('tombstone.changes_id_seq', NEW.id);
+    IF tbl IS NULL OR tenant_column IS NULL OR retention IS NULL OR history IS NULL THEN
+        RAISE EXCEPTION 'arguments of tombstone.protect() must not be null'
+            USING ERRCODE = 'null_value_not_allowed',
+                  DETAIL = format('Called with tbl %s, tenant_column %s, retention %s, history %s.',
+                                  coalesce(tbl::text, 'NULL'), coalesce(tenant_column::text, 'NULL'),
+                                  coalesce(retention::text, 'NULL'), coalesce(history::text, 'NULL')),
+                  HINT = 'Name the table and its tenant column.';
     END IF;
-    RETURN NULL;
+    IF retention < interval '0' THEN
+        RAISE EXCEPTION 'retention of table % must not be negative', tbl
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('Retention %s was given.', retention),
+                  HINT = 'Give how long tombstoned rows are kept before they may be purged, such as ''30 days''.';
+    END IF;
+    IF NOT tombstone._preloaded() THEN
+        RAISE EXCEPTION 'pg_tombstone must be loaded via shared_preload_libraries'
+            USING ERRCODE = 'TB001',
+                  DETAIL = format('Table %s was not protected: without the library DELETE cannot be turned into a tombstone.', tbl),
+                  HINT = 'Add pg_tombstone to shared_preload_libraries in postgresql.conf and restart the server.';
+    END IF;
+
+    SELECT c.relkind, c.relpersistence, c.relispartition, c.reloftype
+      INTO rel FROM pg_class c WHERE c.oid = tbl;
+    IF rel.relkind NOT IN ('r', 'p') THEN
+        RAISE EXCEPTION '"%" is not a table', tbl
+            USING ERRCODE = 'wrong_object_type',
+                  DETAIL = format('Only ordinary and partitioned tables can be protected; %s is %s.', tbl,
+                                  CASE rel.relkind WHEN 'v' THEN 'a view' WHEN 'm' THEN 'a materialized view'
+                                       WHEN 'f' THEN 'a foreign table' WHEN 'i' THEN 'an index'
+                                       WHEN 'I' THEN 'a partitioned index' WHEN 'S' THEN 'a sequence'
+                                       WHEN 'c' THEN 'a composite type' ELSE 'not a table' END),
+                  HINT = 'Protect the table the rows are stored in.';
+    END IF;
+    IF rel.reloftype <> 0 THEN
+        RAISE EXCEPTION 'cannot protect typed table %', tbl
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = format('The columns of %s follow its type %s, and ALTER TYPE could drop or retype the tombstone columns.', tbl, rel.reloftype::regtype),
+                  HINT = format('Detach the table from its type with ALTER TABLE %s NOT OF, then protect it.', tbl);
+    END IF;
+    IF rel.relpersistence = 't' THEN
+        RAISE EXCEPTION 'cannot protect temporary table %', tbl
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'The rows of a temporary table disappear with the session, so they cannot be kept.',
+                  HINT = 'Protect a permanent table.';
+    END IF;
+
+    SELECT t.protected_through INTO d
+      FROM tombstone.protected_tables t WHERE t.table_name = tbl;
+    IF FOUND THEN
+        RAISE EXCEPTION 'table % is already protected', tbl
+            USING ERRCODE = 'duplicate_object',
+                  DETAIL = CASE WHEN d.protected_through IS NULL
+                                THEN format('Table %s is listed in tombstone.protected_tables.', tbl)
+                                ELSE format('Table %s is protected through table %s.', tbl, d.protected_through) END,
+                  HINT = 'See tombstone.protected_tables.';
+    END IF;
+    SELECT x.relid, x.relkind INTO d
+      FROM tombstone._descendants(tbl) x
+     WHERE x.relkind = 'f'
+        OR EXISTS (SELECT 1 FROM tombstone.protected_tables t WHERE t.table_name = x.relid)
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'cannot protect table % because of its partition or child %', tbl, d.relid
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = CASE WHEN d.relkind = 'f'
+                                THEN format('%s is a foreign table, whose rows pg_tombstone cannot keep.', d.relid)
+                                ELSE format('%s is already protected on its own.', d.relid) END,
+                  HINT = 'Protect the tables individually, or detach the partition first.';
+    END IF;
+
+    -- A table restored from a dump of single tables (pg_dump -t) comes back
+    -- with pg_tombstone's triggers but without its entry: adopt it.  Its
+    -- triggers are made again below; its tombstones stay tombstones.
+    FOR d IN
+        SELECT t.tgrelid::regclass AS relid, t.tgname
+          FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid
+         WHERE (t.tgrelid = tbl OR t.tgrelid IN (SELECT x.relid FROM tombstone._descendants(tbl) x))
+           AND p.pronamespace = 'tombstone'::regnamespace
+           AND p.proname IN ('_guard_delete', '_before_update', '_guard_truncate')
+           AND t.tgparentid = 0
+    LOOP
+        EXECUTE format('DROP TRIGGER %I ON %s', d.tgname, d.relid);
+    END LOOP;
+
+    IF tenant_column IN ('deleted_at', 'deleted_change')
+       OR (history AND tenant_column IN ('valid_from', 'valid_to')) THEN
+        RAISE EXCEPTION 'column "%" cannot be the tenant column', tenant_column
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'The tombstone columns deleted_at and deleted_change are managed by pg_tombstone.',
+                  HINT = 'Give the column that holds the tenant id.';
+    END IF;
+    SELECT a.attnum INTO col FROM pg_attribute a
+     WHERE a.attrelid = tbl AND a.attname = tenant_column AND a.attnum > 0 AND NOT a.attisdropped;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'column "%" of table % does not exist', tenant_column, tbl
+            USING ERRCODE = 'undefined_column',
+                  DETAIL = format('The tenant column names the column that holds the tenant id of each row of %s.', tbl),
+                  HINT = 'Give the name of an existing column.';
+    END IF;
+
+    FOR col IN SELECT * FROM (VALUES ('deleted_at'::name, 'timestamptz'::regtype),
+                                     ('deleted_change'::name, 'bigint'::regtype)) v(name, type)
+    LOOP
+        SELECT a.atttypid::regtype INTO coltype FROM pg_attribute a
+         WHERE a.attrelid = tbl AND a.attname = col.name AND a.attnum > 0 AND NOT a.attisdropped;
+        IF FOUND AND coltype <> col.type THEN
+            RAISE EXCEPTION 'column "%" of table % has type %, not %', col.name, tbl, coltype, col.type
+                USING ERRCODE = 'datatype_mismatch',
+                      DETAIL = format('pg_tombstone stores tombstones in column %s of type %s.', col.name, col.type),
+                      HINT = format('Rename the existing column or change its type to %s, then protect the table.', col.type);
+        ELSIF NOT FOUND AND rel.relispartition THEN
+            RAISE EXCEPTION 'partition % has no column "%"', tbl, col.name
+                USING ERRCODE = 'undefined_column',
+                      DETAIL = 'Columns cannot be added to a single partition.',
+                      HINT = format('Add column %s %s to the partitioned table, or protect the partitioned table instead.', col.name, col.type);
+        ELSIF NOT FOUND THEN
+            EXECUTE format('ALTER TABLE %s ADD COLUMN %I %s', tbl, col.name, col.type);
+        END IF;
+    END LOOP;
+
+    -- Row history: the live row carries the start of its validity, and the
+    -- history table adds valid_to to the table's columns.
+    IF history THEN
+        IF EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = tbl AND a.attname = 'valid_to'
+                      AND a.attnum > 0 AND NOT a.attisdropped) THEN
+            RAISE EXCEPTION 'table % has a column "valid_to"', tbl
+                USING ERRCODE = 'TB040',
+                      DETAIL = 'The history table of a protected table has the table''s columns and valid_to, the end of each old version''s validity.',
+                      HINT = 'Rename the column, or protect the table with history => false.';
+        END IF;
+        SELECT a.atttypid::regtype INTO coltype FROM pg_attribute a
+         WHERE a.attrelid = tbl AND a.attname = 'valid_from' AND a.attnum > 0 AND NOT a.attisdropped;
+        IF FOUND AND coltype <> 'timestamptz'::regtype THEN
+            RAISE EXCEPTION 'column "valid_from" of table % has type %, not timestamp with time zone', tbl, coltype
+                USING ERRCODE = 'datatype_mismatch',
+                      DETAIL = 'With history, pg_tombstone stores the start of each row version''s validity in column valid_from.',
+                      HINT = 'Rename the existing column, or protect the table with history => false.';
+        ELSIF NOT FOUND AND rel.relispartition THEN
+            RAISE EXCEPTION 'partition % has no column "valid_from"', tbl
+                USING ERRCODE = 'undefined_column',
+                      DETAIL = 'Columns cannot be added to a single partition.',
+                      HINT = 'Protect the partitioned table instead, or protect the partition with history => false.';
+        ELSIF NOT FOUND THEN
+            -- existing rows get the time of protection: history starts now
+            EXECUTE format('ALTER TABLE %s ADD COLUMN valid_from timestamptz NOT NULL DEFAULT now()', tbl);
+        ELSE
+            EXECUTE format('UPDATE %s SET valid_from = now() WHERE valid_from IS NULL', tbl);
+            EXECUTE format('ALTER TABLE %s ALTER COLUMN valid_from SET DEFAULT now(),'
+                           ' ALTER COLUMN valid_from SET NOT NULL', tbl);
+        END IF;
+    END IF;
+
+    -- Record everything first: the nested ALTER TABLE commands below fire
+    -- the DDL event trigger, which must find nothing left to adopt.
+    IF history THEN
+        hist := tombstone._adoptable_history(tbl);
+        IF hist IS NULL THEN
+            hist := tombstone._create_history(tbl, tenant_column);
+        END IF;
+    END IF;
+    PERFORM tombstone._register(tbl, tenant_column, retention, history, NULL, hist);
+    FOR d IN SELECT * FROM tombstone._descendants(tbl) LOOP
+        PERFORM tombstone._register(d.relid, tenant_column, retention, history, tbl, NULL);
+    END LOOP;
+
+    PERFORM tombstone._install_triggers(tbl, false);
+    FOR d IN SELECT * FROM tombstone._descendants(tbl) LOOP
+        PERFORM tombstone._install_triggers(d.relid, d.relispartition);
+    END LOOP;
 END
 $$;
-COMMENT ON FUNCTION tombstone._ledger_follow() IS
-    'Trigger: the change id sequence follows ledger entries that logical replication applies';
+COMMENT ON FUNCTION tombstone.protect(regclass, name, interval, boolean) IS
+    'Protect a tenant-scoped table: DELETE becomes a tombstone and nothing can be destroyed';
 
--- Replication workers apply with session_replication_role = replica; the
--- extension's own entries are written directly and fire no trigger.
-CREATE TRIGGER tombstone_ledger_follow AFTER INSERT ON tombstone.changes
-    FOR EACH ROW
-    WHEN (pg_catalog.current_setting('session_replication_role') = 'replica')
-    EXECUTE FUNCTION tombstone._ledger_follow();
-ALTER TABLE tombstone.changes ENABLE ALWAYS TRIGGER tombstone_ledger_follow;
--- As in 0.1, plus publications that include the extension's keys (HS256
--- secrets) or its per-database state (registrations, token uses): FOR ALL
--- TABLES publishes them.
+--------------------------------------------------------------------------
+-- tombstone.check(): pg_tombstone's triggers that do not fire ALWAYS, and
+-- tables that carry them without an entry (issue 16, items 4 and 5)
+--------------------------------------------------------------------------
 CREATE OR REPLACE FUNCTION tombstone.check()
 RETURNS TABLE (hazard text, table_name regclass, object_name text,
                detail text, suggestion text)
@@ -126,35 +344,270 @@ BEGIN
                         WHERE i.indrelid = t.relid AND i.indkey[0] = a.attnum)
      ORDER BY 2;
 
-    -- Publications: the ledger and the history tables replicate; the other
-    -- tables of the extension hold what belongs to this database alone.
+    -- pg_tombstone's triggers and event triggers fire ALWAYS, also with
+    -- session_replication_role = replica; any other firing leaves a gap
     RETURN QUERY
-    SELECT CASE WHEN pt.tablename = 'keys' THEN 'published_secrets'
-                ELSE 'published_local_state' END,
-           format('%I.%I', pt.schemaname, pt.tablename)::regclass, pt.pubname::text,
-           CASE WHEN pt.tablename = 'keys'
-                THEN format('Publication %I includes table tombstone.keys: every subscriber receives the HS256 secrets that sign change tokens, and whoever reads them there can sign tokens this database accepts.',
-                            pt.pubname)
-                ELSE format('Publication %I includes table tombstone.%I, which describes this database alone: a subscriber that protects its own tables has rows of its own there, and the subscription stops at the first duplicate key.',
-                            pt.pubname, pt.tablename) END,
-           CASE WHEN p.puballtables
-                THEN format('Replace publication %I (FOR ALL TABLES) with one that names what to replicate, e.g. CREATE PUBLICATION app FOR TABLES IN SCHEMA public, tombstone_history, TABLE tombstone.changes;',
-                            pt.pubname)
-                WHEN EXISTS (SELECT 1 FROM pg_publication_namespace pn
-                              WHERE pn.pnpubid = p.oid AND pn.pnnspid = 'tombstone'::regnamespace)
-                THEN format('ALTER PUBLICATION %I DROP TABLES IN SCHEMA tombstone; ALTER PUBLICATION %I ADD TABLE tombstone.changes;',
-                            pt.pubname, pt.pubname)
-                ELSE format('ALTER PUBLICATION %I DROP TABLE tombstone.%I;', pt.pubname, pt.tablename) END
-      FROM pg_publication_tables pt
-      JOIN pg_publication p ON p.pubname = pt.pubname
-     WHERE pt.schemaname = 'tombstone'
-       AND pt.tablename IN ('keys', 'token_uses', 'tables', 'tenant_registry')
-     ORDER BY 1, 2, 3;
+    SELECT 'guard_trigger_not_always', t.tgrelid::regclass, t.tgname::text,
+           format('Trigger %I of %s runs tombstone.%s() but %s.', t.tgname, t.tgrelid::regclass, p.proname,
+                  CASE t.tgenabled WHEN 'O' THEN 'fires on origin only: it is off with session_replication_role = replica'
+                                   WHEN 'R' THEN 'fires with session_replication_role = replica only'
+                                   ELSE 'is disabled' END),
+           format('ALTER TABLE %s ENABLE ALWAYS TRIGGER %I;', t.tgrelid::regclass, t.tgname)
+      FROM pg_trigger t
+      JOIN pg_proc p ON p.oid = t.tgfoid
+     WHERE p.pronamespace = 'tombstone'::regnamespace AND t.tgenabled <> 'A'
+     ORDER BY 2, 3;
+    RETURN QUERY
+    SELECT 'guard_trigger_not_always', NULL::regclass, e.evtname::text,
+           format('Event trigger %I runs tombstone.%s() but %s.', e.evtname, p.proname,
+                  CASE e.evtenabled WHEN 'O' THEN 'fires on origin only: it is off with session_replication_role = replica'
+                                    WHEN 'R' THEN 'fires with session_replication_role = replica only'
+                                    ELSE 'is disabled' END),
+           format('ALTER EVENT TRIGGER %I ENABLE ALWAYS;', e.evtname)
+      FROM pg_event_trigger e
+      JOIN pg_proc p ON p.oid = e.evtfoid
+     WHERE p.pronamespace = 'tombstone'::regnamespace AND e.evtenabled <> 'A'
+     ORDER BY 3;
+
+    -- a table restored from a dump of single tables: the triggers came
+    -- back, the entry in tombstone.tables did not
+    RETURN QUERY
+    SELECT 'not_protected', c.oid::regclass, NULL::text,
+           format('Table %s has pg_tombstone''s triggers but no entry in tombstone.protected_tables (as after restoring a dump of single tables): its tombstones read as live rows and every DELETE is refused.',
+                  c.oid::regclass),
+           format('SELECT tombstone.protect(%L, <its tenant column>);', c.oid::regclass::text)
+      FROM pg_class c
+     WHERE c.relkind IN ('r', 'p')
+       AND EXISTS (SELECT 1 FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid
+                    WHERE t.tgrelid = c.oid AND p.pronamespace = 'tombstone'::regnamespace
+                      AND p.proname IN ('_guard_delete', '_before_update', '_guard_truncate'))
+       AND NOT EXISTS (SELECT 1 FROM tombstone.tables x WHERE x.relid = c.oid)
+     ORDER BY 2;
 END
 $$;
 COMMENT ON FUNCTION tombstone.check() IS
     'List hazards that weaken the protection of protected tables, with a suggested fix for each';
 
+--------------------------------------------------------------------------
+-- The database's owner can dump it; no dump carries an HS256 secret
+--------------------------------------------------------------------------
+-- pg_dump copies the data of every table registered with
+-- pg_extension_config_dump(), so whoever dumps must be able to read them
+-- (issue 16, item 7).  The owner of the database (pg_database_owner) may
+-- read the ledger, its sequence, token uses, cleared references and the
+-- keys, and HS256 secrets move out of tombstone.keys into
+-- tombstone.key_secrets, which only its owner reads and which no dump
+-- copies: a secret that signs change tokens does not leave the server in
+-- a dump, whoever makes it.  A restored database has its keys (ids,
+-- algorithms, operations, Ed25519 public keys) and gets each HS256 secret
+-- again with tombstone.add_key() (token.c).
+CREATE TABLE tombstone.key_secrets (
+    key_id text  PRIMARY KEY REFERENCES tombstone.keys ON DELETE CASCADE,
+    secret bytea NOT NULL
+);
+COMMENT ON TABLE tombstone.key_secrets IS
+    'HS256 secrets of the keys in tombstone.keys; readable by no role but its owner, and not part of any dump';
+REVOKE ALL ON tombstone.key_secrets FROM PUBLIC;
+ALTER TABLE tombstone.keys ALTER COLUMN key DROP NOT NULL,
+    ADD CONSTRAINT keys_key_check CHECK (key IS NOT NULL OR alg = 'HS256');
+COMMENT ON COLUMN tombstone.keys.key IS
+    'The Ed25519 public key; NULL for HS256, whose secret is in tombstone.key_secrets';
+INSERT INTO tombstone.key_secrets (key_id, secret)
+SELECT k.key_id, k.key FROM tombstone.keys k WHERE k.alg = 'HS256';
+UPDATE tombstone.keys SET key = NULL WHERE alg = 'HS256';
+GRANT SELECT ON tombstone.keys, tombstone.changes, tombstone.token_uses,
+                tombstone.cleared_keys TO pg_database_owner;
+GRANT SELECT ON SEQUENCE tombstone.changes_id_seq TO pg_database_owner;
+
+--------------------------------------------------------------------------
+-- Operating a protected database with other tools (issue 16): logical
+-- replication and partition managers
+--------------------------------------------------------------------------
+
+-- History tables of 0.1 get the replica identity that _create_history()
+-- now gives new ones: without one, a purge of a published history table is
+-- refused by PostgreSQL ("does not have a replica identity and publishes
+-- deletes").
+DO $$
+DECLARE
+    h regclass;
+BEGIN
+    FOR h IN SELECT t.history_table FROM tombstone.tables t WHERE t.history_table IS NOT NULL LOOP
+        EXECUTE format('ALTER TABLE %s REPLICA IDENTITY FULL', h);
+    END LOOP;
+END
+$$;
+
+-- A subscriber's ledger follows the publisher's: the change id sequence is
+-- never behind an entry that logical replication wrote into
+-- tombstone.changes, so that once the subscription is gone the next change
+-- recorded here takes an id of its own.  (While it replicates the ledger,
+-- the library refuses to record changes here: TB065.)
+CREATE FUNCTION tombstone._ledger_follow()
+RETURNS trigger
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s record;
+BEGIN
+    SELECT q.last_value, q.is_called INTO s FROM tombstone.changes_id_seq q;
+    IF NEW.id > s.last_value OR (NOT s.is_called AND NEW.id = s.last_value) THEN
+        PERFORM setval('tombstone.changes_id_seq', NEW.id);
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION tombstone._ledger_follow() IS
+    'Trigger: the change id sequence follows ledger entries that logical replication applies';
+
+-- Replication workers apply with session_replication_role = replica; the
+-- extension's own entries are written directly and fire no trigger.
+CREATE TRIGGER tombstone_ledger_follow AFTER INSERT ON tombstone.changes
+    FOR EACH ROW
+    WHEN (pg_catalog.current_setting('session_replication_role') = 'replica')
+    EXECUTE FUNCTION tombstone._ledger_follow();
+ALTER TABLE tombstone.changes ENABLE ALWAYS TRIGGER tombstone_ledger_follow;
+
+-- As above, plus publications that include the extension's HS256 secrets
+-- (tombstone.key_secrets) or its per-database state (registrations, keys,
+-- token uses): FOR ALL TABLES publishes them.
+CREATE OR REPLACE FUNCTION tombstone.check()
+RETURNS TABLE (hazard text, table_name regclass, object_name text,
+               detail text, suggestion text)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT tombstone._preloaded() THEN
+        hazard := 'library_not_preloaded';
+        object_name := 'shared_preload_libraries';
+        detail := 'pg_tombstone is not in shared_preload_libraries: DELETE on a protected table is refused instead of tombstoned, tombstones are not hidden and the DDL guard is off.';
+        suggestion := 'Add pg_tombstone to shared_preload_libraries in postgresql.conf and restart the server.';
+        RETURN NEXT;
+    END IF;
+
+    RETURN QUERY
+    SELECT 'unique_holds_tombstones', t.relid, i.indexrelid::regclass::text,
+           format('A tombstoned row keeps its key in unique index %s, so a new row with the same key is refused while the old one is deleted.',
+                  i.indexrelid::regclass),
+           format('%sCREATE UNIQUE INDEX ON %s (%s) WHERE deleted_at IS NULL;',
+                  CASE WHEN con.conname IS NOT NULL
+                       THEN format('ALTER TABLE %s DROP CONSTRAINT %I; ', t.relid, con.conname) ELSE '' END,
+                  t.relid,
+                  (SELECT string_agg(pg_get_indexdef(i.indexrelid, k, true), ', ' ORDER BY k)
+                     FROM generate_series(1, i.indnkeyatts) k))
+      FROM tombstone.tables t
+      JOIN pg_index i ON i.indrelid = t.relid
+      LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.contype = 'u'
+     WHERE i.indisunique AND NOT i.indisprimary
+       AND NOT EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhrelid = i.indexrelid)
+       AND coalesce(pg_get_expr(i.indpred, i.indrelid), '') !~ 'deleted_at IS NULL'
+     ORDER BY 2, 3;
+
+    RETURN QUERY
+    SELECT 'cascade_from_unprotected', con.conrelid::regclass, con.conname::text,
+           format('Deleting a row of unprotected table %s deletes it physically and only tombstones the rows of %s that reference it, which are then left referencing a row that no longer exists.',
+                  con.confrelid::regclass, con.conrelid::regclass),
+           format('Protect %s as well, or make foreign key %I ON DELETE RESTRICT.', con.confrelid::regclass, con.conname)
+      FROM pg_constraint con
+      JOIN tombstone.tables t ON t.relid = con.conrelid
+     WHERE con.contype = 'f' AND con.confdeltype = 'c' AND con.conparentid = 0
+       AND NOT EXISTS (SELECT 1 FROM tombstone.tables p WHERE p.relid = con.confrelid)
+     ORDER BY 2, 3;
+
+    RETURN QUERY
+    SELECT 'unprotected_reference', con.conrelid::regclass, con.conname::text,
+           format('Rows of unprotected table %s keep referencing rows of %s after those are tombstoned.',
+                  con.conrelid::regclass, con.confrelid::regclass),
+           format('Protect %s as well.', con.conrelid::regclass)
+      FROM pg_constraint con
+      JOIN tombstone.tables t ON t.relid = con.confrelid
+     WHERE con.contype = 'f' AND con.conparentid = 0
+       AND NOT EXISTS (SELECT 1 FROM tombstone.tables c WHERE c.relid = con.conrelid)
+     ORDER BY 2, 3;
+
+    RETURN QUERY
+    SELECT 'no_tenant_index', t.relid, t.tenant_column::text,
+           format('No index of %s starts with tenant column %I: reading, deleting or undeleting one tenant, and undoing a change, scan the whole table.',
+                  t.relid, t.tenant_column),
+           format('CREATE INDEX ON %s (%I);', t.relid, t.tenant_column)
+      FROM tombstone.tables t
+      JOIN pg_attribute a ON a.attrelid = t.relid AND a.attname = t.tenant_column
+     WHERE t.parent IS NULL
+       AND NOT EXISTS (SELECT 1 FROM pg_index i
+                        WHERE i.indrelid = t.relid AND i.indkey[0] = a.attnum)
+     ORDER BY 2;
+
+    -- pg_tombstone's triggers and event triggers fire ALWAYS, also with
+    -- session_replication_role = replica; any other firing leaves a gap
+    RETURN QUERY
+    SELECT 'guard_trigger_not_always', t.tgrelid::regclass, t.tgname::text,
+           format('Trigger %I of %s runs tombstone.%s() but %s.', t.tgname, t.tgrelid::regclass, p.proname,
+                  CASE t.tgenabled WHEN 'O' THEN 'fires on origin only: it is off with session_replication_role = replica'
+                                   WHEN 'R' THEN 'fires with session_replication_role = replica only'
+                                   ELSE 'is disabled' END),
+           format('ALTER TABLE %s ENABLE ALWAYS TRIGGER %I;', t.tgrelid::regclass, t.tgname)
+      FROM pg_trigger t
+      JOIN pg_proc p ON p.oid = t.tgfoid
+     WHERE p.pronamespace = 'tombstone'::regnamespace AND t.tgenabled <> 'A'
+     ORDER BY 2, 3;
+    RETURN QUERY
+    SELECT 'guard_trigger_not_always', NULL::regclass, e.evtname::text,
+           format('Event trigger %I runs tombstone.%s() but %s.', e.evtname, p.proname,
+                  CASE e.evtenabled WHEN 'O' THEN 'fires on origin only: it is off with session_replication_role = replica'
+                                    WHEN 'R' THEN 'fires with session_replication_role = replica only'
+                                    ELSE 'is disabled' END),
+           format('ALTER EVENT TRIGGER %I ENABLE ALWAYS;', e.evtname)
+      FROM pg_event_trigger e
+      JOIN pg_proc p ON p.oid = e.evtfoid
+     WHERE p.pronamespace = 'tombstone'::regnamespace AND e.evtenabled <> 'A'
+     ORDER BY 3;
+
+    -- a table restored from a dump of single tables: the triggers came
+    -- back, the entry in tombstone.tables did not
+    RETURN QUERY
+    SELECT 'not_protected', c.oid::regclass, NULL::text,
+           format('Table %s has pg_tombstone''s triggers but no entry in tombstone.protected_tables (as after restoring a dump of single tables): its tombstones read as live rows and every DELETE is refused.',
+                  c.oid::regclass),
+           format('SELECT tombstone.protect(%L, <its tenant column>);', c.oid::regclass::text)
+      FROM pg_class c
+     WHERE c.relkind IN ('r', 'p')
+       AND EXISTS (SELECT 1 FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid
+                    WHERE t.tgrelid = c.oid AND p.pronamespace = 'tombstone'::regnamespace
+                      AND p.proname IN ('_guard_delete', '_before_update', '_guard_truncate'))
+       AND NOT EXISTS (SELECT 1 FROM tombstone.tables x WHERE x.relid = c.oid)
+     ORDER BY 2;
+
+    -- Publications: the application's tables, their history tables and the
+    -- record (ledger, cleared references) replicate; the extension's other
+    -- tables hold what belongs to this database alone.
+    RETURN QUERY
+    SELECT CASE WHEN pt.tablename = 'key_secrets' THEN 'published_secrets'
+                ELSE 'published_local_state' END,
+           format('%I.%I', pt.schemaname, pt.tablename)::regclass, pt.pubname::text,
+           CASE WHEN pt.tablename = 'key_secrets'
+                THEN format('Publication %I includes table tombstone.key_secrets: every subscriber receives the HS256 secrets that sign change tokens, and whoever reads them there can sign tokens this database accepts.',
+                            pt.pubname)
+                ELSE format('Publication %I includes table tombstone.%I, which describes this database alone: a subscriber that protects its own tables or registers its own keys has rows of its own there, and the subscription stops at the first duplicate key.',
+                            pt.pubname, pt.tablename) END,
+           CASE WHEN p.puballtables
+                THEN format('Replace publication %I (FOR ALL TABLES) with one that names what to replicate, e.g. CREATE PUBLICATION app FOR TABLES IN SCHEMA public, tombstone_history, TABLE tombstone.changes, tombstone.cleared_keys;',
+                            pt.pubname)
+                WHEN EXISTS (SELECT 1 FROM pg_publication_namespace pn
+                              WHERE pn.pnpubid = p.oid AND pn.pnnspid = 'tombstone'::regnamespace)
+                THEN format('ALTER PUBLICATION %I DROP TABLES IN SCHEMA tombstone; ALTER PUBLICATION %I ADD TABLE tombstone.changes, tombstone.cleared_keys;',
+                            pt.pubname, pt.pubname)
+                ELSE format('ALTER PUBLICATION %I DROP TABLE tombstone.%I;', pt.pubname, pt.tablename) END
+      FROM pg_publication_tables pt
+      JOIN pg_publication p ON p.pubname = pt.pubname
+     WHERE pt.schemaname = 'tombstone'
+       AND pt.tablename IN ('key_secrets', 'keys', 'token_uses', 'tables', 'tenant_registry')
+     ORDER BY 1, 2, 3;
+END
+$$;
+COMMENT ON FUNCTION tombstone.check() IS
+    'List hazards that weaken the protection of protected tables, with a suggested fix for each';
 -- As in 0.1, plus: a partition or child that left its protected tree
 -- (DETACH PARTITION, NO INHERIT) is no longer protected at all.  The DDL
 -- guard let it go only with a change token of operation "ddl" covering it;

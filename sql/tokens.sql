@@ -42,6 +42,8 @@ SELECT 'alg_none', translate(encode(convert_to('{"alg":"none","kid":"reg_hs"}', 
 SELECT tombstone.remove_key('reg_ddl');
 SELECT tombstone.add_key('reg_ddl', 'HS256', convert_to('another regression secret, 32 bytes', 'UTF8'), ARRAY['ddl']);
 SELECT key_id, alg, length(key) AS key_bytes, ops FROM tombstone.keys ORDER BY key_id;
+-- HS256 secrets are kept apart, out of every dump
+SELECT key_id, length(secret) AS secret_bytes FROM tombstone.key_secrets ORDER BY key_id;
 
 -- refusals, one of each kind
 SELECT tombstone.authorize(NULL);

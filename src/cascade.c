@@ -15,18 +15,22 @@
  *	  still reference is refused with SQLSTATE 23503, naming the child table
  *	  and the key.  Both are checked at the end of the statement, as NO
  *	  ACTION is;
- *	- ON DELETE SET NULL / SET DEFAULT: the child rows are left as they are.
- *	  The row they reference still exists, tombstoned, so the reference
- *	  stays valid, and an undelete of the parent brings the pair back
- *	  exactly as it was with nothing to undo on the child;
+ *	- ON DELETE SET NULL / SET DEFAULT: the live child rows that reference
+ *	  a tombstoned row get NULL or their default in the foreign key's
+ *	  columns (those the constraint names), as a real DELETE would do.
+ *	  Which child rows were changed, and what their columns held, is kept
+ *	  in tombstone.cleared_keys under the change, so that restoring the
+ *	  referenced row with that change gives the child rows their reference
+ *	  back (those still as the change left them);
  *	- the tenant registry: tombstoning a tenant row tombstones that
  *	  tenant's rows in every protected table, children before parents.
  *
  * Restoring a row is the mirror image: the child rows that the same change
  * tombstoned through a cascade (or a tenant deletion) come back with it,
- * parents before children, and a restored row whose protected parent is
- * still tombstoned is refused (except through a SET NULL / SET DEFAULT
- * key, whose child rows may live on while their parent is tombstoned).
+ * the references it cleared are set again, parents before children, and a
+ * restored row whose protected parent is still tombstoned is refused
+ * (except through a SET NULL / SET DEFAULT key: such a child row was
+ * itself a tombstone when its parent went, and keeps its reference).
  *
  * The row trigger (ledger.c) queues copies of the rows that have such
  * dependents; when the query that changed them has finished, the queue of
@@ -53,6 +57,7 @@
 #include "catalog/partition.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_constraint.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "nodes/params.h"
@@ -63,6 +68,7 @@
 #include "utils/fmgroids.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
+#include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -98,6 +104,8 @@ typedef struct FkLink
 	int			nkeys;
 	char	  **child_cols;
 	char	  **parent_cols;
+	int			nsetcols;		/* ON DELETE SET NULL / SET DEFAULT: columns */
+	char	  **set_cols;		/* it sets (all child_cols unless named) */
 } FkLink;
 
 /* What is known about the protected tables as a whole. */
@@ -301,6 +309,16 @@ again:
 		d = heap_getattr(tup, Anum_pg_constraint_confkey,
 						 RelationGetDescr(conrel), &isnull);
 		link->parent_cols = TombstoneColumnNames(con->confrelid, d, &link->nkeys);
+		d = heap_getattr(tup, Anum_pg_constraint_confdelsetcols,
+						 RelationGetDescr(conrel), &isnull);
+		if (!isnull && ARR_DIMS(DatumGetArrayTypeP(d))[0] > 0)
+			link->set_cols = TombstoneColumnNames(con->conrelid, d,
+												  &link->nsetcols);
+		else
+		{
+			link->set_cols = link->child_cols;
+			link->nsetcols = link->nkeys;
+		}
 		graph.links = lappend(graph.links, link);
 	}
 	systable_endscan(scan);
@@ -332,6 +350,45 @@ TombstoneRootsInOrder(bool parents_first)
 {
 	graph_build();
 	return parents_first ? graph.roots_parents_first : graph.roots_children_first;
+}
+
+/*
+ * Does this installation have tombstone.cleared_keys?  A library newer than
+ * the extension's SQL objects (before ALTER EXTENSION pg_tombstone UPDATE)
+ * leaves SET NULL / SET DEFAULT children as they were, as 0.1 did.
+ */
+static bool
+clears_references(void)
+{
+	Oid			nspid = get_namespace_oid(TOMBSTONE_SCHEMA, true);
+
+	return OidIsValid(nspid) &&
+		OidIsValid(get_relname_relid(TOMBSTONE_CLEARED_KEYS, nspid));
+}
+
+/*
+ * A copy of orig in the current memory context: the queries that work off
+ * the queue may process invalidations that rebuild the graph.
+ */
+static FkLink *
+copy_link(FkLink *orig)
+{
+	FkLink	   *link = palloc(sizeof(FkLink));
+	int			i;
+
+	*link = *orig;
+	link->conname = pstrdup(orig->conname);
+	link->child_cols = palloc(sizeof(char *) * orig->nkeys);
+	link->parent_cols = palloc(sizeof(char *) * orig->nkeys);
+	for (i = 0; i < orig->nkeys; i++)
+	{
+		link->child_cols[i] = pstrdup(orig->child_cols[i]);
+		link->parent_cols[i] = pstrdup(orig->parent_cols[i]);
+	}
+	link->set_cols = palloc(sizeof(char *) * orig->nsetcols);
+	for (i = 0; i < orig->nsetcols; i++)
+		link->set_cols[i] = pstrdup(orig->set_cols[i]);
+	return link;
 }
 
 /* relid itself and its ancestors */
@@ -382,7 +439,10 @@ TombstonePendingWanted(Relation rel, bool tombstoned)
 
 			if (list_member_oid(selves, link->parent))
 			{
-				if (link->deltype == FKCONSTR_ACTION_CASCADE)
+				if (link->deltype == FKCONSTR_ACTION_CASCADE ||
+					((link->deltype == FKCONSTR_ACTION_SETNULL ||
+					  link->deltype == FKCONSTR_ACTION_SETDEFAULT) &&
+					 clears_references()))
 					tmp.tombstoned = tmp.restored = true;
 				else if (link->deltype == FKCONSTR_ACTION_RESTRICT ||
 						 link->deltype == FKCONSTR_ACTION_NOACTION)
@@ -854,6 +914,263 @@ cascade_link(FkLink *link, PendingChunk *chunk, TupleDesc desc)
 }
 
 /*
+ * How a row of the child of link is found again: the columns of its
+ * primary key, or NIL when it has none (then by all of its values but the
+ * ones the link sets and those pg_tombstone writes).
+ */
+static List *
+primary_key_columns(Oid relid)
+{
+	Relation	rel = table_open(relid, AccessShareLock);
+	Oid			pkoid = RelationGetPrimaryKeyIndex(rel);
+	List	   *cols = NIL;
+
+	if (OidIsValid(pkoid))
+	{
+		HeapTuple	tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(pkoid));
+		Form_pg_index idx;
+		int			i;
+
+		if (!HeapTupleIsValid(tup))
+			elog(ERROR, "cache lookup failed for index %u", pkoid);
+		idx = (Form_pg_index) GETSTRUCT(tup);
+		for (i = 0; i < idx->indnkeyatts; i++)
+			cols = lappend(cols, get_attname(relid, idx->indkey.values[i], false));
+		ReleaseSysCache(tup);
+	}
+	table_close(rel, AccessShareLock);
+	return cols;
+}
+
+/*
+ * The identity of child row "c" as jsonb, for tombstone.cleared_keys: its
+ * primary key, or its values without the columns that change.
+ */
+static void
+append_row_identity(StringInfo sql, FkLink *link, List *pkcols)
+{
+	ListCell   *lc;
+	int			i;
+
+	if (pkcols != NIL)
+	{
+		appendStringInfoString(sql, "jsonb_build_object(");
+		foreach(lc, pkcols)
+			appendStringInfo(sql, "%s%s, c.%s", foreach_current_index(lc) ? ", " : "",
+							 quote_literal_cstr(lfirst(lc)),
+							 quote_identifier(lfirst(lc)));
+		appendStringInfoChar(sql, ')');
+		return;
+	}
+	appendStringInfo(sql, "to_jsonb(c) - ARRAY[%s, %s, %s",
+					 quote_literal_cstr(TOMBSTONE_DELETED_AT),
+					 quote_literal_cstr(TOMBSTONE_DELETED_CHANGE),
+					 quote_literal_cstr(TOMBSTONE_VALID_FROM));
+	for (i = 0; i < link->nsetcols; i++)
+		appendStringInfo(sql, ", %s", quote_literal_cstr(link->set_cols[i]));
+	appendStringInfoString(sql, "]::text[]");
+}
+
+/*
+ * Give back the references that change cleared in the child of link, to
+ * the child rows that still hold what the change set; only those that
+ * referenced the rows of part, when it is given.  Runs inside SPI.
+ */
+static void
+restore_cleared(FkLink *link, int64 change, PendingChunk *part, TupleDesc desc)
+{
+	int			n = link->nkeys;
+	Datum	   *values = palloc(sizeof(Datum) * (n + 1));
+	Oid		   *types = palloc(sizeof(Oid) * (n + 1));
+	Oid		   *argtypes = palloc(sizeof(Oid) * (n + 1));
+	List	   *pkcols;
+	char	   *child = TombstoneQualifiedName(link->child);
+	StringInfoData sql;
+	ListCell   *lc;
+	int			i;
+	Datum		args[3];
+	Oid			argt[3] = {INT8OID, OIDOID, TEXTOID};
+	bool		isnull;
+	Datum		refs;
+
+	args[0] = Int64GetDatum(change);
+	args[1] = ObjectIdGetDatum(link->child);
+	args[2] = CStringGetTextDatum(link->conname);
+	if (TombstoneRunInternal(TOMBSTONE_INTERNAL_QUERY
+							 "SELECT jsonb_agg(e) FROM tombstone.cleared_keys s,"
+							 " jsonb_array_elements(s.refs) e"
+							 " WHERE s.change_id = $1 AND s.child = $2::regclass"
+							 " AND s.conname = $3::name",
+							 3, argt, args, NULL,
+							 TombstoneRelationOwner(TombstoneCatalogRelid())) != 1)
+		elog(ERROR, "reading tombstone.cleared_keys returned no row");
+	refs = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+						 &isnull);
+	if (isnull)
+		return;					/* the change cleared nothing here */
+	values[0] = PointerGetDatum(DatumGetJsonbPCopy(refs));
+	argtypes[0] = JSONBOID;
+
+	pkcols = primary_key_columns(link->child);
+	initStringInfo(&sql);
+	appendStringInfo(&sql, TOMBSTONE_INTERNAL_QUERY "UPDATE %s%s c SET ",
+					 only_for(link->child), child);
+	for (i = 0; i < link->nsetcols; i++)
+		appendStringInfo(&sql, "%s%s = o.%s", i ? ", " : "",
+						 quote_identifier(link->set_cols[i]),
+						 quote_identifier(link->set_cols[i]));
+	appendStringInfo(&sql, " FROM jsonb_array_elements($1) e,"
+					 " LATERAL jsonb_populate_record(NULL::%s, e->'old') o,"
+					 " LATERAL jsonb_populate_record(NULL::%s, e->'new') n,"
+					 " LATERAL jsonb_populate_record(NULL::%s, e->'key') k WHERE ",
+					 child, child, child);
+	if (pkcols != NIL)
+		foreach(lc, pkcols)
+			appendStringInfo(&sql, "c.%s = k.%s AND ", quote_identifier(lfirst(lc)),
+							 quote_identifier(lfirst(lc)));
+	else
+	{
+		append_row_identity(&sql, link, NIL);
+		appendStringInfoString(&sql, " = e->'key' AND ");
+	}
+	for (i = 0; i < link->nsetcols; i++)
+		appendStringInfo(&sql, "%sc.%s IS NOT DISTINCT FROM n.%s", i ? " AND " : "",
+						 quote_identifier(link->set_cols[i]),
+						 quote_identifier(link->set_cols[i]));
+	if (part != NULL)
+	{
+		appendStringInfoString(&sql, " AND ");
+		key_arrays(part, desc, n, link->parent_cols, values + 1, types,
+				   argtypes + 1);
+		append_in_arrays(&sql, "o", n, link->child_cols, types, 2);
+	}
+	(void) TombstoneRunInternal(sql.data, part != NULL ? n + 1 : 1, argtypes,
+								values, NULL, TombstoneRelationOwner(link->child));
+}
+
+/*
+ * After undelete_change() restored the rows change tombstoned (itself,
+ * table by table, without cascades), give back every reference the change
+ * cleared.  Runs inside SPI.
+ */
+void
+TombstoneRestoreClearedKeys(int64 change)
+{
+	List	   *links = NIL;
+	ListCell   *lc;
+
+	if (!clears_references())
+		return;
+	graph_build();
+	foreach(lc, graph.links)
+	{
+		FkLink	   *link = lfirst(lc);
+
+		if (link->deltype == FKCONSTR_ACTION_SETNULL ||
+			link->deltype == FKCONSTR_ACTION_SETDEFAULT)
+			links = lappend(links, copy_link(link));
+	}
+	foreach(lc, links)
+		restore_cleared(lfirst(lc), change, NULL, NULL);
+}
+
+/*
+ * ON DELETE SET NULL / SET DEFAULT: give the live child rows that
+ * reference the tombstoned rows NULL or the default in the columns the
+ * foreign key sets, as the owner of the child, and keep in
+ * tombstone.cleared_keys which rows they were (their identity, the values
+ * before and after) under the current change.
+ *
+ * Restoring, give the child rows that the change which tombstoned the
+ * restored rows cleared their values back, where they still hold what the
+ * change set.
+ */
+static void
+clear_link(FkLink *link, PendingChunk *chunk, TupleDesc desc)
+{
+	int			n = link->nkeys;
+	Datum	   *values;
+	Oid		   *types;
+	Oid		   *argtypes;
+	const char *setto = link->deltype == FKCONSTR_ACTION_SETNULL ? "NULL" : "DEFAULT";
+	char	   *child = TombstoneQualifiedName(link->child);
+	StringInfoData sql;
+	ListCell   *lc;
+	int			i;
+	Datum		refs;
+	bool		isnull;
+	Datum		row[4];
+	Oid			rowtypes[4] = {INT8OID, OIDOID, TEXTOID, JSONBOID};
+
+	if (!chunk->tombstoned)
+	{
+		/* by the change that tombstoned the restored rows */
+		AttrNumber	attno = get_attnum(chunk->relid, TOMBSTONE_DELETED_CHANGE);
+
+		foreach(lc, split_by_change(chunk, desc))
+		{
+			PendingChunk *part = lfirst(lc);
+			Datum		id = heap_getattr(linitial(part->tuples), attno, desc,
+										  &isnull);
+
+			restore_cleared(link, DatumGetInt64(id), part, desc);
+		}
+		return;
+	}
+
+	values = palloc(sizeof(Datum) * n);
+	types = palloc(sizeof(Oid) * n);
+	argtypes = palloc(sizeof(Oid) * n);
+	key_arrays(chunk, desc, n, link->parent_cols, values, types, argtypes);
+	initStringInfo(&sql);
+	appendStringInfo(&sql, TOMBSTONE_INTERNAL_QUERY
+					 "WITH u AS (UPDATE %s%s c SET ", only_for(link->child), child);
+	for (i = 0; i < link->nsetcols; i++)
+		appendStringInfo(&sql, "%s%s = %s", i ? ", " : "",
+						 quote_identifier(link->set_cols[i]), setto);
+	appendStringInfoString(&sql, " FROM unnest(");
+	for (i = 0; i < n; i++)
+		appendStringInfo(&sql, "%s%s", i ? ", " : "", array_param(i + 1, types[i]));
+	appendStringInfoString(&sql, ") k(");
+	for (i = 0; i < n; i++)
+		appendStringInfo(&sql, "%sk%d", i ? ", " : "", i + 1);
+	appendStringInfoString(&sql, ") WHERE ");
+	for (i = 0; i < n; i++)
+		appendStringInfo(&sql, "c.%s = k.k%d AND ",
+						 quote_identifier(link->child_cols[i]), i + 1);
+	appendStringInfo(&sql, "c.%s IS NULL RETURNING jsonb_build_object('key', ",
+					 TOMBSTONE_DELETED_AT);
+	append_row_identity(&sql, link, primary_key_columns(link->child));
+	appendStringInfoString(&sql, ", 'old', jsonb_build_object(");
+	for (i = 0; i < n; i++)
+		appendStringInfo(&sql, "%s%s, k.k%d", i ? ", " : "",
+						 quote_literal_cstr(link->child_cols[i]), i + 1);
+	appendStringInfoString(&sql, "), 'new', jsonb_build_object(");
+	for (i = 0; i < link->nsetcols; i++)
+		appendStringInfo(&sql, "%s%s, c.%s", i ? ", " : "",
+						 quote_literal_cstr(link->set_cols[i]),
+						 quote_identifier(link->set_cols[i]));
+	appendStringInfoString(&sql, ")) AS r) SELECT jsonb_agg(r) FROM u");
+	if (TombstoneRunInternal(sql.data, n, argtypes, values, NULL,
+							 TombstoneRelationOwner(link->child)) != 1)
+		elog(ERROR, "clearing the references of \"%s\" returned no row", child);
+	refs = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+						 &isnull);
+	if (isnull)
+		return;					/* no live child row referenced them */
+	row[0] = Int64GetDatum(TombstoneChangeId());
+	row[1] = ObjectIdGetDatum(link->child);
+	row[2] = CStringGetTextDatum(link->conname);
+	row[3] = PointerGetDatum(DatumGetJsonbPCopy(refs));
+	(void) TombstoneRunInternal(TOMBSTONE_INTERNAL_QUERY
+								"INSERT INTO tombstone.cleared_keys"
+								" (change_id, child, conname, refs)"
+								" VALUES ($1, $2::regclass, $3::name, $4)",
+								4, rowtypes, row, NULL,
+								TombstoneRelationOwner(TombstoneCatalogRelid()));
+}
+
+/*
  * ON DELETE RESTRICT / NO ACTION: refuse when live child rows still
  * reference the tombstoned rows.
  */
@@ -1181,20 +1498,7 @@ TombstonePendingProcess(int level)
 	registry = graph.registry;
 	foreach(lc, graph.links)
 	{
-		FkLink	   *link = palloc(sizeof(FkLink));
-		FkLink	   *orig = lfirst(lc);
-		int			i;
-
-		*link = *orig;
-		link->conname = pstrdup(orig->conname);
-		link->child_cols = palloc(sizeof(char *) * orig->nkeys);
-		link->parent_cols = palloc(sizeof(char *) * orig->nkeys);
-		for (i = 0; i < orig->nkeys; i++)
-		{
-			link->child_cols[i] = pstrdup(orig->child_cols[i]);
-			link->parent_cols[i] = pstrdup(orig->parent_cols[i]);
-		}
-		links = lappend(links, link);
+		links = lappend(links, copy_link(lfirst(lc)));
 	}
 
 	/* a portal's ExecutorFinish runs after its snapshot was popped */
@@ -1225,6 +1529,12 @@ TombstonePendingProcess(int level)
 					link->deltype == FKCONSTR_ACTION_CASCADE &&
 					(chunk->tombstoned || cascade_restores))
 					cascade_link(link, chunk, desc);
+				else if (phase == 0 && list_member_oid(selves, link->parent) &&
+						 (link->deltype == FKCONSTR_ACTION_SETNULL ||
+						  link->deltype == FKCONSTR_ACTION_SETDEFAULT) &&
+						 (chunk->tombstoned || cascade_restores) &&
+						 clears_references())
+					clear_link(link, chunk, desc);
 				else if (phase == 1 && chunk->tombstoned &&
 						 list_member_oid(selves, link->parent) &&
 						 (link->deltype == FKCONSTR_ACTION_RESTRICT ||

@@ -25,6 +25,7 @@
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/relscan.h"
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "catalog/namespace.h"
@@ -402,6 +403,45 @@ Oid
 TombstoneLedgerSeqRelid(void)
 {
 	return extension_relid(&ledger_seq_relid, TOMBSTONE_LEDGER_SEQ);
+}
+
+/*
+ * The highest change id in the ledger (committed, or written by this
+ * transaction), 0 when it is empty: the last entry of its primary key.
+ */
+int64
+TombstoneLedgerMaxId(void)
+{
+	Oid			relid = TombstoneLedgerRelid();
+	Relation	rel;
+	Relation	idx;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
+	Snapshot	snapshot;
+	int64		max_id = 0;
+
+	if (!OidIsValid(relid))
+		return 0;
+	rel = table_open(relid, AccessShareLock);
+	idx = index_open(RelationGetPrimaryKeyIndex(rel), AccessShareLock);
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	slot = table_slot_create(rel, NULL);
+	scan = index_beginscan(rel, idx, snapshot, 0, 0);
+	index_rescan(scan, NULL, 0, NULL, 0);
+	if (index_getnext_slot(scan, BackwardScanDirection, slot))
+	{
+		bool		isnull;
+		Datum		d = slot_getattr(slot, 1, &isnull);
+
+		if (!isnull)
+			max_id = DatumGetInt64(d);
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	UnregisterSnapshot(snapshot);
+	index_close(idx, AccessShareLock);
+	table_close(rel, AccessShareLock);
+	return max_id;
 }
 
 /*

@@ -40,6 +40,7 @@
 #include "catalog/namespace.h"
 #include "catalog/objectaccess.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_constraint.h"
 #include "catalog/pg_event_trigger.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_inherits.h"
@@ -47,11 +48,13 @@
 #include "commands/trigger.h"
 #include "commands/extension.h"
 #include "commands/user.h"
+#include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "tcop/utility.h"
 #include "utils/acl.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
@@ -59,6 +62,29 @@
 
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 static object_access_hook_type prev_object_access_hook = NULL;
+
+/*
+ * Relations whose DROP (of the table or of a guard trigger) the guard
+ * refused in this session, and whether DROP EXTENSION was refused: a
+ * restore over an existing database (pg_restore --clean) then loads their
+ * rows again with COPY, which would add them to the rows the refusal kept.
+ * Kept in TopMemoryContext for the session.
+ */
+static List *refused_drops = NIL;
+static bool refused_extension_drop = false;
+
+static void
+remember_refused_drop(Oid relid)
+{
+	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+	refused_drops = list_append_unique_oid(refused_drops, relid);
+	MemoryContextSwitchTo(old);
+}
+
+/* ALTER TABLE and COPY FROM statements running in this backend */
+static int	altering_table = 0;
+static int	copying_from = 0;
 
 static bool
 is_tombstone_trigger_name(const char *name)
@@ -89,6 +115,7 @@ refuse_drop_table(Oid relid)
 	if (TombstoneGuardDdlAllowed(relid))
 		return;
 
+	remember_refused_drop(relid);
 	ereport(ERROR,
 			(errcode(ERRCODE_TOMBSTONE_DROP_TABLE),
 			 errmsg("cannot drop protected table \"%s\"", relname),
@@ -109,6 +136,7 @@ refuse_drop_history(Oid histrelid)
 
 	if (!OidIsValid(base) || TombstoneGuardDdlAllowed(base))
 		return;
+	remember_refused_drop(histrelid);
 	ereport(ERROR,
 			(errcode(ERRCODE_TOMBSTONE_DROP_TABLE),
 			 errmsg("cannot drop history table \"%s\"", get_rel_name(histrelid)),
@@ -192,6 +220,25 @@ protected_in_tree(Oid relid)
 	return InvalidOid;
 }
 
+/*
+ * Would TRUNCATE of protected relation relid destroy nothing?  Only when
+ * the caller may truncate it and it holds no tuple at all; the relation is
+ * then locked as TRUNCATE will lock it, so that it stays empty.
+ */
+static bool
+truncate_loses_nothing(Oid relid)
+{
+	Relation	rel;
+	bool		empty;
+
+	if (pg_class_aclcheck(relid, GetUserId(), ACL_TRUNCATE) != ACLCHECK_OK)
+		return false;
+	rel = table_open(relid, AccessExclusiveLock);
+	empty = TombstoneRelationIsEmpty(rel);
+	table_close(rel, NoLock);
+	return empty;
+}
+
 static void
 check_truncate(TruncateStmt *stmt)
 {
@@ -199,16 +246,11 @@ check_truncate(TruncateStmt *stmt)
 
 	foreach(lc, stmt->relations)
 	{
-		Oid			relid = RangeVarGetRelid(lfirst_node(RangeVar, lc),
-											 NoLock, true);
+		RangeVar   *rv = lfirst_node(RangeVar, lc);
+		Oid			relid = RangeVarGetRelid(rv, NoLock, true);
+		List	   *rels;
+		ListCell   *lc2;
 
-		if (!OidIsValid(relid))
-			continue;
-		/* without ONLY, TRUNCATE reaches the partitions and children too */
-		if (lfirst_node(RangeVar, lc)->inh)
-			relid = protected_in_tree(relid);
-		else if (TombstoneRelLookup(relid) == NULL)
-			relid = InvalidOid;
 		if (!OidIsValid(relid))
 			continue;
 		if (relid == TombstoneLedgerRelid())
@@ -218,23 +260,158 @@ check_truncate(TruncateStmt *stmt)
 					 errdetail("Only pg_tombstone appends to the ledger, which records every change to protected tables."),
 					 errhint("Undo a change with tombstone.undelete_change(), which records the undo as a change of its own.")));
 
-		if (!TombstoneGuardDdlAllowed(relid))
-			TombstoneRefuseTruncate(get_rel_name(relid));
+		/* without ONLY, TRUNCATE reaches the partitions and children too */
+		rels = rv->inh ? find_all_inheritors(relid, NoLock, NULL) :
+			list_make1_oid(relid);
+		foreach(lc2, rels)
+		{
+			Oid			target = lfirst_oid(lc2);
+
+			if (TombstoneRelLookup(target) == NULL ||
+				TombstoneGuardDdlAllowed(target) ||
+				truncate_loses_nothing(target))
+				continue;
+			/* named as the command names it, when that is protected */
+			TombstoneRefuseTruncate(get_rel_name(TombstoneRelLookup(relid) != NULL ?
+												 relid : target));
+		}
 	}
 }
 
+/* Is conname the primary key constraint of relid? */
+static bool
+is_primary_key(Oid relid, const char *conname)
+{
+	Oid			conoid = get_relation_constraint_oid(relid, conname, true);
+	HeapTuple	tup;
+	bool		result = false;
+
+	if (!OidIsValid(conoid))
+		return false;
+	tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(conoid));
+	if (HeapTupleIsValid(tup))
+	{
+		result = ((Form_pg_constraint) GETSTRUCT(tup))->contype == CONSTRAINT_PRIMARY;
+		ReleaseSysCache(tup);
+	}
+	return result;
+}
+
+/*
+ * COPY FROM into a table that a restore over an existing database would
+ * fill a second time: one whose DROP (or the DROP of whose guard trigger)
+ * this session was refused, a table of the extension's once DROP EXTENSION
+ * was refused, and a history table that already holds old versions (only
+ * pg_tombstone writes history; a restore fills an empty one).
+ */
 static void
+check_copy_from(CopyStmt *stmt)
+{
+	Oid			relid;
+	Oid			histnsp;
+
+	if (stmt->relation == NULL)
+		return;
+	relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+	if (!OidIsValid(relid))
+		return;
+	if (list_member_oid(refused_drops, relid) ||
+		(refused_extension_drop &&
+		 get_rel_namespace(relid) == get_namespace_oid(TOMBSTONE_SCHEMA, true)))
+		ereport(ERROR,
+				(errcode(ERRCODE_TOMBSTONE_RELOAD),
+				 errmsg("cannot load rows into table \"%s\", which this session could not drop",
+						get_rel_name(relid)),
+				 errdetail("Table \"%s\" kept its rows when its drop was refused; loading a dump's rows now would store them a second time.",
+						   get_rel_name(relid)),
+				 errhint("Restore into a new database, or run pg_restore --clean with --single-transaction, which is refused before anything changes.")));
+	histnsp = get_namespace_oid(TOMBSTONE_HISTORY_SCHEMA, true);
+	if (OidIsValid(histnsp) && get_rel_namespace(relid) == histnsp)
+	{
+		Relation	rel = table_open(relid, ShareLock);
+		bool		empty = TombstoneRelationIsEmpty(rel);
+
+		table_close(rel, NoLock);
+		if (!empty)
+			ereport(ERROR,
+					(errcode(ERRCODE_TOMBSTONE_HISTORY_WRITE),
+					 errmsg("cannot load rows into history table \"%s\", which holds old versions",
+							get_rel_name(relid)),
+					 errdetail("Only pg_tombstone writes history; COPY FROM may fill an empty history table, as a restore does."),
+					 errhint("Restore into a new database.")));
+	}
+}
+
+/*
+ * After ALTER TABLE ... ENABLE or DISABLE TRIGGER ALL or USER of relid (and,
+ * recursing, its partitions and children): the triggers whose function is
+ * pg_tombstone's fire ALWAYS again.  Those commands change every trigger of
+ * a table; pg_dump --disable-triggers wraps each table's data in them, and
+ * ENABLE TRIGGER ALL would leave the guard firing on origin only (off under
+ * session_replication_role = replica).  Whether or not the table is listed
+ * in tombstone.tables yet: a data-only restore loads the user's tables
+ * before the extension's catalog.
+ */
+static void
+keep_guard_triggers_always(Oid relid)
+{
+	Oid			nspid = get_namespace_oid(TOMBSTONE_SCHEMA, true);
+	ListCell   *lc;
+
+	if (!OidIsValid(nspid))
+		return;
+	CommandCounterIncrement();
+	foreach(lc, find_all_inheritors(relid, NoLock, NULL))
+	{
+		Relation	rel = table_open(lfirst_oid(lc), ShareRowExclusiveLock);
+		Relation	tgrel = table_open(TriggerRelationId, AccessShareLock);
+		SysScanDesc scan;
+		ScanKeyData key;
+		HeapTuple	tup;
+		List	   *names = NIL;
+		ListCell   *lc2;
+
+		ScanKeyInit(&key, Anum_pg_trigger_tgrelid, BTEqualStrategyNumber,
+					F_OIDEQ, ObjectIdGetDatum(RelationGetRelid(rel)));
+		scan = systable_beginscan(tgrel, TriggerRelidNameIndexId, true, NULL,
+								  1, &key);
+		while (HeapTupleIsValid(tup = systable_getnext(scan)))
+		{
+			Form_pg_trigger form = (Form_pg_trigger) GETSTRUCT(tup);
+
+			if (form->tgenabled != TRIGGER_FIRES_ALWAYS &&
+				get_func_namespace(form->tgfoid) == nspid)
+				names = lappend(names, pstrdup(NameStr(form->tgname)));
+		}
+		systable_endscan(scan);
+		table_close(tgrel, AccessShareLock);
+		foreach(lc2, names)
+			EnableDisableTrigger(rel, lfirst(lc2), TRIGGER_FIRES_ALWAYS, false,
+								 ShareRowExclusiveLock);
+		table_close(rel, NoLock);
+		/* a partitioned table's call reached its partitions' clones */
+		CommandCounterIncrement();
+	}
+}
+
+/*
+ * Refuse what the ALTER TABLE would do to protection; true when it
+ * enables or disables every trigger of the table (ALL or USER), after which
+ * keep_guard_triggers_always() must run.
+ */
+static bool
 check_alter_table(AlterTableStmt *stmt)
 {
 	Oid			relid;
 	const TombstoneRel *trel;
 	ListCell   *lc;
+	bool		all_triggers = false;
 
 	if (stmt->objtype != OBJECT_TABLE)
-		return;
+		return false;
 	relid = RangeVarGetRelid(stmt->relation, NoLock, true);
 	if (!OidIsValid(relid))
-		return;
+		return false;
 	trel = TombstoneRelLookup(relid);
 
 	foreach(lc, stmt->cmds)
@@ -260,12 +437,8 @@ check_alter_table(AlterTableStmt *stmt)
 			case AT_DisableTrigUser:
 			case AT_EnableTrigAll:
 			case AT_EnableTrigUser:
-				target = protected_in_tree(relid);
-				if (OidIsValid(target))
-					refuse_trigger_change(target, "tombstone_guard_delete",
-										  (cmd->subtype == AT_DisableTrigAll ||
-										   cmd->subtype == AT_DisableTrigUser) ?
-										  "disable" : "change the firing of");
+				/* they reach pg_tombstone's triggers, which are set back */
+				all_triggers = true;
 				break;
 			case AT_DetachPartition:
 			case AT_DetachPartitionFinalize:
@@ -317,6 +490,16 @@ check_alter_table(AlterTableStmt *stmt)
 				if (trel != NULL && is_protected_column(trel, cmd->name))
 					refuse_drop_column(relid, cmd->name);
 				break;
+			case AT_DropConstraint:
+				if (trel != NULL && is_primary_key(relid, cmd->name) &&
+					!TombstoneGuardDdlAllowed(relid))
+					ereport(ERROR,
+							(errcode(ERRCODE_TOMBSTONE_DROP_PRIMARY_KEY),
+							 errmsg("cannot drop the primary key \"%s\" of protected table \"%s\"",
+									cmd->name, get_rel_name(relid)),
+							 errdetail("Tombstones keep their keys: rewind_tenant() matches rows by the primary key, and without it rows loaded again (as by pg_restore --clean over an existing database) would be stored twice."),
+							 errhint(TOMBSTONE_DDL_HINT)));
+				break;
 			case AT_AlterColumnType:
 				if (trel != NULL &&
 					(strcmp(cmd->name, TOMBSTONE_DELETED_AT) == 0 ||
@@ -335,6 +518,7 @@ check_alter_table(AlterTableStmt *stmt)
 				break;
 		}
 	}
+	return all_triggers;
 }
 
 static void
@@ -384,6 +568,7 @@ check_rename(RenameStmt *stmt)
 static void
 refuse_drop_extension(void)
 {
+	refused_extension_drop = true;
 	ereport(ERROR,
 			(errcode(ERRCODE_TOMBSTONE_DROP_EXTENSION),
 			 errmsg("cannot drop extension \"pg_tombstone\" while tables are protected"),
@@ -531,6 +716,9 @@ tombstone_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 						 DestReceiver *dest, QueryCompletion *qc)
 {
 	Node	   *parsetree = pstmt->utilityStmt;
+	volatile bool all_triggers = false;
+	bool		copy_from = IsA(parsetree, CopyStmt) &&
+		((CopyStmt *) parsetree)->is_from;
 
 	if (OidIsValid(TombstoneCatalogRelid()))
 	{
@@ -539,8 +727,12 @@ tombstone_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 			case T_TruncateStmt:
 				check_truncate((TruncateStmt *) parsetree);
 				break;
+			case T_CopyStmt:
+				if (copy_from)
+					check_copy_from((CopyStmt *) parsetree);
+				break;
 			case T_AlterTableStmt:
-				check_alter_table((AlterTableStmt *) parsetree);
+				all_triggers = check_alter_table((AlterTableStmt *) parsetree);
 				break;
 			case T_RenameStmt:
 				check_rename((RenameStmt *) parsetree);
@@ -562,12 +754,56 @@ tombstone_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		}
 	}
 
-	if (prev_ProcessUtility)
-		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
-							queryEnv, dest, qc);
-	else
-		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+	if (IsA(parsetree, AlterTableStmt))
+		altering_table++;
+	if (copy_from)
+		copying_from++;
+	PG_TRY();
+	{
+		if (prev_ProcessUtility)
+			prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
 								params, queryEnv, dest, qc);
+		else
+			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+									params, queryEnv, dest, qc);
+		if (all_triggers)
+		{
+			Oid			relid = RangeVarGetRelid(((AlterTableStmt *) parsetree)->relation,
+												 NoLock, true);
+
+			if (OidIsValid(relid))
+				keep_guard_triggers_always(relid);
+		}
+	}
+	PG_FINALLY();
+	{
+		if (IsA(parsetree, AlterTableStmt))
+			altering_table--;
+		if (copy_from)
+			copying_from--;
+	}
+	PG_END_TRY();
+}
+
+/*
+ * Is an ALTER TABLE running in this backend?  The queries with which it
+ * validates a foreign key (see planner.c) must see every row.
+ */
+bool
+TombstoneInAlterTable(void)
+{
+	return altering_table > 0;
+}
+
+/*
+ * Is a COPY FROM running in this backend?  It is how a dump's rows come
+ * back, tombstones that reference tombstones included, so its
+ * foreign-key checks accept a tombstoned parent (see _ri_tolerant()).
+ */
+bool
+TombstoneInCopyFrom(void)
+{
+	return copying_from > 0;
 }
 
 /*
@@ -623,10 +859,13 @@ check_object_drop(Oid classId, Oid objectId, int subId)
 		Oid			relid;
 		NameData	name;
 
-		if (trigger_identity(objectId, &relid, &name) &&
-			is_tombstone_trigger_name(NameStr(name)) &&
-			TombstoneRelLookup(relid) != NULL &&
+		if (!trigger_identity(objectId, &relid, &name) ||
+			!is_tombstone_trigger_name(NameStr(name)))
+			return;
+		if (TombstoneRelLookup(relid) != NULL &&
 			!TombstoneGuardDdlAllowed(relid))
+		{
+			remember_refused_drop(relid);
 			ereport(ERROR,
 					(errcode(ERRCODE_TOMBSTONE_DROP_TRIGGER),
 					 errmsg("cannot drop trigger \"%s\" of protected table \"%s\"",
@@ -634,6 +873,23 @@ check_object_drop(Oid classId, Oid objectId, int subId)
 					 errdetail("Trigger \"%s\" keeps rows of table \"%s\" from being deleted physically.",
 							   NameStr(name), get_rel_name(relid)),
 					 errhint(TOMBSTONE_DDL_HINT)));
+		}
+		/* the guard triggers of a history table, until its table goes */
+		if (get_rel_namespace(relid) == get_namespace_oid(TOMBSTONE_HISTORY_SCHEMA, true))
+		{
+			Oid			base = TombstoneHistoryBase(relid);
+
+			if (!OidIsValid(base) || TombstoneGuardDdlAllowed(base))
+				return;
+			remember_refused_drop(relid);
+			ereport(ERROR,
+					(errcode(ERRCODE_TOMBSTONE_DROP_TRIGGER),
+					 errmsg("cannot drop trigger \"%s\" of history table \"%s\"",
+							NameStr(name), get_rel_name(relid)),
+					 errdetail("Trigger \"%s\" keeps the old versions of the rows of table %s from being changed or removed.",
+							   NameStr(name), TombstoneQualifiedName(base)),
+					 errhint(TOMBSTONE_DDL_HINT)));
+		}
 	}
 	else if (classId == ExtensionRelationId)
 	{

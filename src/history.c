@@ -1020,7 +1020,8 @@ tombstone_create_history(PG_FUNCTION_ARGS)
  * tombstone._history_guard(): BEFORE UPDATE OR DELETE FOR EACH ROW and
  * BEFORE TRUNCATE on every history table.  History is written only by the
  * extension and removed only by an authorised purge (or, for TRUNCATE, with
- * a "ddl" token naming the protected table).
+ * a "ddl" token naming the protected table; emptying an empty one loses
+ * nothing).
  */
 Datum
 tombstone_history_guard(PG_FUNCTION_ARGS)
@@ -1048,8 +1049,9 @@ tombstone_history_guard(PG_FUNCTION_ARGS)
 			PointerGetDatum(trigdata->tg_trigtuple) : PointerGetDatum(NULL);
 
 	base = TombstoneHistoryBase(RelationGetRelid(rel));
-	if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event) && OidIsValid(base) &&
-		TombstoneGuardDdlAllowed(base))
+	if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event) &&
+		((OidIsValid(base) && TombstoneGuardDdlAllowed(base)) ||
+		 TombstoneRelationIsEmpty(rel)))
 		return PointerGetDatum(NULL);
 	basename = OidIsValid(base) ? TombstoneQualifiedName(base) : pstrdup("?");
 

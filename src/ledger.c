@@ -976,15 +976,20 @@ tombstone_stamp(PG_FUNCTION_ARGS)
  * that caused the check tombstoned or restored rows, a tombstoned
  * referenced row counts as present: it still is, physically.  Restores are
  * checked by cascade.c instead, against live rows, for every foreign key
- * whose children may not outlive their parent.
+ * whose children may not outlive their parent.  While ALTER TABLE
+ * validates a constraint row by row (when it cannot run its one query, see
+ * is_fk_validation() in planner.c), and while COPY FROM loads rows (a
+ * restore brings tombstones back that reference tombstones), a tombstoned
+ * parent counts as present too: the rows are checked as stored.
  */
 Datum
 tombstone_ri_tolerant(PG_FUNCTION_ARGS)
 {
 	int			d = exec_depth - 1;
 
-	PG_RETURN_BOOL(d >= 1 && d < nlevels &&
-				   (levels[d].tombstoned > 0 || levels[d].restored > 0));
+	PG_RETURN_BOOL((d >= 1 && d < nlevels &&
+					(levels[d].tombstoned > 0 || levels[d].restored > 0)) ||
+				   TombstoneInAlterTable() || TombstoneInCopyFrom());
 }
 
 /*-------------------------------------------------------------------------

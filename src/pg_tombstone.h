@@ -53,6 +53,10 @@
 #define ERRCODE_TOMBSTONE_CHANGE_COLUMN		MAKE_SQLSTATE('T','B','0','1','2')
 #define ERRCODE_TOMBSTONE_LEDGER			MAKE_SQLSTATE('T','B','0','1','3')
 
+/* TB06x: restoring over an existing protected database (ddl_guard.c) */
+#define ERRCODE_TOMBSTONE_DROP_PRIMARY_KEY	MAKE_SQLSTATE('T','B','0','6','0')
+#define ERRCODE_TOMBSTONE_RELOAD			MAKE_SQLSTATE('T','B','0','6','1')
+
 /* TB02x: a change token was refused by tombstone.authorize() (token.c) */
 #define ERRCODE_TOMBSTONE_TOKEN_MALFORMED	MAKE_SQLSTATE('T','B','0','2','0')
 #define ERRCODE_TOMBSTONE_TOKEN_ALGORITHM	MAKE_SQLSTATE('T','B','0','2','1')
@@ -92,6 +96,7 @@
 #define TOMBSTONE_LEDGER			"changes"
 #define TOMBSTONE_LEDGER_SEQ		"changes_id_seq"
 #define TOMBSTONE_REGISTRY			"tenant_registry"
+#define TOMBSTONE_CLEARED_KEYS		"cleared_keys"
 #define TOMBSTONE_VALID_FROM		"valid_from"
 
 /*
@@ -152,6 +157,7 @@ extern Oid	TombstoneFindProtected(bool (*match) (Oid relid, void *arg),
 extern List *TombstoneProtectedRoots(void);
 extern Oid	TombstoneLedgerRelid(void);
 extern Oid	TombstoneLedgerSeqRelid(void);
+extern int64 TombstoneLedgerMaxId(void);
 extern Oid	TombstoneRelationOwner(Oid relid);
 extern char *TombstoneQualifiedName(Oid relid);
 extern char **TombstoneColumnNames(Oid relid, Datum keys, int *nkeys);
@@ -196,6 +202,7 @@ extern void TombstonePendingProcess(int level);
 extern void TombstonePendingDiscard(int above_level);
 extern void TombstonePendingReset(void);
 extern void TombstoneCascadeRestores(bool on);
+extern void TombstoneRestoreClearedKeys(int64 change);
 extern bool TombstoneTryInput(Oid typid, const char *str, Datum *result);
 extern List *TombstoneRootsInOrder(bool parents_first);
 extern Oid	TombstoneRegistry(char **id_column);
@@ -219,6 +226,8 @@ extern void TombstonePlannerInit(void);
 
 /* ddl_guard.c */
 extern void TombstoneDdlGuardInit(void);
+extern bool TombstoneInAlterTable(void);
+extern bool TombstoneInCopyFrom(void);
 
 /* guard.c */
 extern void TombstoneGuardInit(void);
@@ -257,6 +266,7 @@ extern bool TombstoneReplicaApplying(void);
 extern void TombstoneRequirePreloaded(const char *relname);
 extern void TombstoneRefuseNotPreloaded(const char *detail) pg_attribute_noreturn();
 extern void TombstoneRefuseTruncate(const char *relname) pg_attribute_noreturn();
+extern bool TombstoneRelationIsEmpty(Relation rel);
 
 /*
  * Hint shared by the refusals that a change token of operation "ddl"

@@ -457,6 +457,40 @@ is_fk_check(Query *query)
 }
 
 /*
+ * Is this the query with which ALTER TABLE validates a foreign key over
+ * the existing rows, "SELECT fk.cols FROM [ONLY] child fk LEFT OUTER JOIN
+ * [ONLY] parent pk ON ..." (RI_Initial_Check), or checks that a partition
+ * it detaches or drops is not referenced, "... FROM child fk JOIN
+ * partition pk ON ..." (RI_PartitionRemove_Check)?  Such a check is about
+ * the rows as they are stored: a tombstone still holds its key and still
+ * references its parent.  Hidden, a tombstoned parent makes the
+ * constraint fail that every restore of a dump re-creates.  Recognised by
+ * its shape, only while an ALTER TABLE runs.
+ */
+static bool
+is_fk_validation(Query *query)
+{
+	JoinExpr   *join;
+	RangeTblEntry *fk;
+	RangeTblEntry *pk;
+
+	if (query->commandType != CMD_SELECT || query->jointree == NULL ||
+		list_length(query->jointree->fromlist) != 1 ||
+		!TombstoneInAlterTable())
+		return false;
+	join = linitial(query->jointree->fromlist);
+	if (!IsA(join, JoinExpr) ||
+		(join->jointype != JOIN_LEFT && join->jointype != JOIN_INNER) ||
+		!IsA(join->larg, RangeTblRef) || !IsA(join->rarg, RangeTblRef))
+		return false;
+	fk = rt_fetch(((RangeTblRef *) join->larg)->rtindex, query->rtable);
+	pk = rt_fetch(((RangeTblRef *) join->rarg)->rtindex, query->rtable);
+	return fk->rtekind == RTE_RELATION && pk->rtekind == RTE_RELATION &&
+		fk->alias != NULL && strcmp(fk->alias->aliasname, "fk") == 0 &&
+		pk->alias != NULL && strcmp(pk->alias->aliasname, "pk") == 0;
+}
+
+/*
  * The visibility qual of a foreign-key check: "deleted_at IS NULL OR
  * tombstone._ri_tolerant()".  The function lets a row being tombstoned
  * pass the check PostgreSQL makes on it when the row it references was
@@ -600,6 +634,53 @@ is_copy(Query *parse)
 							 get_rel_namespace(rte->relid)) == ext;
 }
 
+/*
+ * "SELECT setval('tombstone.changes_id_seq', n[, called])" that would move
+ * the ledger's id sequence back below an id the ledger holds: the next
+ * changes would get ids of changes already recorded.  pg_restore sends one
+ * for every dumped sequence (the extension's too, through
+ * pg_extension_config_dump); over an existing database it would rewind the
+ * ledger.  Only the form a restore sends, with constants, is recognised.
+ */
+static void
+check_ledger_setval(Query *parse)
+{
+	ListCell   *lc;
+
+	if (parse->commandType != CMD_SELECT || parse->rtable != NIL ||
+		parse->utilityStmt != NULL)
+		return;
+	foreach(lc, parse->targetList)
+	{
+		FuncExpr   *call = (FuncExpr *) lfirst_node(TargetEntry, lc)->expr;
+		Const	   *seq;
+		Const	   *value;
+		int64		max_id;
+
+		if (!IsA(call, FuncExpr) ||
+			(call->funcid != F_SETVAL_REGCLASS_INT8 &&
+			 call->funcid != F_SETVAL_REGCLASS_INT8_BOOL))
+			continue;
+		seq = (Const *) eval_const_expressions(NULL, linitial(call->args));
+		value = (Const *) eval_const_expressions(NULL, lsecond(call->args));
+		if (!IsA(seq, Const) || seq->constisnull || !IsA(value, Const) ||
+			value->constisnull ||
+			DatumGetObjectId(seq->constvalue) != TombstoneLedgerSeqRelid())
+			continue;
+		max_id = TombstoneLedgerMaxId();
+		if (DatumGetInt64(value->constvalue) >= max_id)
+			continue;
+		ereport(ERROR,
+				(errcode(ERRCODE_TOMBSTONE_LEDGER),
+				 errmsg("cannot set sequence \"%s\" back to " INT64_FORMAT,
+						get_rel_name(DatumGetObjectId(seq->constvalue)),
+						DatumGetInt64(value->constvalue)),
+				 errdetail("The ledger holds changes up to id " INT64_FORMAT "; the next changes would get ids already recorded.",
+						   max_id),
+				 errhint("Restore into a new database; the ledger's sequence only moves forward.")));
+	}
+}
+
 static PlannedStmt *
 tombstone_planner(Query *parse, const char *query_string, int cursorOptions,
 				  ParamListInfo boundParams)
@@ -615,10 +696,14 @@ tombstone_planner(Query *parse, const char *query_string, int cursorOptions,
 		strncmp(query_string, TOMBSTONE_INTERNAL_QUERY,
 				strlen(TOMBSTONE_INTERNAL_QUERY)) == 0 &&
 		TombstoneRunningInternal();
+	/* a constraint validation reads the rows as stored, like ours */
+	if (!internal && OidIsValid(TombstoneCatalogRelid()))
+		internal = is_fk_validation(parse);
 
 	if (OidIsValid(TombstoneCatalogRelid()))
 	{
 		copy = is_copy(parse);
+		check_ledger_setval(parse);
 		/* purge.c's own DELETEs stay physical (its trigger re-checks each row) */
 		if ((parse->commandType == CMD_DELETE ||
 			 parse->commandType == CMD_MERGE ||

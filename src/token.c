@@ -105,6 +105,7 @@
 #include "token.h"
 
 #define TOKEN_KEYS_TABLE		"keys"
+#define TOKEN_SECRETS_TABLE		"key_secrets"
 #define TOKEN_USES_TABLE		"token_uses"
 
 /* Column numbers of tombstone.keys and tombstone.token_uses (extension script) */
@@ -1168,6 +1169,48 @@ lock_key_row(Relation rel, ItemPointer tid, TupleTableSlot *slot,
 }
 
 /*
+ * The HS256 secret of key "kid" from tombstone.key_secrets, read as the
+ * catalog's owner (the caller switched to it) through its primary key with
+ * snapshot; NULL when it has none.  HS256 secrets live there, out of
+ * tombstone.keys, so that no dump carries them: a database restored from a
+ * dump has its keys without their secrets until add_key() gives them again.
+ */
+static bytea *
+fetch_secret(const char *kid, Snapshot snapshot)
+{
+	Oid			nspid = get_namespace_oid(TOMBSTONE_SCHEMA, false);
+	Oid			relid = get_relname_relid(TOKEN_SECRETS_TABLE, nspid);
+	Relation	rel;
+	Relation	idx;
+	ScanKeyData skey;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
+	bytea	   *secret = NULL;
+
+	if (!OidIsValid(relid))
+		return NULL;
+	rel = table_open(relid, AccessShareLock);
+	idx = index_open(RelationGetPrimaryKeyIndex(rel), AccessShareLock);
+	slot = table_slot_create(rel, NULL);
+	text_scan_key(&skey, idx, kid);
+	scan = index_beginscan(rel, idx, snapshot, 1, 0);
+	index_rescan(scan, &skey, 1, NULL, 0);
+	if (index_getnext_slot(scan, ForwardScanDirection, slot))
+	{
+		bool		isnull;
+		Datum		d = slot_getattr(slot, 2, &isnull);
+
+		if (!isnull)
+			secret = DatumGetByteaPCopy(d);
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(idx, AccessShareLock);
+	table_close(rel, AccessShareLock);
+	return secret;
+}
+
+/*
  * Read key "kid" as the catalog's owner, into the caller's memory context.
  * The key row is locked FOR KEY SHARE until the transaction ends, so that
  * removing the key waits for this transaction (for sign() that is harmless).
@@ -1228,7 +1271,9 @@ fetch_key(const char *kid, TokenKey *key, const char *fname)
 		d = slot_getattr(slot, Anum_keys_alg, &isnull);
 		key->alg = TextDatumGetCString(d);
 		d = slot_getattr(slot, Anum_keys_key, &isnull);
-		key->key = DatumGetByteaPCopy(d);
+		key->key = isnull ? NULL : DatumGetByteaPCopy(d);
+		if (key->key == NULL && strcmp(key->alg, "HS256") == 0)
+			key->key = fetch_secret(kid, snapshot);
 		d = slot_getattr(slot, Anum_keys_ops, &isnull);
 		key->all_ops = isnull;
 		key->ops = NIL;
@@ -1251,6 +1296,14 @@ fetch_key(const char *kid, TokenKey *key, const char *fname)
 	table_close(rel, NoLock);
 	PopActiveSnapshot();
 	SetUserIdAndSecContext(save_userid, save_sec_context);
+	if (found && key->key == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_TOMBSTONE_TOKEN_KEY),
+				 errmsg("key \"%s\" has no secret in this database", kid),
+				 errdetail("HS256 secrets are not part of a dump: key \"%s\" was restored without its secret.",
+						   kid),
+				 errhint("Give the secret again with tombstone.add_key('%s', 'HS256', <secret>).",
+						 kid)));
 	return found;
 }
 
@@ -2111,6 +2164,7 @@ tombstone_add_key(PG_FUNCTION_ARGS)
 	Oid			save_userid;
 	int			save_sec_context;
 	const char *p;
+	bool		secrets;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		ereport(ERROR,
@@ -2198,10 +2252,39 @@ tombstone_add_key(PG_FUNCTION_ARGS)
 	values[2] = PointerGetDatum(key);
 	values[4] = DirectFunctionCall1(namein,
 									CStringGetDatum(GetUserNameFromId(GetUserId(), false)));
+	/* an HS256 secret is kept apart, where no dump reads it */
+	secrets = OidIsValid(get_relname_relid(TOKEN_SECRETS_TABLE,
+										   get_namespace_oid(TOMBSTONE_SCHEMA, false)));
+	if (secrets && strcmp(alg, "HS256") == 0)
+		nulls[2] = 'n';
 
 	become_catalog_owner(&save_userid, &save_sec_context);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	if (nulls[2] == 'n')
+	{
+		Oid			argtypes[2] = {TEXTOID, BYTEAOID};
+		Datum		args[2] = {values[0], PointerGetDatum(key)};
+
+		/*
+		 * Restored from a dump, the key is there without its secret: the
+		 * secret may be given again.
+		 */
+		if (SPI_execute_with_args(TOMBSTONE_INTERNAL_QUERY
+								  "INSERT INTO tombstone.key_secrets (key_id, secret) "
+								  "SELECT k.key_id, $2 FROM tombstone.keys k "
+								  "WHERE k.key_id OPERATOR(pg_catalog.=) $1 "
+								  "AND k.alg OPERATOR(pg_catalog.=) 'HS256' AND k.key IS NULL "
+								  "ON CONFLICT (key_id) DO NOTHING",
+								  2, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not insert into tombstone.key_secrets");
+		if (SPI_processed == 1)
+		{
+			SPI_finish();
+			SetUserIdAndSecContext(save_userid, save_sec_context);
+			PG_RETURN_VOID();
+		}
+	}
 	if (add_key_plan == NULL)
 	{
 		Oid			argtypes[5] = {TEXTOID, TEXTOID, BYTEAOID, TEXTARRAYOID, NAMEOID};
@@ -2219,6 +2302,16 @@ tombstone_add_key(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
 				 errmsg("key \"%s\" already exists", kid),
 				 errhint("Remove it first with tombstone.remove_key(), or choose another key id.")));
+	if (nulls[2] == 'n')
+	{
+		Oid			argtypes[2] = {TEXTOID, BYTEAOID};
+		Datum		args[2] = {values[0], PointerGetDatum(key)};
+
+		if (SPI_execute_with_args(TOMBSTONE_INTERNAL_QUERY
+								  "INSERT INTO tombstone.key_secrets (key_id, secret) VALUES ($1, $2)",
+								  2, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not insert into tombstone.key_secrets");
+	}
 	SPI_finish();
 	SetUserIdAndSecContext(save_userid, save_sec_context);
 	PG_RETURN_VOID();

@@ -28,15 +28,19 @@
 #include "postgres.h"
 
 #include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/partition.h"
 #include "catalog/pg_inherits.h"
 #include "commands/trigger.h"
+#include "executor/tuptable.h"
+#include "storage/bufmgr.h"
 #include "fmgr.h"
 #include "replication/logicalworker.h"
 #include "storage/itemptr.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 
 #include "pg_tombstone.h"
 
@@ -243,8 +247,34 @@ tombstone_before_update(PG_FUNCTION_ARGS)
 }
 
 /*
+ * Does rel hold no tuple at all: none live, none dead, none that another
+ * transaction has yet to commit?  Then a TRUNCATE of it destroys nothing,
+ * as the one pg_restore -j sends before it loads a table it has just
+ * created.  The caller holds the lock TRUNCATE takes, so no row can arrive
+ * before the truncation.  A partitioned table has no rows of its own.
+ */
+bool
+TombstoneRelationIsEmpty(Relation rel)
+{
+	TableScanDesc scan;
+	TupleTableSlot *slot;
+	bool		empty;
+
+	if (rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE ||
+		RelationGetNumberOfBlocks(rel) == 0)
+		return true;
+	slot = table_slot_create(rel, NULL);
+	scan = table_beginscan(rel, SnapshotAny, 0, NULL);
+	empty = !table_scan_getnextslot(scan, ForwardScanDirection, slot);
+	table_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	return empty;
+}
+
+/*
  * BEFORE TRUNCATE FOR EACH STATEMENT on every protected table, partitions
- * included (statement triggers are not inherited).
+ * included (statement triggers are not inherited).  A TRUNCATE of an empty
+ * table loses nothing and is let through.
  */
 Datum
 tombstone_guard_truncate(PG_FUNCTION_ARGS)
@@ -252,7 +282,8 @@ tombstone_guard_truncate(PG_FUNCTION_ARGS)
 	TriggerData *trigdata = trigger_data(fcinfo, "tombstone_guard_truncate");
 
 	if (TombstoneReplicaApplying() ||
-		TombstoneGuardDdlAllowed(RelationGetRelid(trigdata->tg_relation)))
+		TombstoneGuardDdlAllowed(RelationGetRelid(trigdata->tg_relation)) ||
+		TombstoneRelationIsEmpty(trigdata->tg_relation))
 		return PointerGetDatum(NULL);
 	TombstoneRefuseTruncate(RelationGetRelationName(trigdata->tg_relation));
 	PG_RETURN_NULL();			/* keep compiler quiet */

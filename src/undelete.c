@@ -552,6 +552,9 @@ tombstone_undelete_change(PG_FUNCTION_ARGS)
 	TombstoneChangeSetOperation(tombstoned > 0 ? "undelete" : "delete", id);
 	restore_change_no_cascade(id, tables, all_found, tombstoned > 0,
 							  restored > 0);
+	/* ON DELETE SET NULL / SET DEFAULT children get their reference back */
+	if (tombstoned > 0)
+		TombstoneRestoreClearedKeys(id);
 	SPI_finish();
 
 	PG_RETURN_INT64(TombstoneChangeRows(InvalidOid, false) +

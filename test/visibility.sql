@@ -27,7 +27,7 @@ CREATE TABLE vis_parent (
 CREATE TABLE vis_child (
     tenant    int NOT NULL,
     id        int PRIMARY KEY,
-    parent_id int NOT NULL REFERENCES vis_parent (id) ON DELETE SET NULL
+    parent_id int NOT NULL
 );
 CREATE TABLE vis_part (
     tenant int NOT NULL,
@@ -51,6 +51,9 @@ DELETE FROM vis_parent WHERE id = 2;
 SELECT is(:ROW_COUNT, 1, 'fixture: parent 2 tombstoned');
 DELETE FROM vis_part WHERE id = 2;
 SELECT is(:ROW_COUNT, 2, 'fixture: id 2 of both partitions tombstoned');
+-- a live child of a tombstoned parent, as a restore of a database that
+-- held one brings it back (a SET NULL key would clear it on DELETE)
+ALTER TABLE vis_child ADD FOREIGN KEY (parent_id) REFERENCES vis_parent (id) ON DELETE SET NULL;
 
 -- Row count of a COPY ... TO, from GET DIAGNOSTICS.
 CREATE FUNCTION vis_copy_rows(copy_sql text) RETURNS bigint

@@ -29,6 +29,9 @@ set -uo pipefail
 PGBIN=$("$PG_CONFIG" --bindir) || { echo "Bail out! no pg_config"; exit 1; }
 export PATH="$PGBIN:$PATH"
 
+# notices (undelete progress, IF EXISTS skips) are not what the tests compare
+export PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning"
+
 TT_NAME=$(basename "$0" .sh)
 TT_TMP=$(mktemp -d "/tmp/tombstone-$TT_NAME.XXXXXX")
 chmod 755 "$TT_TMP"			# a second cluster runs as postgres
@@ -109,6 +112,14 @@ tt_sql() {
     "$PGBIN/psql" -XAtq -v ON_ERROR_STOP=1 -d "$db" "${args[@]}"
 }
 
+# tt_sqlstate DB SQL: the SQLSTATE the statement fails with, or "ok".
+tt_sqlstate() {
+    local out
+    out=$("$PGBIN/psql" -XAtq -v VERBOSITY=sqlstate -d "$1" -c "$2" 2>&1 >/dev/null)
+    out=$(printf '%s\n' "$out" | sed -n 's/^.*ERROR:  *//p' | head -1)
+    echo "${out:-ok}"
+}
+
 # tt_createdb NAME [EXTENSION_VERSION]: a fresh database tools_<script>_NAME
 # with pg_tombstone installed; prints the database's name.
 tt_createdb() {
@@ -132,8 +143,10 @@ tt_newdb() {
 # that two databases compare with diff:
 #   rows|table|count|md5  every table outside the system schemas (user
 #       tables, tombstone_history.*, tombstone.tables, changes, keys,
-#       token_uses, tenant_registry), read with tombstone.visibility = 'all'
-#       and ONLY, md5 over all columns of all rows in a fixed order
+#       token_uses, tenant_registry, cleared_keys), read with
+#       tombstone.visibility = 'all' and ONLY, md5 over all columns of all
+#       rows in a fixed order; not tombstone.key_secrets, which no dump
+#       carries (README: backup and restore)
 #   sequence|name|last_value|is_called
 #   column|table|name|type|not null|default
 #   constraint|table|name|definition|validated
@@ -153,7 +166,7 @@ SELECT c.oid, c.oid::regclass::text AS name, c.relkind
    AND n.nspname !~ '^pg_(toast|temp)';
 SELECT format('SELECT %L || ''|'' || count(*) || ''|'' || md5(coalesce(string_agg(r::text, E''\n'' ORDER BY r::text COLLATE "C"), '''')) FROM ONLY %s r',
               'rows|' || name, name)
-  FROM tt_rels WHERE relkind = 'r' ORDER BY name
+  FROM tt_rels WHERE relkind = 'r' AND name <> 'tombstone.key_secrets' ORDER BY name
 \gexec
 SELECT format('SELECT %L || ''|'' || last_value || ''|'' || is_called FROM %s',
               'sequence|' || name, name)
@@ -213,4 +226,75 @@ tt_second_cluster() {
         >/dev/null || { diag "the second cluster did not start:" "$(tail -20 "$dir/log")"; return 1; }
     TT2_HOST=$dir
     TT2_PORT=$port
+}
+
+# ---- a populated protected database --------------------------------------
+
+# tt_populate DB: a small multi-tenant schema "app" in DB (which has the
+# extension) with everything a copy must keep:
+#   app.tenants      the tenant registry (a, b, c); tenant c deleted with a
+#                    delete_tenant token (so tombstone.token_uses has a row)
+#   app.projects     protected with history; projects -> tasks ON DELETE CASCADE
+#   app.tasks        protected with history; one project deleted (cascade),
+#                    one task deleted and undeleted again
+#   app.notes        protected without history; notes.task_id ON DELETE SET NULL
+#   app.events       partitioned by tenant, protected through its root
+#   app.audit        unprotected, with a serial
+# plus an HS256 and an Ed25519 key, a token use, history rows, ledger
+# entries of every kind of change and the ledger's sequence.
+tt_populate() {
+    "$PGBIN/psql" -XAtq -v ON_ERROR_STOP=1 -d "$1" >/dev/null <<'SQL'
+SET client_min_messages = warning;
+CREATE SCHEMA app;
+CREATE TABLE app.tenants (id text PRIMARY KEY, name text NOT NULL);
+CREATE TABLE app.projects (id int PRIMARY KEY, tenant text NOT NULL REFERENCES app.tenants,
+                           name text NOT NULL);
+CREATE INDEX ON app.projects (tenant);
+CREATE TABLE app.tasks (id int PRIMARY KEY, tenant text NOT NULL,
+                        project_id int NOT NULL REFERENCES app.projects ON DELETE CASCADE,
+                        title text NOT NULL, done boolean NOT NULL DEFAULT false);
+CREATE INDEX ON app.tasks (tenant);
+CREATE INDEX ON app.tasks (project_id);
+CREATE TABLE app.notes (id int PRIMARY KEY, tenant text NOT NULL,
+                        task_id int REFERENCES app.tasks ON DELETE SET NULL, body text);
+CREATE INDEX ON app.notes (tenant);
+CREATE INDEX ON app.notes (task_id);
+CREATE TABLE app.events (id int, tenant text NOT NULL, what text) PARTITION BY LIST (tenant);
+CREATE TABLE app.events_a PARTITION OF app.events FOR VALUES IN ('a');
+CREATE TABLE app.events_rest PARTITION OF app.events DEFAULT;
+CREATE INDEX ON app.events (tenant);
+CREATE TABLE app.audit (id serial PRIMARY KEY, what text NOT NULL);
+
+INSERT INTO app.tenants VALUES ('a', 'Acme'), ('b', 'Globex'), ('c', 'Initech');
+INSERT INTO app.projects SELECT g, chr(97 + g % 3), 'project ' || g FROM generate_series(1, 9) g;
+INSERT INTO app.tasks SELECT g, p.tenant, p.id, 'task ' || g
+  FROM generate_series(1, 36) g JOIN app.projects p ON p.id = 1 + g % 9;
+INSERT INTO app.notes SELECT g, t.tenant, t.id, 'note ' || g
+  FROM generate_series(1, 36) g JOIN app.tasks t ON t.id = g;
+INSERT INTO app.events SELECT g, chr(97 + g % 3), 'event ' || g FROM generate_series(1, 30) g;
+INSERT INTO app.audit (what) SELECT 'audit ' || g FROM generate_series(1, 5) g;
+
+SELECT tombstone.protect_tenants('app.tenants', 'id');
+SELECT tombstone.protect('app.projects', 'tenant');
+SELECT tombstone.protect('app.tasks', 'tenant');
+SELECT tombstone.protect('app.notes', 'tenant', history => false);
+SELECT tombstone.protect('app.events', 'tenant', '7 days');
+
+SELECT tombstone.add_key('hs', 'HS256', convert_to('a tools test secret of at least 32 bytes', 'UTF8'));
+SELECT tombstone.add_key('ed', 'EdDSA', '\xdec6f0d58185e4435761f37ea10117ac984a9b02d455e2b0c523092bcaf159bf',
+                         ARRAY['delete']);
+
+UPDATE app.projects SET name = name || ' (renamed)' WHERE id IN (2, 5);
+UPDATE app.tasks SET done = true WHERE id % 4 = 0;
+DELETE FROM app.projects WHERE id = 4;          -- cascades to its tasks
+DELETE FROM app.tasks WHERE id = 6;             -- undone below
+SELECT tombstone.undelete_change(max(id)) FROM tombstone.changes;
+DELETE FROM app.events WHERE id IN (3, 6);
+DELETE FROM app.notes WHERE id = 9;
+BEGIN;
+SELECT tombstone.authorize(tombstone.sign('{"op": "delete_tenant", "tenants": ["c"], "jti": "tools-del-c", "reason": "tools test"}', 'hs'));
+DELETE FROM app.tenants WHERE id = 'c';
+COMMIT;
+INSERT INTO app.audit (what) VALUES ('after');
+SQL
 }
