@@ -63,9 +63,10 @@ pub "INSERT INTO tenants SELECT 't' || g, 'tenant ' || g FROM generate_series(0,
     "SELECT tombstone.add_key('ops', 'HS256', convert_to(repeat('k', 40), 'UTF8'))" >/dev/null || exit 1
 
 # The supported publications: the application's tables, the history tables
-# and the ledger; a partitioned table through its root; a row filter.
+# and the record (ledger, cleared references); a partitioned table through
+# its root; a row filter.
 pub "CREATE PUBLICATION app FOR TABLE tenants, accounts, scratch, tombstone.changes,
-                                 TABLES IN SCHEMA tombstone_history" \
+                                 tombstone.cleared_keys, TABLES IN SCHEMA tombstone_history" \
     "CREATE PUBLICATION app_root FOR TABLE events WITH (publish_via_partition_root = true)" \
     "CREATE PUBLICATION app_filtered FOR TABLE orders WHERE (tenant <> 't2')" >/dev/null || exit 1
 is "$(pub "SELECT count(*) FROM tombstone.check() WHERE hazard LIKE 'published%'")" 0 \
@@ -183,18 +184,18 @@ is "$(sub "SELECT tombstone.undelete_change((SELECT max(id) FROM tombstone.chang
    "$(sub "SELECT sum(tombstoned) FROM tombstone.change_rows WHERE change_id = (SELECT max(id) FROM tombstone.changes WHERE operation = 'delete' AND id <= $last)")" \
    "a replicated change is undone on the former subscriber"
 
-# check(): FOR ALL TABLES publishes the keys (HS256 secrets) and the
-# registrations of the publisher
+# check(): FOR ALL TABLES publishes the HS256 secrets and what describes
+# the publisher alone (registrations, keys, token uses)
 pub "CREATE PUBLICATION everything FOR ALL TABLES" >/dev/null
 is "$(pub "SELECT string_agg(hazard || ' ' || table_name, ', ' ORDER BY hazard, table_name::text)
              FROM tombstone.check() WHERE object_name = 'everything'")" \
-   "published_local_state tombstone.tables, published_local_state tombstone.tenant_registry, published_local_state tombstone.token_uses, published_secrets tombstone.keys" \
-   "check() reports a publication FOR ALL TABLES: the keys and the registrations"
-pub "CREATE PUBLICATION keys_only FOR TABLE tombstone.keys" >/dev/null
-is "$(pub "SELECT suggestion FROM tombstone.check() WHERE object_name = 'keys_only'")" \
-   "ALTER PUBLICATION keys_only DROP TABLE tombstone.keys;" \
-   "check() says how to stop publishing the keys"
-pub "DROP PUBLICATION everything" "DROP PUBLICATION keys_only" >/dev/null
+   "published_local_state tombstone.keys, published_local_state tombstone.tables, published_local_state tombstone.tenant_registry, published_local_state tombstone.token_uses, published_secrets tombstone.key_secrets" \
+   "check() reports a publication FOR ALL TABLES: the secrets and the per-database state"
+pub "CREATE PUBLICATION secrets FOR TABLE tombstone.key_secrets" >/dev/null
+is "$(pub "SELECT hazard || ': ' || suggestion FROM tombstone.check() WHERE object_name = 'secrets'")" \
+   "published_secrets: ALTER PUBLICATION secrets DROP TABLE tombstone.key_secrets;" \
+   "check() says how to stop publishing the secrets"
+pub "DROP PUBLICATION everything" "DROP PUBLICATION secrets" >/dev/null
 
 # A physical standby of the publisher: tombstones hidden, history read the
 # same, and it follows.
