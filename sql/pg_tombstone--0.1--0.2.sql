@@ -668,7 +668,9 @@ BEGIN
          WHERE NOT EXISTS (SELECT 1 FROM below b WHERE b.root = p.parent AND b.relid = p.relid)
     LOOP
         IF NOT tombstone._ddl_authorized(r.relid) THEN
-            RAISE EXCEPTION 'cannot detach partition "%" from protected table "%"', r.relid, r.parent
+            RAISE EXCEPTION 'cannot detach partition "%" from protected table "%"',
+                            (SELECT c.relname FROM pg_class c WHERE c.oid = r.relid),
+                            (SELECT c.relname FROM pg_class c WHERE c.oid = r.parent)
                 USING ERRCODE = 'TB007',
                       DETAIL = format('Detached, %s would no longer be protected through table %s.', r.relid, r.parent),
                       HINT = 'Authorise a change token of operation "ddl" naming the table with tombstone.authorize() in the same transaction.';
