@@ -31,6 +31,8 @@ DROP TABLE accounts;
 \echo :SQLSTATE
 DROP TABLE events_1;
 \echo :SQLSTATE
+ALTER TABLE events DETACH PARTITION events_0;
+\echo :SQLSTATE
 ALTER TABLE accounts DROP COLUMN deleted_at;
 \echo :SQLSTATE
 DROP TRIGGER tombstone_guard_delete ON accounts;

@@ -49,6 +49,9 @@ maintain() {	# maintain SQL...: the job's transaction, with the token
         "SET LOCAL tombstone.visibility = 'all'" "$@" "COMMIT"
 }
 
+ok "run_maintenance without retention needs no token" \
+   tt_sql "$db" "SELECT partman.run_maintenance('public.events')"
+
 tt_sql "$db" "UPDATE partman.part_config SET retention = '5 days', retention_keep_table = false
                WHERE parent_table = 'public.events'" >/dev/null
 

@@ -68,6 +68,12 @@ repack_same "rebuilding indexes only (-x)" -x -t accounts
 repack_same "repacking with parallel index builds (-j 2)" -j 2 -t accounts
 repack_same "repacking the whole database"
 
+# VACUUM FULL and CLUSTER rewrite a table too, keeping every row
+ok "VACUUM FULL of protected tables succeeds" tt_sql "$db" "VACUUM FULL accounts, events, notes"
+ok "CLUSTER of a protected table succeeds" tt_sql "$db" "CLUSTER accounts USING accounts_tenant"
+tt_fingerprint "$db" > "$TT_TMP/after"
+same_file "$TT_TMP/before" "$TT_TMP/after" "VACUUM FULL and CLUSTER keep every row, history row and ledger entry"
+
 # what the issue saw: after the repack an undelete restores what the
 # ledger says the change tombstoned
 first=$(tt_sql "$db" "SELECT sum(tombstoned) FROM tombstone.change_rows WHERE change_id = 1")
