@@ -621,6 +621,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     r   record;
+    trg record;
     root record;
 BEGIN
     FOR r IN
@@ -667,7 +668,20 @@ BEGIN
           FROM roots JOIN tombstone.tables p ON p.parent = roots.root
          WHERE NOT EXISTS (SELECT 1 FROM below b WHERE b.root = p.parent AND b.relid = p.relid)
     LOOP
-        IF NOT tombstone._ddl_authorized(r.relid) THEN
+        IF tombstone._ddl_authorized(r.relid) THEN
+            -- the triggers it still has of its own (DETACH dropped the clones)
+            FOR trg IN SELECT g.tgname, g.tgrelid::regclass AS rel FROM pg_trigger g
+                      WHERE g.tgparentid = 0 AND g.tgname LIKE 'tombstone\_%'
+                        AND g.tgfoid IN ('tombstone._guard_delete()'::regprocedure,
+                                         'tombstone._before_update()'::regprocedure,
+                                         'tombstone._guard_truncate()'::regprocedure)
+                        AND (g.tgrelid = r.relid
+                             OR g.tgrelid IN (SELECT d.relid FROM tombstone._descendants(r.relid) d))
+            LOOP
+                EXECUTE format('DROP TRIGGER %I ON %s', trg.tgname, trg.rel);
+            END LOOP;
+            PERFORM tombstone._unregister(r.relid);
+        ELSIF NOT tombstone._preloaded() THEN
             RAISE EXCEPTION 'cannot detach partition "%" from protected table "%"',
                             (SELECT c.relname FROM pg_class c WHERE c.oid = r.relid),
                             (SELECT c.relname FROM pg_class c WHERE c.oid = r.parent)
@@ -675,8 +689,8 @@ BEGIN
                       DETAIL = format('Detached, %s would no longer be protected through table %s.', r.relid, r.parent),
                       HINT = 'Authorise a change token of operation "ddl" naming the table with tombstone.authorize() in the same transaction.';
         END IF;
-        PERFORM tombstone._uninstall_triggers(r.relid);
-        PERFORM tombstone._unregister(r.relid);
+        -- (with the library loaded the DDL guard refused any other detach:
+        -- what is left was detached under 0.1, which kept it registered)
     END LOOP;
 
     -- schema changes of tables with history reach their history tables
