@@ -169,4 +169,40 @@ token=$(tt_sql "$db" "SELECT tombstone.sign(jsonb_build_object(
 out=$(tt_sql "$db" "\\set VERBOSITY verbose" "BEGIN" "SELECT tombstone.authorize('$token')" 2>&1)
 ok "an expired standing token is refused (TB024)" grep -q 'TB024' <<<"$out"
 
+# A sub-partitioned partition detached with the root's token: it and its
+# partitions are no longer protected, their rows all kept.
+tree=$(tt_createdb tree) || exit 1
+tt_sql "$tree" \
+    "SELECT tombstone.add_key('jobs', 'HS256', convert_to(repeat('k', 40), 'UTF8'))" \
+    "CREATE TABLE p (id int, tenant text NOT NULL, k int NOT NULL, j int NOT NULL) PARTITION BY RANGE (k)" \
+    "CREATE TABLE p1 PARTITION OF p FOR VALUES FROM (0) TO (10) PARTITION BY RANGE (j)" \
+    "CREATE TABLE p1a PARTITION OF p1 FOR VALUES FROM (0) TO (10)" \
+    "CREATE TABLE p1b PARTITION OF p1 FOR VALUES FROM (10) TO (20)" \
+    "CREATE TABLE p2 PARTITION OF p FOR VALUES FROM (10) TO (20)" \
+    "INSERT INTO p VALUES (1, 'a', 1, 1), (2, 'a', 1, 15), (3, 'b', 15, 1)" \
+    "SELECT tombstone.protect('p', 'tenant')" "DELETE FROM p WHERE id = 2" >/dev/null || exit 1
+token=$(tt_sql "$tree" "SELECT tombstone.sign('{\"op\": \"ddl\", \"tables\": [\"p\"]}', 'jobs')")
+ok "DETACH of a sub-partitioned partition with the root's token succeeds" \
+   tt_sql "$tree" "BEGIN" "SELECT tombstone.authorize('$token')" "ALTER TABLE p DETACH PARTITION p1" "COMMIT"
+is "$(tt_sql "$tree" "SELECT string_agg(relid::text, ' ' ORDER BY relid::text) FROM tombstone.tables")" "p p2" \
+   "the detached partition and its partitions are forgotten, the rest stays protected"
+is "$(tt_sql "$tree" "SELECT count(*) FROM pg_trigger WHERE tgrelid IN ('p1'::regclass, 'p1a'::regclass, 'p1b'::regclass)")" 0 \
+   "no trigger of the extension is left on them"
+is "$(tt_sql "$tree" "SELECT string_agg(id || ':' || (deleted_at IS NOT NULL), ' ' ORDER BY id) FROM p1")" "1:false 2:true" \
+   "their rows are kept, the tombstone with its deleted_at"
+
+# A partition detached under 0.1 stayed registered with its TRUNCATE
+# trigger only; after the update, DDL on the table still works.
+old=$(tt_createdb old 0.1) || exit 1
+tt_sql "$old" \
+    "SELECT tombstone.add_key('jobs', 'HS256', convert_to(repeat('k', 40), 'UTF8'))" \
+    "CREATE TABLE p (id int, tenant text NOT NULL, k int NOT NULL) PARTITION BY RANGE (k)" \
+    "CREATE TABLE p1 PARTITION OF p FOR VALUES FROM (0) TO (10)" \
+    "SELECT tombstone.protect('p', 'tenant')" >/dev/null || exit 1
+token=$(tt_sql "$old" "SELECT tombstone.sign('{\"op\": \"ddl\", \"tables\": [\"p\"]}', 'jobs')")
+tt_sql "$old" "BEGIN" "SELECT tombstone.authorize('$token')" "ALTER TABLE p DETACH PARTITION p1" "COMMIT" \
+       "ALTER EXTENSION pg_tombstone UPDATE" >/dev/null
+ok "after the update, a partition is created under a table one was detached from under 0.1" \
+   tt_sql "$old" "CREATE TABLE p2 PARTITION OF p FOR VALUES FROM (10) TO (20)"
+
 done_testing
