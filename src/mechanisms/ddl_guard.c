@@ -22,24 +22,19 @@
  * sql_drop event trigger and the TRUNCATE and DELETE triggers still refuse
  * the destructive part (see triggers.c and the extension script).
  *
- * Signed change tokens that authorise these commands come in a later
- * release; every refusal here ends in the same hint so that users know
- * what will unlock it.
+ * A change token of operation "ddl" naming the table authorises these
+ * commands (policy/guard.c); every refusal here ends in the same hint.
  *
- * src/ddl_guard.c
+ * src/mechanisms/ddl_guard.c
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "access/genam.h"
-#include "access/htup_details.h"
 #include "access/table.h"
-#include "catalog/dependency.h"
-#include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/objectaccess.h"
-#include "catalog/pg_class.h"
 #include "catalog/pg_event_trigger.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_inherits.h"
@@ -47,15 +42,18 @@
 #include "commands/trigger.h"
 #include "commands/extension.h"
 #include "commands/user.h"
-#include "nodes/parsenodes.h"
 #include "tcop/utility.h"
-#include "utils/acl.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
-#include "utils/rel.h"
 #include "utils/syscache.h"
 
-#include "pg_tombstone.h"
+#include "foundation/catalog.h"
+#include "foundation/errcodes.h"
+#include "foundation/names.h"
+#include "foundation/refuse.h"
+#include "policy/guard.h"
+#include "recording/history.h"
+#include "mechanisms/ddl_guard.h"
 
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 static object_access_hook_type prev_object_access_hook = NULL;
