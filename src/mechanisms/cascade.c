@@ -28,12 +28,12 @@
  * still tombstoned is refused (except through a SET NULL / SET DEFAULT
  * key, whose child rows may live on while their parent is tombstoned).
  *
- * The row trigger (mechanisms/triggers.c) queues copies of the rows that have such
- * dependents; when the query that changed them has finished, the queue of
+ * The row trigger (mechanisms/triggers.c) queues copies of the rows that have
+ * such dependents; when the query that changed them has finished, the queue of
  * its executor depth is worked off with one set-based query per foreign key
- * (the keys travel as arrays), so cost grows with the number of rows
- * changed, not with the size of the tables.  The queries run as the owner
- * of the table they touch, as PostgreSQL's own referential actions do.
+ * (the keys travel as arrays), so cost grows with the number of rows changed,
+ * not with the size of the tables.  The queries run as the owner of the table
+ * they touch, as PostgreSQL's own referential actions do.
  *
  * The foreign keys between protected tables are read from pg_constraint
  * once and kept until a relcache invalidation.
@@ -900,7 +900,7 @@ sweep_tenants(PendingChunk *chunk, TupleDesc desc)
 		/*
 		 * A DELETE, which the planner turns into the tombstoning UPDATE: on
 		 * a table without dependent rows it then skips the row trigger
-		 * (ledger.c).  Internal queries get no visibility qual, so the
+		 * (executor.c).  Internal queries get no visibility qual, so the
 		 * query says itself that it wants live rows only.
 		 */
 		sql = psprintf(TOMBSTONE_INTERNAL_QUERY

@@ -175,11 +175,11 @@ colno_index(List *colnos, AttrNumber attno)
 }
 
 /*
- * The k-th new column value of an UPDATE's subplan when it is the
- * _version() call planner.c made for the relation with range table index
- * varno, whose valid_from is column valid_from_attno, or NULL.  Its arguments must be read from the scanned table
- * itself: a join's output, whose columns the plan refers to as OUTER_VAR or
- * INNER_VAR, could hold a row twice.
+ * The k-th new column value of an UPDATE's subplan when it is the _version()
+ * call planner.c made for the relation with range table index varno, whose
+ * valid_from is column valid_from_attno, or NULL.  Its arguments must be read
+ * from the scanned table itself: a join's output, whose columns the plan
+ * refers to as OUTER_VAR or INNER_VAR, could hold a row twice.
  */
 static const FuncExpr *
 planned_version_call(Plan *subplan, int k, AttrNumber valid_from_attno,

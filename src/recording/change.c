@@ -359,8 +359,9 @@ TombstoneChangeTally(void)
 }
 
 /*
- * purge.c: count rows removed for good, as part of the current change (the
- * caller names the operation with TombstoneChangeSetOperation first).
+ * operations/purge.c: count rows removed for good, as part of the current
+ * change (the caller names the operation with TombstoneChangeSetOperation
+ * first).
  */
 void
 TombstoneChangeAddPurged(Oid root, const char *tenant, int64 rows)
@@ -372,8 +373,8 @@ TombstoneChangeAddPurged(Oid root, const char *tenant, int64 rows)
 }
 
 /*
- * history.c: count rows that rewind_tenant() gave their old values (restored
- * rows are counted as such by TombstoneBookkeep as well)
+ * operations/timetravel.c: count rows that rewind_tenant() gave their old
+ * values (restored rows are counted as such by the row trigger as well)
  */
 void
 TombstoneChangeAddRewound(Oid root, const char *tenant, int64 rows)
@@ -409,15 +410,15 @@ TombstoneChangeResume(void *saved)
 }
 
 /*
- * tombstone._ri_tolerant(): part of the visibility qual of foreign-key
- * check queries.  PostgreSQL re-checks the foreign keys of a row inserted
- * by the current transaction on every UPDATE of it, tombstoning and
- * restoring included; when the referenced row was tombstoned first (a
- * cascade does exactly that), the check would not find it.  While the query
- * that caused the check tombstoned or restored rows, a tombstoned
- * referenced row counts as present: it still is, physically.  Restores are
- * checked by mechanisms/cascade.c instead, against live rows, for every foreign key
- * whose children may not outlive their parent.
+ * tombstone._ri_tolerant(): part of the visibility qual of foreign-key check
+ * queries.  PostgreSQL re-checks the foreign keys of a row inserted by the
+ * current transaction on every UPDATE of it, tombstoning and restoring
+ * included; when the referenced row was tombstoned first (a cascade does
+ * exactly that), the check would not find it.  While the query that caused the
+ * check tombstoned or restored rows, a tombstoned referenced row counts as
+ * present: it still is, physically.  Restores are checked by
+ * mechanisms/cascade.c instead, against live rows, for every foreign key whose
+ * children may not outlive their parent.
  */
 Datum
 tombstone_ri_tolerant(PG_FUNCTION_ARGS)
