@@ -166,6 +166,35 @@ my %deps;       # module -> {module => "file:line"}
                   @calls == 1 && $calls[0] =~ m{^src/foundation/inval\.c:}, \@calls];
 }
 
+# --- every SQLSTATE of the extension is counted and documented
+{
+    my (@bad, %codes);
+    open my $fh, '<', 'src/foundation/errcodes.h' or die "errcodes.h: $!";
+    while (my $line = <$fh>)
+    {
+        $codes{"TB$1$2$3"} = 1
+            if $line =~ /MAKE_SQLSTATE\('T',\s*'B',\s*'(\d)',\s*'(\d)',\s*'(\d)'\)/;
+    }
+    close $fh;
+    local $/;
+    open $fh, '<', 'src/foundation/observe.c' or die "observe.c: $!";
+    my $observe = <$fh>;
+    close $fh;
+    open $fh, '<', 'README.md' or die "README.md: $!";
+    my ($sqlstates) = (<$fh> =~ /^## SQLSTATEs\n(.*?)^## /ms);
+    close $fh;
+    $sqlstates //= '';
+    for my $code (sort keys %codes)
+    {
+        push @bad, "$code is not counted in refusal_kinds of src/foundation/observe.c"
+            unless $observe =~ /\{"$code",/;
+        push @bad, "$code is not in the README's section SQLSTATEs"
+            unless $sqlstates =~ /\b$code\b/;
+    }
+    push @bad, 'src/foundation/errcodes.h defines no SQLSTATE' unless %codes;
+    push @tests, ['every SQLSTATE of class TB is counted by tombstone.refusals and listed in the README', !@bad, \@bad];
+}
+
 # --- released scripts are frozen
 {
     my @bad;

@@ -94,6 +94,11 @@ static const RefusalKind refusal_kinds[] = {
 	{"TB033", "row_threshold"},
 	{"TB034", "unprotect"},
 	{"TB035", "purge"},
+	{"TB036", "rewind"},
+	{"TB040", "history_ddl"},
+	{"TB041", "history_range"},
+	{"TB042", "no_history"},
+	{"TB043", "history_write"},
 };
 
 #define NUM_REFUSAL_KINDS	lengthof(refusal_kinds)
