@@ -21,7 +21,8 @@
  *
  *	- an UPDATE of a protected table with row history gets "valid_from =
  *	  tombstone._version(valid_from, xmin, ctid)", so that it can keep old
- *	  versions without the row trigger (see history.c and ledger.c);
+ *	  versions without the row trigger (see recording/history.c and
+ *	  executor.c);
  *
  *	- every reference to a protected relation in any join tree of the query
  *	  (subqueries, sublinks, CTEs, UPDATE and DELETE targets) is wrapped in a
@@ -42,7 +43,16 @@
  * only after get_relation_info: a member of an append relation (UNION ALL
  * branch, partition) whose parent is not itself protected.
  *
- * src/planner.c
+ * Some queries are not an application's and see every row: copies that
+ * must keep every row (pg_repack's, a logical replication table sync's;
+ * is_copy()) and the query with which ALTER TABLE validates a foreign key
+ * (is_fk_validation()).  With a "ddl" token, a DELETE ... RETURNING that
+ * feeds an INSERT moves rows out physically (is_physical_move(), pg_partman);
+ * and a setval() that would move the ledger's sequence back below the
+ * ledger is refused (check_ledger_setval(), pg_restore over an existing
+ * database).
+ *
+ * src/mechanisms/planner.c
  *
  *-------------------------------------------------------------------------
  */
@@ -52,7 +62,6 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_namespace.h"
-#include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
@@ -69,14 +78,21 @@
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 
-#include "pg_tombstone.h"
+#include "foundation/catalog.h"
+#include "foundation/errcodes.h"
+#include "foundation/names.h"
+#include "foundation/query.h"
+#include "foundation/settings.h"
+#include "policy/guard.h"
+#include "policy/permit.h"
+#include "recording/ledger.h"
+#include "mechanisms/planner.h"
 
 /* location given to the visibility quals this file adds */
 #define TOMBSTONE_QUAL_LOCATION (-4242)
 
 /* true while planning a query the extension runs itself, or a copy */
 static bool planning_internal = false;
-
 static planner_hook_type prev_planner_hook = NULL;
 static get_relation_info_hook_type prev_get_relation_info_hook = NULL;
 static set_rel_pathlist_hook_type prev_set_rel_pathlist_hook = NULL;
@@ -179,13 +195,13 @@ make_tombstone_target(const TombstoneRel *trel)
 }
 
 /*
- * The target list entry "deleted_change = tombstone._stamp(root, tenant)"
- * of a DELETE turned into a tombstoning UPDATE, or NULL when the relation
- * cannot take it (a partitioned table, or an installation without the
- * function).  ledger.c decides again when the
- * statement starts whether the row trigger can be left out, in which case
- * _stamp() counts the rows instead of the trigger; otherwise the trigger
- * does the counting and overwrites the value.
+ * The target list entry "deleted_change = tombstone._stamp(root, tenant)" of a
+ * DELETE turned into a tombstoning UPDATE, or NULL when the relation cannot
+ * take it (a partitioned table, or an installation without the
+ * function).  executor.c decides again when the statement starts whether the
+ * row trigger can be left out, in which case _stamp() counts the rows instead
+ * of the trigger; otherwise the trigger does the counting and overwrites the
+ * value.
  */
 static TargetEntry *
 make_stamp_target(Query *query, RangeTblEntry *rte, const TombstoneRel *trel)
@@ -228,11 +244,11 @@ make_stamp_target(Query *query, RangeTblEntry *rte, const TombstoneRel *trel)
 
 /*
  * The target list entry "valid_from = tombstone._version(valid_from, xmin,
- * ctid)" of an UPDATE of relation varno, for a plain table with row
- * history, or NULL.  ledger.c decides when the statement starts whether
- * the row trigger can be left out, in which case _version() stamps the row
- * and keeps its old version (history.c); otherwise it returns valid_from
- * as it is and the trigger does both.
+ * ctid)" of an UPDATE of relation varno, for a plain table with row history,
+ * or NULL.  executor.c decides when the statement starts whether the row
+ * trigger can be left out, in which case _version() stamps the row and keeps
+ * its old version (recording/history.c); otherwise it returns valid_from as it
+ * is and the trigger does both.
  */
 static TargetEntry *
 make_version_target(Index varno, RangeTblEntry *rte, const TombstoneRel *trel)
@@ -342,7 +358,7 @@ convert_delete(Query *query, bool top)
 	/* what an UPDATE OF deleted_at trigger and the executor look at */
 	rte->updatedCols = bms_make_singleton(trel->deleted_at_attno -
 										  FirstLowInvalidHeapAttributeNumber);
-	/* only a top-level DELETE: ledger.c looks at the statement's own rows */
+	/* only a top-level DELETE: executor.c looks at the statement's own rows */
 	if (top && (stamp = make_stamp_target(query, rte, trel)) != NULL)
 	{
 		TargetEntry *version;
@@ -494,7 +510,7 @@ is_fk_validation(Query *query)
  * The visibility qual of a foreign-key check: "deleted_at IS NULL OR
  * tombstone._ri_tolerant()".  The function lets a row being tombstoned
  * pass the check PostgreSQL makes on it when the row it references was
- * tombstoned first; see ledger.c.
+ * tombstoned first; see recording/change.c.
  */
 static Expr *
 make_fk_check_qual(Index varno, const TombstoneRel *trel, Expr *qual)
@@ -704,11 +720,11 @@ tombstone_planner(Query *parse, const char *query_string, int cursorOptions,
 	{
 		copy = is_copy(parse);
 		check_ledger_setval(parse);
-		/* purge.c's own DELETEs stay physical (its trigger re-checks each row) */
+		/* a purge's own DELETE stays physical (the trigger re-checks each row) */
 		if ((parse->commandType == CMD_DELETE ||
 			 parse->commandType == CMD_MERGE ||
 			 parse->hasModifyingCTE) &&
-			!(internal && TombstonePurgeActive()))
+			!(internal && TombstonePermitPlanning()))
 			converted_delete = convert_statement(parse, true);
 		if (!converted_delete)
 			convert_update(parse);

@@ -2,12 +2,13 @@
  *
  * catalog.c
  *	  Which relations are protected: a per-backend cache over the
- *	  extension's catalog table tombstone.tables.
+ *	  extension's catalog table tombstone.tables, and the OIDs and names of
+ *	  the extension's own relations.
  *
  * The planner hook asks, for every relation a query touches, whether it is
  * protected.  That question must cost a hash lookup, not a catalog scan, so
  * answers (positive and negative) are cached in a backend-local hash table
- * and dropped by a relcache invalidation callback:
+ * and dropped on relcache invalidation (foundation/inval.c):
  *
  *	- an invalidation of one relation drops that relation's entry (protect()
  *	  and every ALTER TABLE invalidate the relation they change);
@@ -18,37 +19,37 @@
  * ancestor they are protected through), so a lookup never has to walk
  * pg_inherits.
  *
- * src/catalog.c
+ * Whether a relation holds any tuple at all is answered here too
+ * (TombstoneRelationIsEmpty()): a TRUNCATE of an empty table loses nothing.
+ *
+ * This is the lowest layer that knows what protection is: every other
+ * subsystem asks here, and nothing here calls up.
+ *
+ * src/foundation/catalog.c
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "access/genam.h"
-#include "access/relscan.h"
 #include "access/htup_details.h"
 #include "access/table.h"
-#include "catalog/namespace.h"
-#include "catalog/pg_class.h"
-#include "catalog/pg_type.h"
 #include "access/tableam.h"
-#include "executor/executor.h"
-#include "executor/spi.h"
-#include "fmgr.h"
-#include "miscadmin.h"
-#include "utils/acl.h"
-#include "utils/fmgroids.h"
+#include "catalog/namespace.h"
+#include "executor/tuptable.h"
+#include "storage/bufmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/hsearch.h"
-#include "utils/inval.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
-#include "pg_tombstone.h"
+#include "foundation/catalog.h"
+#include "foundation/inval.h"
+#include "foundation/names.h"
 
 /* Column numbers of tombstone.tables; they follow the extension script. */
 #define Anum_tables_relid			1
@@ -69,19 +70,19 @@ static Oid	ledger_seq_relid = InvalidOid;
 static Oid	qualname_relid = InvalidOid;
 static char *qualname = NULL;
 
-/* Syscache callback on schemas: a rename changes qualified names. */
+/* A schema was renamed (or changed): qualified names may have changed. */
 static void
-namespace_cache_callback(Datum arg, int cacheid, uint32 hashvalue)
+namespace_cache_callback(uint32 hashvalue)
 {
 	qualname_relid = InvalidOid;
 }
 
 /*
- * Relcache callback: forget what an invalidated relation was, or everything
- * when the catalog itself (or every relation) is invalidated.
+ * A relation was invalidated: forget what it was, or everything when the
+ * catalog itself (or every relation) is invalidated.
  */
 static void
-rel_cache_callback(Datum arg, Oid relid)
+rel_cache_callback(Oid relid)
 {
 	HASH_SEQ_STATUS status;
 	TombstoneRel *entry;
@@ -107,11 +108,15 @@ rel_cache_callback(Datum arg, Oid relid)
 		hash_search(rel_cache, &entry->relid, HASH_REMOVE, NULL);
 }
 
+/*
+ * Follow invalidations; from _PG_init, and at the first use of a cache in a
+ * backend that loaded the library on demand.
+ */
 void
 TombstoneCatalogInit(void)
 {
-	CacheRegisterRelcacheCallback(rel_cache_callback, (Datum) 0);
-	CacheRegisterSyscacheCallback(NAMESPACEOID, namespace_cache_callback, (Datum) 0);
+	TombstoneOnRelcacheInval(rel_cache_callback);
+	TombstoneOnSyscacheInval(NAMESPACEOID, namespace_cache_callback);
 }
 
 /*
@@ -126,6 +131,7 @@ extension_relid(Oid *cache, const char *name)
 
 	if (OidIsValid(*cache))
 		return *cache;
+	TombstoneCatalogInit();
 	nspid = get_namespace_oid(TOMBSTONE_SCHEMA, true);
 	if (!OidIsValid(nspid))
 		return InvalidOid;
@@ -210,6 +216,7 @@ TombstoneRelLookup(Oid relid)
 	{
 		HASHCTL		ctl;
 
+		TombstoneCatalogInit();
 		ctl.keysize = sizeof(Oid);
 		ctl.entrysize = sizeof(TombstoneRel);
 		ctl.hcxt = CacheMemoryContext;
@@ -371,15 +378,15 @@ TombstoneQualifiedName(Oid relid)
 {
 	/*
 	 * The last name asked for is kept: every ledger entry names its tables.
-	 * The relcache callback forgets it when the relation changes (RENAME,
-	 * SET SCHEMA), the syscache callback when any schema does; both are
-	 * registered only when the library is preloaded.
+	 * It is forgotten when the relation changes (RENAME, SET SCHEMA) and
+	 * when any schema does.
 	 */
-	if (relid != qualname_relid || qualname == NULL || !tombstone_preloaded)
+	if (relid != qualname_relid || qualname == NULL)
 	{
 		char	   *nspname = get_namespace_name(get_rel_namespace(relid));
 		char	   *relname = get_rel_name(relid);
 
+		TombstoneCatalogInit();
 		if (nspname == NULL || relname == NULL)
 			elog(ERROR, "cache lookup failed for relation %u", relid);
 		if (qualname != NULL)
@@ -406,45 +413,6 @@ TombstoneLedgerSeqRelid(void)
 }
 
 /*
- * The highest change id in the ledger (committed, or written by this
- * transaction), 0 when it is empty: the last entry of its primary key.
- */
-int64
-TombstoneLedgerMaxId(void)
-{
-	Oid			relid = TombstoneLedgerRelid();
-	Relation	rel;
-	Relation	idx;
-	IndexScanDesc scan;
-	TupleTableSlot *slot;
-	Snapshot	snapshot;
-	int64		max_id = 0;
-
-	if (!OidIsValid(relid))
-		return 0;
-	rel = table_open(relid, AccessShareLock);
-	idx = index_open(RelationGetPrimaryKeyIndex(rel), AccessShareLock);
-	snapshot = RegisterSnapshot(GetLatestSnapshot());
-	slot = table_slot_create(rel, NULL);
-	scan = index_beginscan(rel, idx, snapshot, 0, 0);
-	index_rescan(scan, NULL, 0, NULL, 0);
-	if (index_getnext_slot(scan, BackwardScanDirection, slot))
-	{
-		bool		isnull;
-		Datum		d = slot_getattr(slot, 1, &isnull);
-
-		if (!isnull)
-			max_id = DatumGetInt64(d);
-	}
-	index_endscan(scan);
-	ExecDropSingleTupleTableSlot(slot);
-	UnregisterSnapshot(snapshot);
-	index_close(idx, AccessShareLock);
-	table_close(rel, AccessShareLock);
-	return max_id;
-}
-
-/*
  * The names of the columns of relid whose numbers are in keys, an int2[]
  * such as pg_constraint.conkey; their count goes to *nkeys.
  */
@@ -463,8 +431,6 @@ TombstoneColumnNames(Oid relid, Datum keys, int *nkeys)
 	return names;
 }
 
-PG_FUNCTION_INFO_V1(tombstone_register);
-
 /*
  * The owner of a relation.
  */
@@ -480,59 +446,6 @@ TombstoneRelationOwner(Oid relid)
 	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
 	ReleaseSysCache(tup);
 	return owner;
-}
-
-/*
- * Insert one row into a catalog table of the extension as the table's owner.
- * Application roles cannot write the catalog; the SQL-callable functions
- * that do check the caller's right first.
- */
-void
-TombstoneInsertAsOwner(Oid catrelid, const char *sql, int nargs,
-					   Oid *argtypes, Datum *values, const char *nulls)
-{
-	Oid			save_userid;
-	int			save_sec_context;
-
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(TombstoneRelationOwner(catrelid), save_sec_context |
-						   SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args(sql, nargs, argtypes, values, nulls, false, 0) !=
-		SPI_OK_INSERT)
-		elog(ERROR, "could not insert into relation %u", catrelid);
-	SPI_finish();
-	SetUserIdAndSecContext(save_userid, save_sec_context);
-}
-
-/*
- * Insert a tuple into a relation of the extension (the ledger, a history
- * table) directly, heap and indexes, without the executor: no privilege
- * checks and no triggers, as for a system catalog.  The caller holds
- * RowExclusiveLock on rel.
- */
-void
-TombstoneInsertTuple(Relation rel, HeapTuple tuple)
-{
-	EState	   *estate;
-	ResultRelInfo *rri;
-	TupleTableSlot *slot;
-
-	estate = CreateExecutorState();
-	rri = makeNode(ResultRelInfo);
-	InitResultRelInfo(rri, rel, 1, NULL, 0);
-	ExecOpenIndices(rri, false);
-	slot = ExecInitExtraTupleSlot(estate, RelationGetDescr(rel),
-								  &TTSOpsHeapTuple);
-	ExecStoreHeapTuple(tuple, slot, false);
-	simple_table_tuple_insert(rel, slot);
-	if (rri->ri_NumIndices > 0)
-		(void) ExecInsertIndexTuples(rri, slot, estate, false, false, NULL, NIL);
-	ExecCloseIndices(rri);
-	ExecResetTupleTable(estate->es_tupleTable, false);
-	FreeExecutorState(estate);
 }
 
 /*
@@ -555,89 +468,27 @@ TombstoneHistoryBase(Oid histrelid)
 }
 
 /*
- * tombstone._register(tbl, tenant_column, retention, history, parent,
- *					   history_table)
- *
- * Records one relation in tombstone.tables.  Called by protect() and by the
- * DDL event trigger that adopts new partitions, both running as the user who
- * owns the table.  Application roles cannot write the catalog, so after
- * checking ownership the row is inserted as the catalog's owner.  Finally
- * the relation's relcache entry is invalidated, which re-plans every cached
- * plan that uses it and drops this and other backends' cached answer.
+ * Does rel hold no tuple at all: none live, none dead, none that another
+ * transaction has yet to commit?  Then a TRUNCATE of it destroys nothing,
+ * as the one pg_restore -j sends before it loads a table it has just
+ * created, and a COPY FROM into a history table adds to no history.  The
+ * caller holds the lock TRUNCATE (or COPY) takes, so no row can arrive in
+ * between.  A partitioned table has no rows of its own.
  */
-Datum
-tombstone_register(PG_FUNCTION_ARGS)
+bool
+TombstoneRelationIsEmpty(Relation rel)
 {
-	Oid			relid;
-	Oid			catrelid;
-	Datum		values[6];
-	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
-	Oid			argtypes[6] = {REGCLASSOID, NAMEOID, INTERVALOID, BOOLOID,
-	REGCLASSOID, REGCLASSOID};
-	int			i;
+	TableScanDesc scan;
+	TupleTableSlot *slot;
+	bool		empty;
 
-	for (i = 0; i < 4; i++)
-		if (PG_ARGISNULL(i))
-			elog(ERROR, "tombstone._register: argument %d is null", i + 1);
-	relid = PG_GETARG_OID(0);
-
-	if (!pg_class_ownercheck(relid, GetUserId()))
-		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, get_rel_name(relid));
-
-	catrelid = TombstoneCatalogRelid();
-	if (!OidIsValid(catrelid))
-		elog(ERROR, "catalog table tombstone.tables does not exist");
-
-	for (i = 0; i < 6; i++)
-	{
-		values[i] = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);
-		if (PG_ARGISNULL(i))
-			nulls[i] = 'n';
-	}
-
-	TombstoneInsertAsOwner(catrelid,
-						   "INSERT INTO tombstone.tables "
-						   "(relid, tenant_column, retention, history, parent, history_table) "
-						   "VALUES ($1, $2, $3, $4, $5, $6)",
-						   6, argtypes, values, nulls);
-	CacheInvalidateRelcacheByRelid(relid);
-	PG_RETURN_VOID();
-}
-
-PG_FUNCTION_INFO_V1(tombstone_register_tenants);
-
-/*
- * tombstone._register_tenants(tbl, id_column)
- *
- * Records the tenant registry.  Called by protect_tenants() as the user who
- * owns the table, after protect() has protected it.
- */
-Datum
-tombstone_register_tenants(PG_FUNCTION_ARGS)
-{
-	Oid			relid;
-	Oid			nspid;
-	Oid			regrelid;
-	Datum		values[2];
-	Oid			argtypes[2] = {REGCLASSOID, NAMEOID};
-
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
-		elog(ERROR, "tombstone._register_tenants: argument is null");
-	relid = PG_GETARG_OID(0);
-	if (!pg_class_ownercheck(relid, GetUserId()))
-		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, get_rel_name(relid));
-
-	nspid = get_namespace_oid(TOMBSTONE_SCHEMA, false);
-	regrelid = get_relname_relid(TOMBSTONE_REGISTRY, nspid);
-	if (!OidIsValid(regrelid))
-		elog(ERROR, "catalog table tombstone.%s does not exist",
-			 TOMBSTONE_REGISTRY);
-	values[0] = PG_GETARG_DATUM(0);
-	values[1] = PG_GETARG_DATUM(1);
-	TombstoneInsertAsOwner(regrelid,
-						   "INSERT INTO tombstone.tenant_registry (relid, id_column) "
-						   "VALUES ($1, $2)",
-						   2, argtypes, values, NULL);
-	CacheInvalidateRelcacheByRelid(relid);
-	PG_RETURN_VOID();
+	if (rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE ||
+		RelationGetNumberOfBlocks(rel) == 0)
+		return true;
+	slot = table_slot_create(rel, NULL);
+	scan = table_beginscan(rel, SnapshotAny, 0, NULL);
+	empty = !table_scan_getnextslot(scan, ForwardScanDirection, slot);
+	table_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	return empty;
 }

@@ -22,24 +22,31 @@
  * sql_drop event trigger and the TRUNCATE and DELETE triggers still refuse
  * the destructive part (see triggers.c and the extension script).
  *
- * Signed change tokens that authorise these commands come in a later
- * release; every refusal here ends in the same hint so that users know
- * what will unlock it.
+ * A change token of operation "ddl" naming the table authorises these
+ * commands (policy/guard.c); every refusal here ends in the same hint.
  *
- * src/ddl_guard.c
+ * What the DBA's tools send is let through where it loses nothing, and
+ * refused before anything changes where it would: a TRUNCATE of a table
+ * that holds no tuple passes (pg_restore -j empties each table it has just
+ * created); ENABLE or DISABLE TRIGGER ALL or USER passes (pg_dump
+ * --disable-triggers), and pg_tombstone's triggers are set back to fire
+ * ALWAYS afterwards; over an existing database (pg_restore --clean), the
+ * drop of a protected table's primary key is refused (TB060), and so is a
+ * COPY FROM into a table whose drop this session was refused (TB061) or
+ * into a history table that holds old versions.  While ALTER TABLE or COPY
+ * FROM runs, foundation/query.c knows it: the foreign-key checks those
+ * commands make read the rows as stored.
+ *
+ * src/mechanisms/ddl_guard.c
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "access/genam.h"
-#include "access/htup_details.h"
 #include "access/table.h"
-#include "catalog/dependency.h"
-#include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/objectaccess.h"
-#include "catalog/pg_class.h"
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_event_trigger.h"
 #include "catalog/pg_extension.h"
@@ -49,16 +56,21 @@
 #include "commands/extension.h"
 #include "commands/user.h"
 #include "miscadmin.h"
-#include "nodes/parsenodes.h"
 #include "tcop/utility.h"
 #include "utils/acl.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/rel.h"
 #include "utils/syscache.h"
 
-#include "pg_tombstone.h"
+#include "foundation/catalog.h"
+#include "foundation/errcodes.h"
+#include "foundation/names.h"
+#include "foundation/query.h"
+#include "foundation/refuse.h"
+#include "policy/guard.h"
+#include "recording/history.h"
+#include "mechanisms/ddl_guard.h"
 
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 static object_access_hook_type prev_object_access_hook = NULL;
@@ -81,10 +93,6 @@ remember_refused_drop(Oid relid)
 	refused_drops = list_append_unique_oid(refused_drops, relid);
 	MemoryContextSwitchTo(old);
 }
-
-/* ALTER TABLE and COPY FROM statements running in this backend */
-static int	altering_table = 0;
-static int	copying_from = 0;
 
 static bool
 is_tombstone_trigger_name(const char *name)
@@ -754,10 +762,11 @@ tombstone_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		}
 	}
 
+	/* what the planner and _ri_tolerant() ask (foundation/query.c) */
 	if (IsA(parsetree, AlterTableStmt))
-		altering_table++;
+		TombstoneAlterTableEnter();
 	if (copy_from)
-		copying_from++;
+		TombstoneCopyFromEnter();
 	PG_TRY();
 	{
 		if (prev_ProcessUtility)
@@ -778,32 +787,11 @@ tombstone_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	PG_FINALLY();
 	{
 		if (IsA(parsetree, AlterTableStmt))
-			altering_table--;
+			TombstoneAlterTableLeave();
 		if (copy_from)
-			copying_from--;
+			TombstoneCopyFromLeave();
 	}
 	PG_END_TRY();
-}
-
-/*
- * Is an ALTER TABLE running in this backend?  The queries with which it
- * validates a foreign key (see planner.c) must see every row.
- */
-bool
-TombstoneInAlterTable(void)
-{
-	return altering_table > 0;
-}
-
-/*
- * Is a COPY FROM running in this backend?  It is how a dump's rows come
- * back, tombstones that reference tombstones included, so its
- * foreign-key checks accept a tombstoned parent (see _ri_tolerant()).
- */
-bool
-TombstoneInCopyFrom(void)
-{
-	return copying_from > 0;
 }
 
 /*

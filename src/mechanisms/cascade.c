@@ -32,51 +32,45 @@
  * (except through a SET NULL / SET DEFAULT key: such a child row was
  * itself a tombstone when its parent went, and keeps its reference).
  *
- * The row trigger (ledger.c) queues copies of the rows that have such
- * dependents; when the query that changed them has finished, the queue of
+ * The row trigger (mechanisms/triggers.c) queues copies of the rows that have
+ * such dependents; when the query that changed them has finished, the queue of
  * its executor depth is worked off with one set-based query per foreign key
- * (the keys travel as arrays), so cost grows with the number of rows
- * changed, not with the size of the tables.  The queries run as the owner
- * of the table they touch, as PostgreSQL's own referential actions do.
+ * (the keys travel as arrays), so cost grows with the number of rows changed,
+ * not with the size of the tables.  The queries run as the owner of the table
+ * they touch, as PostgreSQL's own referential actions do.
  *
- * The foreign keys between protected tables are read from pg_constraint
- * once and kept until a relcache invalidation.
+ * The foreign keys between protected tables, and the order of the
+ * protected roots, come from mechanisms/fkgraph.c.
  *
- * src/cascade.c
+ * src/mechanisms/cascade.c
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "access/genam.h"
-#include "access/htup_details.h"
 #include "access/table.h"
-#include "access/xact.h"
-#include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/partition.h"
-#include "catalog/pg_class.h"
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_index.h"
-#include "catalog/pg_type.h"
 #include "executor/spi.h"
-#include "nodes/params.h"
-#include "lib/stringinfo.h"
-#include "miscadmin.h"
-#include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/fmgroids.h"
-#include "utils/hsearch.h"
-#include "utils/inval.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/rel.h"
-#include "utils/resowner.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
-#include "pg_tombstone.h"
+#include "foundation/catalog.h"
+#include "foundation/inval.h"
+#include "foundation/names.h"
+#include "foundation/query.h"
+#include "foundation/tenant.h"
+#include "recording/change.h"
+#include "recording/ledger.h"
+#include "mechanisms/cascade.h"
+#include "mechanisms/fkgraph.h"
 
 /*
  * rewind_tenant() restores exactly the rows that were live at its time:
@@ -85,43 +79,6 @@
  * restored rows are still checked against their parents).
  */
 static bool cascade_restores = true;
-
-/* Column numbers of tombstone.tenant_registry */
-#define Anum_registry_relid		1
-#define Anum_registry_id_column	2
-
-/* Longest internal query whose plan is kept */
-#define PLAN_KEY_MAX 2048
-
-/* A foreign key between two protected tables. */
-typedef struct FkLink
-{
-	Oid			conoid;
-	char	   *conname;
-	Oid			child;			/* referencing table (conrelid) */
-	Oid			parent;			/* referenced table (confrelid) */
-	char		deltype;		/* confdeltype */
-	int			nkeys;
-	char	  **child_cols;
-	char	  **parent_cols;
-	int			nsetcols;		/* ON DELETE SET NULL / SET DEFAULT: columns */
-	char	  **set_cols;		/* it sets (all child_cols unless named) */
-} FkLink;
-
-/* What is known about the protected tables as a whole. */
-typedef struct Graph
-{
-	bool		valid;
-	List	   *links;			/* FkLink */
-	Oid			registry;		/* tenant registry table, or InvalidOid */
-	char	   *registry_column;
-	List	   *roots_children_first;
-	List	   *roots_parents_first;
-} Graph;
-
-static MemoryContext graph_cxt = NULL;
-static Graph graph;
-static uint64 graph_generation = 0;
 
 /* Per relation: does a tombstoning (restore) of its rows queue work? */
 typedef struct WantedEntry
@@ -132,6 +89,17 @@ typedef struct WantedEntry
 } WantedEntry;
 
 static HTAB *wanted = NULL;
+
+/* Any relcache invalidation (the graph changes with it): ask again. */
+static void
+wanted_invalidate(Oid relid)
+{
+	if (wanted != NULL)
+	{
+		hash_destroy(wanted);
+		wanted = NULL;
+	}
+}
 
 /* Rows queued by the row trigger. */
 typedef struct PendingChunk
@@ -145,213 +113,6 @@ typedef struct PendingChunk
 
 static List *pending = NIL;	/* in TopTransactionContext */
 
-/* Kept plans of internal queries, by query text. */
-typedef struct PlanEntry
-{
-	char		sql[PLAN_KEY_MAX];
-	SPIPlanPtr	plan;
-} PlanEntry;
-
-static HTAB *plans = NULL;
-
-/*-------------------------------------------------------------------------
- * The graph of foreign keys between protected tables
- *-------------------------------------------------------------------------
- */
-
-static void
-graph_invalidate(Datum arg, Oid relid)
-{
-	graph.valid = false;
-	graph_generation++;
-	if (wanted != NULL)
-	{
-		hash_destroy(wanted);
-		wanted = NULL;
-	}
-}
-
-static void
-read_registry(void)
-{
-	Oid			nspid = get_namespace_oid(TOMBSTONE_SCHEMA, true);
-	Oid			regrelid;
-	Relation	rel;
-	SysScanDesc scan;
-	Snapshot	snapshot;
-	HeapTuple	tup;
-
-	graph.registry = InvalidOid;
-	graph.registry_column = NULL;
-	if (!OidIsValid(nspid) ||
-		!OidIsValid(regrelid = get_relname_relid(TOMBSTONE_REGISTRY, nspid)))
-		return;
-	rel = table_open(regrelid, AccessShareLock);
-	snapshot = RegisterSnapshot(GetLatestSnapshot());
-	scan = systable_beginscan(rel, InvalidOid, false, snapshot, 0, NULL);
-	if (HeapTupleIsValid(tup = systable_getnext(scan)))
-	{
-		bool		isnull;
-
-		graph.registry = DatumGetObjectId(heap_getattr(tup, Anum_registry_relid,
-													   RelationGetDescr(rel),
-													   &isnull));
-		graph.registry_column =
-			pstrdup(NameStr(*DatumGetName(heap_getattr(tup, Anum_registry_id_column,
-													   RelationGetDescr(rel),
-													   &isnull))));
-	}
-	systable_endscan(scan);
-	UnregisterSnapshot(snapshot);
-	table_close(rel, AccessShareLock);
-}
-
-/*
- * Order the protected roots so that a table comes after every protected
- * table it references (parents first), breaking cycles by OID.
- */
-static void
-order_roots(List *roots)
-{
-	List	   *done = NIL;
-	List	   *left = list_copy(roots);
-
-	while (left != NIL)
-	{
-		ListCell   *lc;
-		Oid			next = InvalidOid;
-
-		foreach(lc, left)
-		{
-			Oid			r = lfirst_oid(lc);
-			bool		ready = true;
-			ListCell   *l2;
-
-			foreach(l2, graph.links)
-			{
-				FkLink	   *link = lfirst(l2);
-				const TombstoneRel *c = TombstoneRelLookup(link->child);
-				const TombstoneRel *p = TombstoneRelLookup(link->parent);
-
-				if (c && p && c->root == r && p->root != r &&
-					list_member_oid(left, p->root))
-				{
-					ready = false;
-					break;
-				}
-			}
-			if (ready)
-			{
-				next = r;
-				break;
-			}
-		}
-		if (!OidIsValid(next))
-			next = linitial_oid(left);	/* a cycle */
-		done = lappend_oid(done, next);
-		left = list_delete_oid(left, next);
-	}
-	graph.roots_parents_first = done;
-	graph.roots_children_first = NIL;
-	{
-		ListCell   *lc;
-
-		foreach(lc, done)
-			graph.roots_children_first = lcons_oid(lfirst_oid(lc),
-												   graph.roots_children_first);
-	}
-}
-
-static void
-graph_build(void)
-{
-	Relation	conrel;
-	SysScanDesc scan;
-	HeapTuple	tup;
-	MemoryContext oldcxt;
-	uint64		generation;
-
-again:
-	if (graph.valid)
-		return;
-	generation = graph_generation;
-	if (graph_cxt == NULL)
-		graph_cxt = AllocSetContextCreate(CacheMemoryContext,
-										  "pg_tombstone foreign keys",
-										  ALLOCSET_SMALL_SIZES);
-	MemoryContextReset(graph_cxt);
-	memset(&graph, 0, sizeof(graph));
-	oldcxt = MemoryContextSwitchTo(graph_cxt);
-
-	conrel = table_open(ConstraintRelationId, AccessShareLock);
-	scan = systable_beginscan(conrel, InvalidOid, false, NULL, 0, NULL);
-	while (HeapTupleIsValid(tup = systable_getnext(scan)))
-	{
-		Form_pg_constraint con = (Form_pg_constraint) GETSTRUCT(tup);
-		FkLink	   *link;
-		bool		isnull;
-		Datum		d;
-
-		if (con->contype != CONSTRAINT_FOREIGN || OidIsValid(con->conparentid))
-			continue;
-		if (TombstoneRelLookup(con->conrelid) == NULL ||
-			TombstoneRelLookup(con->confrelid) == NULL)
-			continue;
-		link = palloc0(sizeof(FkLink));
-		link->conoid = con->oid;
-		link->conname = pstrdup(NameStr(con->conname));
-		link->child = con->conrelid;
-		link->parent = con->confrelid;
-		link->deltype = con->confdeltype;
-		d = heap_getattr(tup, Anum_pg_constraint_conkey,
-						 RelationGetDescr(conrel), &isnull);
-		link->child_cols = TombstoneColumnNames(con->conrelid, d, &link->nkeys);
-		d = heap_getattr(tup, Anum_pg_constraint_confkey,
-						 RelationGetDescr(conrel), &isnull);
-		link->parent_cols = TombstoneColumnNames(con->confrelid, d, &link->nkeys);
-		d = heap_getattr(tup, Anum_pg_constraint_confdelsetcols,
-						 RelationGetDescr(conrel), &isnull);
-		if (!isnull && ARR_DIMS(DatumGetArrayTypeP(d))[0] > 0)
-			link->set_cols = TombstoneColumnNames(con->conrelid, d,
-												  &link->nsetcols);
-		else
-		{
-			link->set_cols = link->child_cols;
-			link->nsetcols = link->nkeys;
-		}
-		graph.links = lappend(graph.links, link);
-	}
-	systable_endscan(scan);
-	table_close(conrel, AccessShareLock);
-
-	read_registry();
-	order_roots(TombstoneProtectedRoots());
-	MemoryContextSwitchTo(oldcxt);
-	/* an invalidation that arrived while reading means: read again */
-	graph.valid = (generation == graph_generation);
-	if (!graph.valid)
-		goto again;
-}
-
-/*
- * The registry table and its id column, or InvalidOid.
- */
-Oid
-TombstoneRegistry(char **id_column)
-{
-	graph_build();
-	if (id_column)
-		*id_column = graph.registry_column;
-	return graph.registry;
-}
-
-List *
-TombstoneRootsInOrder(bool parents_first)
-{
-	graph_build();
-	return parents_first ? graph.roots_parents_first : graph.roots_children_first;
-}
-
 /*
  * Does this installation have tombstone.cleared_keys?  A library newer than
  * the extension's SQL objects (before ALTER EXTENSION pg_tombstone UPDATE)
@@ -364,31 +125,6 @@ clears_references(void)
 
 	return OidIsValid(nspid) &&
 		OidIsValid(get_relname_relid(TOMBSTONE_CLEARED_KEYS, nspid));
-}
-
-/*
- * A copy of orig in the current memory context: the queries that work off
- * the queue may process invalidations that rebuild the graph.
- */
-static FkLink *
-copy_link(FkLink *orig)
-{
-	FkLink	   *link = palloc(sizeof(FkLink));
-	int			i;
-
-	*link = *orig;
-	link->conname = pstrdup(orig->conname);
-	link->child_cols = palloc(sizeof(char *) * orig->nkeys);
-	link->parent_cols = palloc(sizeof(char *) * orig->nkeys);
-	for (i = 0; i < orig->nkeys; i++)
-	{
-		link->child_cols[i] = pstrdup(orig->child_cols[i]);
-		link->parent_cols[i] = pstrdup(orig->parent_cols[i]);
-	}
-	link->set_cols = palloc(sizeof(char *) * orig->nsetcols);
-	for (i = 0; i < orig->nsetcols; i++)
-		link->set_cols[i] = pstrdup(orig->set_cols[i]);
-	return link;
 }
 
 /* relid itself and its ancestors */
@@ -424,18 +160,20 @@ TombstonePendingWanted(Relation rel, bool tombstoned)
 	{
 		WantedEntry tmp;
 		List	   *selves;
+		Oid			registry = TombstoneRegistry(NULL);
+		List	   *links;
 		ListCell   *lc;
 
-		graph_build();
+		links = TombstoneFkLinks();
 		tmp.relid = relid;
 		tmp.tombstoned = tmp.restored = false;
 		selves = rel->rd_rel->relispartition ? self_and_ancestors(relid) :
 			list_make1_oid(relid);
-		if (list_member_oid(selves, graph.registry))
+		if (list_member_oid(selves, registry))
 			tmp.tombstoned = tmp.restored = true;
-		foreach(lc, graph.links)
+		foreach(lc, links)
 		{
-			FkLink	   *link = lfirst(lc);
+			TombstoneFkLink *link = lfirst(lc);
 
 			if (list_member_oid(selves, link->parent))
 			{
@@ -453,7 +191,7 @@ TombstonePendingWanted(Relation rel, bool tombstoned)
 				link->deltype != FKCONSTR_ACTION_SETDEFAULT)
 				tmp.restored = true;
 		}
-		/* graph_build may have processed invalidations: look again */
+		/* the lookups may have processed invalidations: look again */
 		if (wanted == NULL)
 			return TombstonePendingWanted(rel, tombstoned);
 		entry = hash_search(wanted, &relid, HASH_ENTER, &found);
@@ -502,8 +240,8 @@ TombstonePendingAdd(Relation rel, HeapTuple oldtup, bool tombstoned)
  * rolled back.  Chunks being worked off are no longer in the queue and are
  * not touched.
  */
-void
-TombstonePendingDiscard(int above_level)
+static void
+pending_discard(int above_level)
 {
 	List	   *keep = NIL;
 	ListCell   *lc;
@@ -527,149 +265,33 @@ TombstonePendingDiscard(int above_level)
 }
 
 /*
- * At the end of the transaction, whose memory holds the queue.
+ * At the end of the transaction, whose memory holds the queue, forget it.
  */
-void
-TombstonePendingReset(void)
+static void
+cascade_xact_callback(XactEvent event, void *arg)
 {
-	pending = NIL;
-	cascade_restores = true;
+	switch (event)
+	{
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_PREPARE:
+			pending = NIL;
+			cascade_restores = true;
+			break;
+		default:
+			break;
+	}
 }
 
-/*-------------------------------------------------------------------------
- * Running internal queries
- *-------------------------------------------------------------------------
- */
-
-/*
- * The executor depth at which TombstoneRunInternal() is running its query,
- * or -1.  The planner treats a query as the extension's own only when its
- * text says so and it is planned at that depth: a user's query that merely
- * starts with the same comment, or one run by a user trigger that an
- * internal query fired (a level deeper), is planned like any other.
- */
-static int	internal_depth = -1;
-
-bool
-TombstoneRunningInternal(void)
+/* The queries deeper than where a subtransaction's error was caught are gone */
+static void
+cascade_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						 SubTransactionId parentSubid, void *arg)
 {
-	return internal_depth >= 0 && internal_depth == TombstoneExecDepth();
-}
-
-/*
- * SPI_execute_plan() with internal_depth set for the planner hook; the rows
- * go to dest when it is given, else to SPI_tuptable.
- */
-static int
-execute_internal(SPIPlanPtr plan, int nargs, Oid *argtypes, Datum *values,
-				 const char *nulls, DestReceiver *dest)
-{
-	int			save_internal_depth = internal_depth;
-	int			rc;
-
-	internal_depth = TombstoneExecDepth();
-	PG_TRY();
-	{
-		if (dest == NULL)
-			rc = SPI_execute_plan(plan, values, nulls, false, 0);
-		else
-		{
-			SPIExecuteOptions options;
-			ParamListInfo params = makeParamList(nargs);
-			int			i;
-
-			for (i = 0; i < nargs; i++)
-			{
-				params->params[i].value = values[i];
-				params->params[i].isnull = nulls != NULL && nulls[i] == 'n';
-				params->params[i].pflags = PARAM_FLAG_CONST;
-				params->params[i].ptype = argtypes[i];
-			}
-			memset(&options, 0, sizeof(options));
-			options.params = params;
-			options.read_only = false;
-			options.dest = dest;
-			rc = SPI_execute_plan_extended(plan, &options);
-		}
-	}
-	PG_FINALLY();
-	{
-		internal_depth = save_internal_depth;
-	}
-	PG_END_TRY();
-	return rc;
-}
-
-/*
- * Run one internal query (text starting with TOMBSTONE_INTERNAL_QUERY) as
- * user as_user, with row-level security as the owner sees it, or as the
- * caller when as_user is InvalidOid.  The caller has connected to SPI.
- * Plans are prepared once per query text and kept.  Returns SPI_processed.
- */
-uint64
-TombstoneRunInternal(const char *sql, int nargs, Oid *argtypes, Datum *values,
-					 const char *nulls, Oid as_user)
-{
-	return TombstoneRunInternalTo(sql, nargs, argtypes, values, nulls,
-								  as_user, NULL);
-}
-
-/* The same, sending the rows to dest (NULL: to SPI_tuptable) */
-uint64
-TombstoneRunInternalTo(const char *sql, int nargs, Oid *argtypes,
-					   Datum *values, const char *nulls, Oid as_user,
-					   DestReceiver *dest)
-{
-	SPIPlanPtr	plan;
-	PlanEntry  *entry = NULL;
-	Oid			save_userid;
-	int			save_sec_context;
-	int			rc;
-	Assert(strncmp(sql, TOMBSTONE_INTERNAL_QUERY,
-				   strlen(TOMBSTONE_INTERNAL_QUERY)) == 0);
-	if (plans == NULL)
-	{
-		HASHCTL		ctl;
-
-		ctl.keysize = PLAN_KEY_MAX;
-		ctl.entrysize = sizeof(PlanEntry);
-		ctl.hcxt = TopMemoryContext;
-		plans = hash_create("pg_tombstone internal plans", 64, &ctl,
-							HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
-	}
-	if (strlen(sql) < PLAN_KEY_MAX)
-		entry = hash_search(plans, sql, HASH_FIND, NULL);
-	if (entry != NULL)
-		plan = entry->plan;
-	else
-	{
-		plan = SPI_prepare(sql, nargs, argtypes);
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed for \"%s\": %s",
-				 sql, SPI_result_code_string(SPI_result));
-		if (strlen(sql) < PLAN_KEY_MAX)
-		{
-			bool		found;
-
-			if (SPI_keepplan(plan) != 0)
-				elog(ERROR, "SPI_keepplan failed");
-			entry = hash_search(plans, sql, HASH_ENTER, &found);
-			entry->plan = plan;
-		}
-	}
-
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	if (OidIsValid(as_user))
-		SetUserIdAndSecContext(as_user, save_sec_context |
-							   SECURITY_LOCAL_USERID_CHANGE |
-							   SECURITY_NOFORCE_RLS);
-	rc = execute_internal(plan, nargs, argtypes, values, nulls, dest);
-	SetUserIdAndSecContext(save_userid, save_sec_context);
-	if (rc < 0)
-		elog(ERROR, "internal query failed: %s", SPI_result_code_string(rc));
-	if (entry == NULL)
-		SPI_freeplan(plan);
-	return SPI_processed;
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		pending_discard(TombstoneExecDepth());
 }
 
 /* "ONLY " for a plain table: foreign keys are not inherited */
@@ -845,7 +467,7 @@ split_by_change(PendingChunk *chunk, TupleDesc desc)
  * change tombstoned (their deleted_change equals the parent's old one).
  */
 static void
-cascade_link(FkLink *link, PendingChunk *chunk, TupleDesc desc)
+cascade_link(TombstoneFkLink *link, PendingChunk *chunk, TupleDesc desc)
 {
 	int			n = link->nkeys;
 	Datum	   *values = palloc(sizeof(Datum) * (n + 2));
@@ -904,7 +526,7 @@ cascade_link(FkLink *link, PendingChunk *chunk, TupleDesc desc)
 		appendStringInfoString(&query, sql.data);
 		if (OidIsValid(child_root) &&
 			TombstoneAppendTenantFilter(&query, "c", link->child,
-										TombstoneChangeTenants(DatumGetInt64(values[n]),
+										TombstoneLedgerTenants(DatumGetInt64(values[n]),
 															   child_root),
 										n + 2, &values[n + 1], &argtypes[n + 1]))
 			nargs = n + 2;
@@ -947,7 +569,7 @@ primary_key_columns(Oid relid)
  * primary key, or its values without the columns that change.
  */
 static void
-append_row_identity(StringInfo sql, FkLink *link, List *pkcols)
+append_row_identity(StringInfo sql, TombstoneFkLink *link, List *pkcols)
 {
 	ListCell   *lc;
 	int			i;
@@ -977,7 +599,7 @@ append_row_identity(StringInfo sql, FkLink *link, List *pkcols)
  * referenced the rows of part, when it is given.  Runs inside SPI.
  */
 static void
-restore_cleared(FkLink *link, int64 change, PendingChunk *part, TupleDesc desc)
+restore_cleared(TombstoneFkLink *link, int64 change, PendingChunk *part, TupleDesc desc)
 {
 	int			n = link->nkeys;
 	Datum	   *values = palloc(sizeof(Datum) * (n + 1));
@@ -1061,14 +683,13 @@ TombstoneRestoreClearedKeys(int64 change)
 
 	if (!clears_references())
 		return;
-	graph_build();
-	foreach(lc, graph.links)
+	foreach(lc, TombstoneFkLinks())
 	{
-		FkLink	   *link = lfirst(lc);
+		TombstoneFkLink *link = lfirst(lc);
 
 		if (link->deltype == FKCONSTR_ACTION_SETNULL ||
 			link->deltype == FKCONSTR_ACTION_SETDEFAULT)
-			links = lappend(links, copy_link(link));
+			links = lappend(links, TombstoneFkLinkCopy(link));
 	}
 	foreach(lc, links)
 		restore_cleared(lfirst(lc), change, NULL, NULL);
@@ -1086,7 +707,7 @@ TombstoneRestoreClearedKeys(int64 change)
  * change set.
  */
 static void
-clear_link(FkLink *link, PendingChunk *chunk, TupleDesc desc)
+clear_link(TombstoneFkLink *link, PendingChunk *chunk, TupleDesc desc)
 {
 	int			n = link->nkeys;
 	Datum	   *values;
@@ -1175,7 +796,7 @@ clear_link(FkLink *link, PendingChunk *chunk, TupleDesc desc)
  * reference the tombstoned rows.
  */
 static void
-check_no_live_children(FkLink *link, PendingChunk *chunk, TupleDesc desc)
+check_no_live_children(TombstoneFkLink *link, PendingChunk *chunk, TupleDesc desc)
 {
 	int			n = link->nkeys;
 	Datum	   *values = palloc(sizeof(Datum) * n);
@@ -1214,7 +835,7 @@ check_no_live_children(FkLink *link, PendingChunk *chunk, TupleDesc desc)
  * protected table: refuse, naming the table and the key.
  */
 static void
-check_parents_live(FkLink *link, PendingChunk *chunk, TupleDesc desc)
+check_parents_live(TombstoneFkLink *link, PendingChunk *chunk, TupleDesc desc)
 {
 	int			n = link->nkeys;
 	Datum	   *values = palloc(sizeof(Datum) * n);
@@ -1265,7 +886,8 @@ static void
 registry_arrays(PendingChunk *chunk, TupleDesc desc, Datum *tenants,
 				Datum *changes)
 {
-	char	   *cols[2] = {pstrdup(graph.registry_column), TOMBSTONE_DELETED_CHANGE};
+	char	   *registry_column;
+	char	   *cols[2];
 	Datum		arrays[2];
 	Oid			types[2];
 	ArrayType  *arr;
@@ -1276,6 +898,9 @@ registry_arrays(PendingChunk *chunk, TupleDesc desc, Datum *tenants,
 	Oid			typoutput;
 	bool		varlena;
 
+	(void) TombstoneRegistry(&registry_column);
+	cols[0] = pstrdup(registry_column);
+	cols[1] = TOMBSTONE_DELETED_CHANGE;
 	key_arrays(chunk, desc, 2, cols, arrays, types, NULL);
 	getTypeOutputInfo(types[0], &typoutput, &varlena);
 	arr = DatumGetArrayTypeP(arrays[0]);
@@ -1304,45 +929,6 @@ registry_arrays(PendingChunk *chunk, TupleDesc desc, Datum *tenants,
 }
 
 /*
- * Convert str to a value of type typid (into *result unless it is NULL);
- * false when it is not one (tenant "acme" has no rows in a table whose
- * tenant column is an integer).
- */
-bool
-TombstoneTryInput(Oid typid, const char *str, Datum *result)
-{
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	volatile bool ok = true;
-	Oid			typinput;
-	Oid			typioparam;
-
-	getTypeInputInfo(typid, &typinput, &typioparam);
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		Datum		value = OidInputFunctionCall(typinput, (char *) str,
-													 typioparam, -1);
-
-		if (result != NULL)
-			*result = value;
-		ReleaseCurrentSubTransaction();
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(cxt);
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		ok = false;
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(cxt);
-	CurrentResourceOwner = owner;
-	return ok;
-}
-
-/*
  * Tenant deletion: tombstone the rows of the registry's tombstoned tenants
  * in every other protected table, children before parents; restoring,
  * bring back their rows that the same change tombstoned, parents first.
@@ -1363,8 +949,7 @@ sweep_tenants(PendingChunk *chunk, TupleDesc desc)
 	List	   *roots;
 	ListCell   *lc;
 
-	graph_build();
-	registry = graph.registry;
+	registry = TombstoneRegistry(NULL);
 	registry_arrays(chunk, desc, &arrays[0], &arrays[1]);
 	deconstruct_array(DatumGetArrayTypeP(arrays[0]), TEXTOID, -1, false,
 					  TYPALIGN_INT, &tenants, &tenant_nulls, &n);
@@ -1441,7 +1026,7 @@ sweep_tenants(PendingChunk *chunk, TupleDesc desc)
 		/*
 		 * A DELETE, which the planner turns into the tombstoning UPDATE: on
 		 * a table without dependent rows it then skips the row trigger
-		 * (ledger.c).  Internal queries get no visibility qual, so the
+		 * (executor.c).  Internal queries get no visibility qual, so the
 		 * query says itself that it wants live rows only.
 		 */
 		sql = psprintf(TOMBSTONE_INTERNAL_QUERY
@@ -1494,12 +1079,9 @@ TombstonePendingProcess(int level)
 	 * The queries below may process invalidations that rebuild the graph:
 	 * work from a copy.
 	 */
-	graph_build();
-	registry = graph.registry;
-	foreach(lc, graph.links)
-	{
-		links = lappend(links, copy_link(lfirst(lc)));
-	}
+	registry = TombstoneRegistry(NULL);
+	foreach(lc, TombstoneFkLinks())
+		links = lappend(links, TombstoneFkLinkCopy(lfirst(lc)));
 
 	/* a portal's ExecutorFinish runs after its snapshot was popped */
 	pushed = !ActiveSnapshotSet();
@@ -1523,7 +1105,7 @@ TombstonePendingProcess(int level)
 				sweep_tenants(chunk, desc);
 			foreach(l2, links)
 			{
-				FkLink	   *link = lfirst(l2);
+				TombstoneFkLink *link = lfirst(l2);
 
 				if (phase == 0 && list_member_oid(selves, link->parent) &&
 					link->deltype == FKCONSTR_ACTION_CASCADE &&
@@ -1563,8 +1145,14 @@ TombstoneCascadeRestores(bool on)
 	cascade_restores = on;
 }
 
+/*
+ * Follow relcache invalidations and the ends of transactions and
+ * subtransactions; from _PG_init.
+ */
 void
 TombstoneCascadeInit(void)
 {
-	CacheRegisterRelcacheCallback(graph_invalidate, (Datum) 0);
+	TombstoneOnRelcacheInval(wanted_invalidate);
+	RegisterXactCallback(cascade_xact_callback, NULL);
+	RegisterSubXactCallback(cascade_subxact_callback, NULL);
 }

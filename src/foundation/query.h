@@ -1,0 +1,44 @@
+/*-------------------------------------------------------------------------
+ *
+ * query.h
+ *	  What this backend is running (the executor depth, ALTER TABLE, COPY
+ *	  FROM), the extension's own queries, and direct inserts into the
+ *	  extension's tables.
+ *
+ * src/foundation/query.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef TOMBSTONE_QUERY_H
+#define TOMBSTONE_QUERY_H
+
+#include "access/htup.h"
+#include "tcop/dest.h"
+#include "utils/relcache.h"
+
+extern int	TombstoneExecDepth(void);
+extern int	TombstoneExecDepthEnter(void);
+extern void TombstoneExecDepthLeave(void);
+
+/* What this backend is running (mechanisms/ddl_guard.c counts them) */
+extern void TombstoneAlterTableEnter(void);
+extern void TombstoneAlterTableLeave(void);
+extern bool TombstoneInAlterTable(void);
+extern void TombstoneCopyFromEnter(void);
+extern void TombstoneCopyFromLeave(void);
+extern bool TombstoneInCopyFrom(void);
+
+extern bool TombstoneRunningInternal(void);
+extern uint64 TombstoneRunInternal(const char *sql, int nargs, Oid *argtypes,
+								   Datum *values, const char *nulls,
+								   Oid as_user);
+extern uint64 TombstoneRunInternalTo(const char *sql, int nargs, Oid *argtypes,
+									 Datum *values, const char *nulls,
+									 Oid as_user, DestReceiver *dest);
+extern void TombstoneRunUtilityAs(Oid user, const char *const *cmds, int ncmds);
+extern void TombstoneInsertAsOwner(Oid catrelid, const char *sql, int nargs,
+								   Oid *argtypes, Datum *values,
+								   const char *nulls);
+extern void TombstoneInsertTuple(Relation rel, HeapTuple tuple);
+
+#endif							/* TOMBSTONE_QUERY_H */
