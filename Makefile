@@ -20,7 +20,7 @@ DATA = $(wildcard sql/pg_tombstone--*.sql)
 PGFILEDESC = "pg_tombstone - DELETE becomes a recoverable tombstone"
 
 # pg_regress suites, in order
-REGRESS = protect delete_forms visibility guard odd_paths ledger tokens guard_tokens purge history history_oracle
+REGRESS = protect delete_forms visibility guard odd_paths ledger tokens guard_tokens purge history history_oracle integrity
 REGRESS_OPTS = --load-extension=pg_tombstone
 
 # isolation specs (specs/), run by installcheck after REGRESS

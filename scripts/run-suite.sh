@@ -22,6 +22,11 @@ if ! pg_prove -d tombstone_tap test/*.sql; then
     failed=1
 fi
 
+echo "== sweep: every function of schema tombstone with bad input (TAP)"
+if ! prove --exec bash test/sweep.sh; then
+    failed=1
+fi
+
 echo "== pg_regress (library not preloaded: fail closed)"
 psql -qX -c "DROP DATABASE IF EXISTS tombstone_failclosed" -c "CREATE DATABASE tombstone_failclosed" >/dev/null
 psql -qX -v ON_ERROR_STOP=1 -d tombstone_failclosed -f test/fail_closed_setup.psql >/dev/null || failed=1
@@ -37,8 +42,9 @@ fi
 pg_conftool $cluster set shared_preload_libraries pg_tombstone
 pg_ctlcluster $cluster restart
 
-# one closing line over the three runners: pg_regress files, isolation
-# specs and pgTAP assertions
+# one closing line over the runners: pg_regress files, isolation specs,
+# pgTAP assertions and the sweep's TAP tests (prove prints the same
+# "Files=, Tests=" line as pg_prove)
 counts=$(awk '/^(test| ) .* \.\.\. ok/ {ok++}
               /^(test| ) .* \.\.\. FAILED/ {bad++}
               /^Files=[0-9]+, Tests=[0-9]+/ {split($2, t, "="); tap += t[2] + 0}
