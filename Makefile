@@ -14,7 +14,8 @@ OBJS = \
 	src/guard.o \
 	src/purge.o \
 	src/observe.o \
-	src/history.o
+	src/history.o \
+	src/internal.o
 
 DATA = $(wildcard sql/pg_tombstone--*.sql)
 PGFILEDESC = "pg_tombstone - DELETE becomes a recoverable tombstone"

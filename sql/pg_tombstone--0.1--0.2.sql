@@ -6,3 +6,197 @@
 -- same catalog as CREATE EXTENSION of 0.2 (which runs 0.1, then this script).
 
 \echo Use "ALTER EXTENSION pg_tombstone UPDATE TO '0.2'" to load this file. \quit
+
+--------------------------------------------------------------------------
+-- Internal functions are the extension's own (issue 15, items 1 and 3)
+--------------------------------------------------------------------------
+-- protect(), protect_tenants(), unprotect() and the event triggers work
+-- through internal functions that every role protecting a table must be
+-- able to execute.  Called directly they refuse (TB050): the C ones check
+-- that one of those entry points is running (src/internal.c), the PL/pgSQL
+-- ones ask _require_internal().  All of them check their arguments.
+
+CREATE FUNCTION tombstone._require_internal(funcname text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'tombstone_require_internal'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION tombstone._require_internal(text) IS
+    'Internal: refuse unless protect(), protect_tenants(), unprotect() or an event trigger of the extension is running';
+
+CREATE OR REPLACE FUNCTION tombstone._install_triggers(tbl regclass, is_partition boolean)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM tombstone._require_internal('tombstone._install_triggers');
+    IF tbl IS NULL OR is_partition IS NULL OR NOT EXISTS (SELECT FROM pg_class c WHERE c.oid = tbl) THEN
+        RAISE EXCEPTION 'tombstone._install_triggers() needs an existing table'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('Called with tbl %s, is_partition %s.', coalesce(tbl::oid::text, 'NULL'),
+                                  coalesce(is_partition::text, 'NULL')),
+                  HINT = 'Protect tables with tombstone.protect().';
+    END IF;
+    IF NOT is_partition THEN
+        EXECUTE format('CREATE TRIGGER tombstone_guard_delete BEFORE DELETE ON %s'
+                       ' FOR EACH ROW EXECUTE FUNCTION tombstone._guard_delete()', tbl);
+        EXECUTE format('CREATE TRIGGER tombstone_before_update BEFORE UPDATE ON %s'
+                       ' FOR EACH ROW EXECUTE FUNCTION tombstone._before_update()', tbl);
+    END IF;
+    EXECUTE format('CREATE TRIGGER tombstone_guard_truncate BEFORE TRUNCATE ON %s'
+                   ' FOR EACH STATEMENT EXECUTE FUNCTION tombstone._guard_truncate()', tbl);
+    EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER tombstone_guard_delete,'
+                   ' ENABLE ALWAYS TRIGGER tombstone_guard_truncate,'
+                   ' ENABLE ALWAYS TRIGGER tombstone_before_update', tbl);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION tombstone._uninstall_triggers(tbl regclass)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r record;
+BEGIN
+    PERFORM tombstone._require_internal('tombstone._uninstall_triggers');
+    IF tbl IS NULL OR NOT EXISTS (SELECT FROM pg_class c WHERE c.oid = tbl) THEN
+        RAISE EXCEPTION 'tombstone._uninstall_triggers() needs an existing table'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('Called with tbl %s.', coalesce(tbl::oid::text, 'NULL')),
+                  HINT = 'Stop protecting a table with tombstone.unprotect().';
+    END IF;
+    EXECUTE format('DROP TRIGGER IF EXISTS tombstone_guard_delete ON %s', tbl);
+    EXECUTE format('DROP TRIGGER IF EXISTS tombstone_before_update ON %s', tbl);
+    EXECUTE format('DROP TRIGGER IF EXISTS tombstone_guard_truncate ON %s', tbl);
+    FOR r IN SELECT d.relid FROM tombstone._descendants(tbl) d LOOP
+        EXECUTE format('DROP TRIGGER IF EXISTS tombstone_guard_truncate ON %s', r.relid);
+        -- inheritance children carry triggers of their own
+        EXECUTE format('DROP TRIGGER IF EXISTS tombstone_guard_delete ON %s', r.relid);
+        EXECUTE format('DROP TRIGGER IF EXISTS tombstone_before_update ON %s', r.relid);
+    END LOOP;
+END
+$$;
+
+-- Carry a schema change of a protected table to its history table, which
+-- must be the one tombstone.tables names for it.
+CREATE OR REPLACE FUNCTION tombstone._sync_history(tbl regclass, hist regclass)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    c record;
+BEGIN
+    PERFORM tombstone._require_internal('tombstone._sync_history');
+    IF tbl IS NULL OR hist IS NULL
+       OR NOT EXISTS (SELECT FROM tombstone.tables t
+                       WHERE t.relid = tbl AND t.parent IS NULL AND t.history_table = hist) THEN
+        RAISE EXCEPTION 'relation % is not the history table of table %',
+                        coalesce(hist::oid::text, 'NULL'), coalesce(tbl::oid::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'tombstone._sync_history() changes only the history table tombstone.tables names for the table.',
+                  HINT = 'Change the protected table; its history table follows.';
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = tbl AND a.attname = 'valid_to'
+                  AND a.attnum > 0 AND NOT a.attisdropped) THEN
+        RAISE EXCEPTION 'cannot add column "valid_to" to table %, which keeps row history', tbl
+            USING ERRCODE = 'TB040',
+                  DETAIL = format('History table %s uses column valid_to for the end of each old version''s validity.', hist),
+                  HINT = 'Choose another name.';
+    END IF;
+    FOR c IN
+        SELECT a.attname, format_type(a.atttypid, a.atttypmod) AS typ, h.attname AS hname,
+               h.atttypid <> a.atttypid OR h.atttypmod <> a.atttypmod AS retyped,
+               format_type(h.atttypid, h.atttypmod) AS htyp
+          FROM pg_attribute a
+          LEFT JOIN pg_attribute h ON h.attrelid = hist AND h.attname = a.attname
+                                  AND h.attnum > 0 AND NOT h.attisdropped
+         WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped
+           AND (h.attname IS NULL OR h.atttypid <> a.atttypid OR h.atttypmod <> a.atttypmod)
+    LOOP
+        IF c.hname IS NULL THEN
+            -- old versions had no such column: they read as NULL
+            EXECUTE format('ALTER TABLE %s ADD COLUMN %I %s', hist, c.attname, c.typ);
+        ELSE
+            BEGIN
+                EXECUTE format('ALTER TABLE %s ALTER COLUMN %I TYPE %s USING %I::%s',
+                               hist, c.attname, c.typ, c.attname, c.typ);
+            EXCEPTION WHEN OTHERS THEN
+                RAISE EXCEPTION 'cannot change the type of column "%" of table % to %', c.attname, tbl, c.typ
+                    USING ERRCODE = 'TB040',
+                          DETAIL = format('The old versions of rows in history table %s have %s values that do not convert to %s: %s.',
+                                          hist, c.htyp, c.typ, SQLERRM),
+                          HINT = 'Change the type in steps that convert every old value, or add a new column and copy the values.';
+            END;
+        END IF;
+    END LOOP;
+    FOR c IN
+        SELECT h.attname, h.attnum
+          FROM pg_attribute h
+         WHERE h.attrelid = hist AND h.attnum > 0 AND NOT h.attisdropped
+           AND h.attname <> 'valid_to' AND h.attname NOT LIKE '% (dropped %)'
+           AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = tbl AND a.attname = h.attname
+                              AND a.attnum > 0 AND NOT a.attisdropped)
+    LOOP
+        EXECUTE format('ALTER TABLE %s ALTER COLUMN %I DROP NOT NULL', hist, c.attname);
+        EXECUTE format('ALTER TABLE %s RENAME COLUMN %I TO %I', hist, c.attname,
+                       left(c.attname, 40) || ' (dropped ' || c.attnum || ')');
+    END LOOP;
+END
+$$;
+
+-- extract_tenant() with an empty schema name: a proper error, not the
+-- syntax error of CREATE SCHEMA ""
+CREATE OR REPLACE FUNCTION tombstone.extract_tenant(tenant text, at timestamptz, into_schema name)
+RETURNS TABLE (table_name regclass, rows bigint)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r      record;
+    target name;
+    n      bigint;
+BEGIN
+    IF tenant IS NULL OR at IS NULL OR into_schema IS NULL THEN
+        RAISE EXCEPTION 'arguments of tombstone.extract_tenant() must not be null'
+            USING ERRCODE = 'null_value_not_allowed',
+                  DETAIL = format('Called with tenant %s, at %s, into_schema %s.',
+                                  coalesce(quote_literal(tenant), 'NULL'), coalesce(at::text, 'NULL'),
+                                  coalesce(quote_ident(into_schema), 'NULL')),
+                  HINT = 'Give the tenant, the time and the name of a schema to create.';
+    END IF;
+    IF into_schema = '' THEN
+        RAISE EXCEPTION 'schema name of tombstone.extract_tenant() must not be empty'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('Called with tenant %s and an empty into_schema.', quote_literal(tenant)),
+                  HINT = 'Give the name of a schema to create.';
+    END IF;
+    -- a new schema: extracting never overwrites anything
+    EXECUTE format('CREATE SCHEMA %I', into_schema);
+    FOR r IN
+        SELECT t.relid, c.relname, n.nspname, t.history_table,
+               count(*) OVER (PARTITION BY c.relname) AS same_name
+          FROM tombstone.tables t
+          JOIN pg_class c ON c.oid = t.relid
+          JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE t.parent IS NULL
+         ORDER BY n.nspname, c.relname
+    LOOP
+        IF r.history_table IS NULL THEN
+            RAISE NOTICE 'table % has no row history and was not extracted', r.relid;
+            CONTINUE;
+        END IF;
+        target := CASE WHEN r.same_name > 1 THEN left(r.nspname || '_' || r.relname, 63)
+                       ELSE r.relname END;
+        EXECUTE format('CREATE TABLE %I.%I (LIKE %s)', into_schema, target, r.relid);
+        EXECUTE format('INSERT INTO %I.%I SELECT * FROM tombstone.as_of(NULL::%s, $1, $2)',
+                       into_schema, target, r.relid)
+          USING tenant, at;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        table_name := format('%I.%I', into_schema, target)::regclass;
+        rows := n;
+        RETURN NEXT;
+    END LOOP;
+END
+$$;

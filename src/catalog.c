@@ -27,7 +27,9 @@
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "catalog/catalog.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "access/tableam.h"
@@ -39,6 +41,7 @@
 #include "utils/fmgroids.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -219,6 +222,14 @@ TombstoneRelLookup(Oid relid)
 	entry = hash_search(rel_cache, &relid, HASH_FIND, NULL);
 	if (entry != NULL)
 		return entry->is_protected ? entry : NULL;
+
+	/*
+	 * A relation of the system (pg_catalog, information_schema) is never
+	 * protected, whatever the catalog says: protect() refuses them, and an
+	 * entry written otherwise must not make every read of pg_class fail.
+	 */
+	if (relid < FirstNormalObjectId)
+		return NULL;
 
 	catrelid = TombstoneCatalogRelid();
 	if (!OidIsValid(catrelid) || relid == catrelid)
@@ -536,13 +547,18 @@ tombstone_register(PG_FUNCTION_ARGS)
 	REGCLASSOID, REGCLASSOID};
 	int			i;
 
+	TombstoneRequireOwnCode("tombstone._register");
 	for (i = 0; i < 4; i++)
 		if (PG_ARGISNULL(i))
-			elog(ERROR, "tombstone._register: argument %d is null", i + 1);
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("argument %d of tombstone._register() must not be null", i + 1),
+					 errhint("Protect tables with tombstone.protect().")));
 	relid = PG_GETARG_OID(0);
-
-	if (!pg_class_ownercheck(relid, GetUserId()))
-		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, get_rel_name(relid));
+	TombstoneCheckRegistration(relid, NameStr(*PG_GETARG_NAME(1)),
+							   PG_GETARG_BOOL(3),
+							   PG_ARGISNULL(4) ? InvalidOid : PG_GETARG_OID(4),
+							   PG_ARGISNULL(5) ? InvalidOid : PG_GETARG_OID(5));
 
 	catrelid = TombstoneCatalogRelid();
 	if (!OidIsValid(catrelid))
@@ -564,6 +580,148 @@ tombstone_register(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+/*
+ * The relation relid, which must exist, for internal function funcname;
+ * returns its name.
+ */
+char *
+TombstoneRelationArg(Oid relid, const char *funcname)
+{
+	char	   *relname = OidIsValid(relid) ? get_rel_name(relid) : NULL;
+
+	if (relname == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid),
+				 errdetail("%s() was given a table that does not exist.", funcname),
+				 errhint("Name an existing table.")));
+	return relname;
+}
+
+/* The type of column colname of relid, or InvalidOid when there is none */
+static Oid
+column_type(Oid relid, const char *colname)
+{
+	AttrNumber	attno = get_attnum(relid, colname);
+
+	return attno > 0 ? get_atttype(relid, attno) : InvalidOid;
+}
+
+/*
+ * What _register() is about to record must describe a table that
+ * protect() could have protected: it exists, belongs to the caller, can
+ * be protected, has its tenant and tombstone columns, a partition or child
+ * is registered under a protected root it descends from, and a history
+ * table is one of schema tombstone_history that no other table uses.
+ */
+void
+TombstoneCheckRegistration(Oid relid, const char *tenant_column,
+						   bool history, Oid parent, Oid history_table)
+{
+	const char *relname = TombstoneRelationArg(relid, "tombstone._register");
+	struct
+	{
+		const char *name;
+		Oid			type;
+		bool		wanted;
+	}			columns[] = {
+		{TOMBSTONE_DELETED_AT, TIMESTAMPTZOID, true},
+		{TOMBSTONE_DELETED_CHANGE, INT8OID, true},
+		{TOMBSTONE_VALID_FROM, TIMESTAMPTZOID, false},
+	};
+	int			i;
+
+	if (!pg_class_ownercheck(relid, GetUserId()))
+		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, relname);
+	TombstoneCheckProtectable(relid, "tombstone._register");
+	if (get_attnum(relid, tenant_column) <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" of table \"%s\" does not exist",
+						tenant_column, relname),
+				 errhint("Give the column that holds the tenant id.")));
+	columns[2].wanted = history;
+	for (i = 0; i < lengthof(columns); i++)
+	{
+		Oid			type = column_type(relid, columns[i].name);
+
+		if (columns[i].wanted && type != columns[i].type)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("table \"%s\" has no column \"%s\" of type %s",
+							relname, columns[i].name,
+							format_type_be(columns[i].type)),
+					 errhint("Protect tables with tombstone.protect(), which adds the column.")));
+	}
+	if (OidIsValid(parent))
+	{
+		const TombstoneRel *ptrel = TombstoneRelLookup(parent);
+
+		if (ptrel == NULL || OidIsValid(ptrel->parent) ||
+			OidIsValid(history_table) ||
+			!list_member_oid(find_all_inheritors(parent, NoLock, NULL), relid) ||
+			relid == parent)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("table \"%s\" cannot be protected through table \"%s\"",
+							relname, get_rel_name(parent) ? get_rel_name(parent) : "?"),
+					 errdetail("A partition or child is protected through the protected table it descends from, and shares its history table."),
+					 errhint("Protect the partitioned or parent table with tombstone.protect().")));
+	}
+	if (OidIsValid(history_table))
+	{
+		if (!history ||
+			get_rel_namespace(history_table) != get_namespace_oid(TOMBSTONE_HISTORY_SCHEMA, true) ||
+			column_type(history_table, TOMBSTONE_VALID_TO) != TIMESTAMPTZOID ||
+			OidIsValid(TombstoneHistoryBase(history_table)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("relation with OID %u cannot be the history table of table \"%s\"",
+							history_table, relname),
+					 errdetail("A history table is created for its table by tombstone.protect() in schema %s, and belongs to no other table.",
+							   TOMBSTONE_HISTORY_SCHEMA),
+					 errhint("Protect tables with tombstone.protect().")));
+	}
+	else if (history && !OidIsValid(parent))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("table \"%s\" is registered with history but without a history table",
+						relname),
+				 errhint("Protect tables with tombstone.protect().")));
+}
+
+/*
+ * A table protect() may protect: an ordinary or partitioned table, not a
+ * temporary one, and not a table of the system.  The caller names itself
+ * in funcname.
+ */
+void
+TombstoneCheckProtectable(Oid relid, const char *funcname)
+{
+	const char *relname = TombstoneRelationArg(relid, funcname);
+	char		relkind = get_rel_relkind(relid);
+	char		persistence = get_rel_persistence(relid);
+
+	if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not a table", relname),
+				 errdetail("Only ordinary and partitioned tables can be protected."),
+				 errhint("Protect the table the rows are stored in.")));
+	if (persistence == RELPERSISTENCE_TEMP)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot protect temporary table \"%s\"", relname),
+				 errdetail("The rows of a temporary table disappear with the session, so they cannot be kept."),
+				 errhint("Protect a permanent table.")));
+	if (relid < FirstNormalObjectId || IsCatalogNamespace(get_rel_namespace(relid)))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("cannot protect system table \"%s\"", relname),
+				 errdetail("Table \"%s\" belongs to PostgreSQL.", relname),
+				 errhint("Protect tables of your own.")));
+}
+
 PG_FUNCTION_INFO_V1(tombstone_register_tenants);
 
 /*
@@ -578,14 +736,30 @@ tombstone_register_tenants(PG_FUNCTION_ARGS)
 	Oid			relid;
 	Oid			nspid;
 	Oid			regrelid;
+	const char *relname;
+	const TombstoneRel *trel;
 	Datum		values[2];
 	Oid			argtypes[2] = {REGCLASSOID, NAMEOID};
 
+	TombstoneRequireOwnCode("tombstone._register_tenants");
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
-		elog(ERROR, "tombstone._register_tenants: argument is null");
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("arguments of tombstone._register_tenants() must not be null"),
+				 errhint("Declare the tenant registry with tombstone.protect_tenants().")));
 	relid = PG_GETARG_OID(0);
+	relname = TombstoneRelationArg(relid, "tombstone._register_tenants");
 	if (!pg_class_ownercheck(relid, GetUserId()))
-		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, get_rel_name(relid));
+		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, relname);
+	trel = TombstoneRelLookup(relid);
+	if (trel == NULL || OidIsValid(trel->parent) ||
+		get_attnum(relid, NameStr(*PG_GETARG_NAME(1))) <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table \"%s\" cannot be the tenant registry with id column \"%s\"",
+						relname, NameStr(*PG_GETARG_NAME(1))),
+				 errdetail("The tenant registry is a protected table, protected on its own, and its id column exists."),
+				 errhint("Declare the tenant registry with tombstone.protect_tenants().")));
 
 	nspid = get_namespace_oid(TOMBSTONE_SCHEMA, false);
 	regrelid = get_relname_relid(TOMBSTONE_REGISTRY, nspid);

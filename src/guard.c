@@ -41,6 +41,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -590,9 +591,23 @@ tombstone_require_token(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("arguments of tombstone._require_token() must not be null")));
+				 errmsg("arguments of tombstone._require_token() must not be null"),
+				 errhint("Give an operation and a table.")));
 	op = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	relid = PG_GETARG_OID(1);
+	(void) TombstoneRelationArg(relid, "tombstone._require_token");
+	if (TombstoneRelLookup(relid) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table \"%s\" is not protected", get_rel_name(relid)),
+				 errdetail("tombstone._require_token() checks the tokens for a protected table."),
+				 errhint("See tombstone.protected_tables.")));
+	if (strcmp(op, "unprotect") != 0 && strcmp(op, "ddl") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("tombstone._require_token() checks operations \"unprotect\" and \"ddl\", not \"%s\"",
+						pnstrdup(op, pg_mbcliplen(op, strlen(op), 64))),
+				 errhint("Give operation \"unprotect\" or \"ddl\".")));
 	if (!tombstone_preloaded)
 		TombstoneRefuseNotPreloaded(psprintf("Operation \"%s\" on table \"%s\" needs a change token, and tokens can only be checked with the library preloaded.",
 											 op, get_rel_name(relid)));
@@ -723,8 +738,11 @@ tombstone_unregister(PG_FUNCTION_ARGS)
 	Oid			save_userid;
 	int			save_sec_context;
 
+	TombstoneRequireOwnCode("tombstone._unregister");
 	if (PG_ARGISNULL(0))
-		elog(ERROR, "tombstone._unregister: argument is null");
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("argument of tombstone._unregister() must not be null")));
 	relid = PG_GETARG_OID(0);
 	if (!OidIsValid(catrelid))
 		elog(ERROR, "catalog table tombstone.tables does not exist");

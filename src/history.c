@@ -971,15 +971,31 @@ tombstone_create_history(PG_FUNCTION_ARGS)
 	Oid			histrelid;
 	const char *cmds[7];
 
+	TombstoneRequireOwnCode("tombstone._create_history");
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
-		elog(ERROR, "tombstone._create_history: argument is null");
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("arguments of tombstone._create_history() must not be null"),
+				 errhint("Protect tables with tombstone.protect().")));
 	relid = PG_GETARG_OID(0);
 	tenant_column = NameStr(*PG_GETARG_NAME(1));
+	relname = TombstoneRelationArg(relid, "tombstone._create_history");
 	if (!pg_class_ownercheck(relid, GetUserId()))
-		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, get_rel_name(relid));
+		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, relname);
+	TombstoneCheckProtectable(relid, "tombstone._create_history");
+	if (get_attnum(relid, tenant_column) <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" of table \"%s\" does not exist",
+						tenant_column, relname),
+				 errhint("Give the column that holds the tenant id.")));
+	if (TombstoneRelLookup(relid) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("table \"%s\" is already protected", relname),
+				 errhint("See tombstone.protected_tables.")));
 
 	nspid = get_namespace_oid(TOMBSTONE_HISTORY_SCHEMA, false);
-	relname = get_rel_name(relid);
 	histname = relname;
 	if (OidIsValid(get_relname_relid(histname, nspid)))
 		histname = psprintf("%.40s_%u", relname, relid);

@@ -60,6 +60,9 @@ assign_visibility(int newval, void *extra)
 void
 _PG_init(void)
 {
+	/* what works whenever the library is loaded, preloaded or on demand */
+	TombstoneInternalInit();
+
 	if (!process_shared_preload_libraries_in_progress)
 		return;
 

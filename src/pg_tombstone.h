@@ -80,6 +80,9 @@
 #define ERRCODE_TOMBSTONE_NO_HISTORY		MAKE_SQLSTATE('T','B','0','4','2')
 #define ERRCODE_TOMBSTONE_HISTORY_WRITE		MAKE_SQLSTATE('T','B','0','4','3')
 
+/* TB05x: the integrity of the machinery itself */
+#define ERRCODE_TOMBSTONE_INTERNAL			MAKE_SQLSTATE('T','B','0','5','0')
+
 /* Fixed names of the columns and triggers that protect() installs. */
 #define TOMBSTONE_DELETED_AT		"deleted_at"
 #define TOMBSTONE_DELETED_CHANGE	"deleted_change"
@@ -157,6 +160,11 @@ extern void TombstoneInsertAsOwner(Oid catrelid, const char *sql, int nargs,
 								   const char *nulls);
 extern void TombstoneInsertTuple(Relation rel, HeapTuple tuple);
 extern Oid	TombstoneHistoryBase(Oid histrelid);
+extern char *TombstoneRelationArg(Oid relid, const char *funcname);
+extern void TombstoneCheckProtectable(Oid relid, const char *funcname);
+extern void TombstoneCheckRegistration(Oid relid, const char *tenant_column,
+									   bool history, Oid parent,
+									   Oid history_table);
 
 /* ledger.c */
 extern void TombstoneLedgerInit(void);
@@ -245,6 +253,11 @@ extern void TombstoneHistoryRenameColumn(Oid relid, const char *oldname,
 extern bool TombstonePurgeActive(void);
 extern bool TombstonePurgeHistoryAllows(Oid histrelid);
 extern bool TombstonePurgeAllows(Relation rel, HeapTuple tuple);
+
+/* internal.c */
+extern void TombstoneInternalInit(void);
+extern bool TombstoneOwnCode(void);
+extern void TombstoneRequireOwnCode(const char *funcname);
 
 /* observe.c */
 extern void TombstoneObserveInit(void);
