@@ -190,6 +190,20 @@ history_map(Relation rel, Relation hist)
 			continue;
 		if (strcmp(NameStr(hatt->attname), TOMBSTONE_VALID_TO) == 0)
 		{
+			/* the writer stores a timestamptz there: no other type will do */
+			if (hatt->atttypid != TIMESTAMPTZOID)
+			{
+				pfree(src);
+				ereport(ERROR,
+						(errcode(ERRCODE_TOMBSTONE_HISTORY_WRITE),
+						 errmsg("column \"%s\" of history table \"%s\" has type %s, not timestamp with time zone",
+								TOMBSTONE_VALID_TO,
+								TombstoneQualifiedName(RelationGetRelid(hist)),
+								format_type_be(hatt->atttypid)),
+						 errdetail("The old version of a row of table \"%s\" cannot be kept, so the UPDATE was refused.",
+								   RelationGetRelationName(rel)),
+						 errhint("Change the column back to timestamp with time zone; only the extension changes history tables.")));
+			}
 			valid_to_attno = hatt->attnum;
 			continue;
 		}
