@@ -200,3 +200,68 @@ BEGIN
     END LOOP;
 END
 $$;
+
+--------------------------------------------------------------------------
+-- The record is protected like the rows (issue 15, item 4)
+--------------------------------------------------------------------------
+-- History tables, the ledger, tombstone.tables, the tenant registry, keys
+-- and token uses are written only by the extension, for superusers too:
+-- the extension writes the ledger, history and token uses directly (no
+-- trigger fires) and its catalog through statements it marks as its own.
+-- An INSERT into an empty table of the extension is a restore of a dump
+-- (pg_extension_config_dump loads them after CREATE EXTENSION).  DDL on
+-- them is refused by the DDL guard (src/ddl_guard.c).
+
+CREATE FUNCTION tombstone._catalog_guard()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'tombstone_catalog_guard'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION tombstone._catalog_guard() IS
+    'Trigger: the tables of the extension are written by the extension only';
+
+DO $$
+DECLARE
+    t regclass;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['tombstone.tables', 'tombstone.tenant_registry',
+                             'tombstone.keys', 'tombstone.token_uses']::regclass[]
+    LOOP
+        EXECUTE format('CREATE TRIGGER tombstone_catalog_guard BEFORE INSERT OR UPDATE OR DELETE ON %s'
+                       ' FOR EACH STATEMENT EXECUTE FUNCTION tombstone._catalog_guard()', t);
+        EXECUTE format('CREATE TRIGGER tombstone_catalog_truncate BEFORE TRUNCATE ON %s'
+                       ' FOR EACH STATEMENT EXECUTE FUNCTION tombstone._catalog_guard()', t);
+        EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER tombstone_catalog_guard,'
+                       ' ENABLE ALWAYS TRIGGER tombstone_catalog_truncate', t);
+    END LOOP;
+END
+$$;
+
+CREATE TRIGGER tombstone_ledger_insert BEFORE INSERT ON tombstone.changes
+    FOR EACH STATEMENT EXECUTE FUNCTION tombstone._ledger_guard();
+ALTER TABLE tombstone.changes ENABLE ALWAYS TRIGGER tombstone_ledger_insert;
+
+-- history tables made by 0.1 refuse INSERT as those made by 0.2 do
+DO $$
+DECLARE
+    h regclass;
+BEGIN
+    FOR h IN SELECT t.history_table FROM tombstone.tables t
+              WHERE t.history_table IS NOT NULL
+                AND NOT EXISTS (SELECT FROM pg_trigger g WHERE g.tgrelid = t.history_table
+                                   AND g.tgname = 'tombstone_history_insert')
+    LOOP
+        EXECUTE format('CREATE TRIGGER tombstone_history_insert BEFORE INSERT ON %s'
+                       ' FOR EACH STATEMENT EXECUTE FUNCTION tombstone._history_guard()', h);
+        EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER tombstone_history_insert', h);
+    END LOOP;
+END
+$$;
+
+-- With tombstone.tables written by the extension only, the retention of a
+-- table is changed by a function: a shorter one needs a "ddl" token.
+CREATE FUNCTION tombstone.set_retention(tbl regclass, retention interval)
+RETURNS void
+AS 'MODULE_PATHNAME', 'tombstone_set_retention'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION tombstone.set_retention(regclass, interval) IS
+    'Change how long a protected table keeps tombstones and old row versions before a purge may remove them; a shorter retention needs a change token of operation ddl';

@@ -48,6 +48,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 #include "utils/syscache.h"
 
 #include "pg_tombstone.h"
@@ -66,6 +67,18 @@ static HTAB *rel_cache = NULL;
 static Oid	catalog_relid = InvalidOid;
 static Oid	ledger_relid = InvalidOid;
 static Oid	ledger_seq_relid = InvalidOid;
+
+/* OIDs of the other tables of the extension, once found */
+static Oid	registry_relid = InvalidOid;
+static Oid	keys_relid = InvalidOid;
+static Oid	uses_relid = InvalidOid;
+
+/*
+ * The one write of the extension's own to one of its tables that is
+ * running (see TombstoneOwnWriteBegin), or InvalidOid.
+ */
+static Oid	own_write_relid = InvalidOid;
+static int	own_write_depth = -1;
 
 /* the last relation TombstoneQualifiedName() was asked for, and its name */
 static Oid	qualname_relid = InvalidOid;
@@ -91,6 +104,9 @@ rel_cache_callback(Datum arg, Oid relid)
 	/* dropped or recreated with the extension: look them up again */
 	if (!OidIsValid(relid) || relid == ledger_relid || relid == ledger_seq_relid)
 		ledger_relid = ledger_seq_relid = InvalidOid;
+	if (!OidIsValid(relid) || relid == registry_relid || relid == keys_relid ||
+		relid == uses_relid)
+		registry_relid = keys_relid = uses_relid = InvalidOid;
 	if (!OidIsValid(relid) || relid == qualname_relid)
 		qualname_relid = InvalidOid;
 
@@ -416,6 +432,54 @@ TombstoneLedgerSeqRelid(void)
 }
 
 /*
+ * Is relid one of the extension's tables that record what is protected and
+ * who may authorise what: tombstone.tables, tenant_registry, keys,
+ * token_uses?  (The ledger is TombstoneLedgerRelid().)
+ */
+bool
+TombstoneOwnTable(Oid relid)
+{
+	if (!OidIsValid(relid))
+		return false;
+	return relid == TombstoneCatalogRelid() ||
+		relid == extension_relid(&registry_relid, TOMBSTONE_REGISTRY) ||
+		relid == extension_relid(&keys_relid, "keys") ||
+		relid == extension_relid(&uses_relid, "token_uses");
+}
+
+/*
+ * The extension writes one of its own tables through SPI (protect(),
+ * unprotect(), add_key(), remove_key()): the guard triggers of the table let
+ * that statement through, and nothing else.  End it with
+ * TombstoneOwnWriteEnd(), also on error.
+ */
+void
+TombstoneOwnWriteBegin(Oid relid)
+{
+	own_write_relid = relid;
+	own_write_depth = TombstoneExecDepth();
+}
+
+void
+TombstoneOwnWriteEnd(void)
+{
+	own_write_relid = InvalidOid;
+	own_write_depth = -1;
+}
+
+/*
+ * Is the statement writing relid the extension's own?  Its statement
+ * triggers fire inside its executor run, one level below where it was
+ * started (the executor hooks count levels only when preloaded).
+ */
+bool
+TombstoneOwnWriteAllows(Oid relid)
+{
+	return OidIsValid(own_write_relid) && own_write_relid == relid &&
+		TombstoneExecDepth() == own_write_depth + (tombstone_preloaded ? 1 : 0);
+}
+
+/*
  * The names of the columns of relid whose numbers are in keys, an int2[]
  * such as pg_constraint.conkey; their count goes to *nkeys.
  */
@@ -471,9 +535,18 @@ TombstoneInsertAsOwner(Oid catrelid, const char *sql, int nargs,
 						   SECURITY_RESTRICTED_OPERATION);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args(sql, nargs, argtypes, values, nulls, false, 0) !=
-		SPI_OK_INSERT)
-		elog(ERROR, "could not insert into relation %u", catrelid);
+	TombstoneOwnWriteBegin(catrelid);
+	PG_TRY();
+	{
+		if (SPI_execute_with_args(sql, nargs, argtypes, values, nulls, false, 0) !=
+			SPI_OK_INSERT)
+			elog(ERROR, "could not insert into relation %u", catrelid);
+	}
+	PG_FINALLY();
+	{
+		TombstoneOwnWriteEnd();
+	}
+	PG_END_TRY();
 	SPI_finish();
 	SetUserIdAndSecContext(save_userid, save_sec_context);
 }
@@ -723,6 +796,7 @@ TombstoneCheckProtectable(Oid relid, const char *funcname)
 }
 
 PG_FUNCTION_INFO_V1(tombstone_register_tenants);
+PG_FUNCTION_INFO_V1(tombstone_set_retention);
 
 /*
  * tombstone._register_tenants(tbl, id_column)
@@ -773,5 +847,95 @@ tombstone_register_tenants(PG_FUNCTION_ARGS)
 						   "VALUES ($1, $2)",
 						   2, argtypes, values, NULL);
 	CacheInvalidateRelcacheByRelid(relid);
+	PG_RETURN_VOID();
+}
+
+/*
+ * tombstone.set_retention(tbl regclass, retention interval)
+ *
+ * Changes how long the tombstones and old row versions of a protected
+ * table are kept before a purge may remove them: tombstone.tables is
+ * written by the extension only.  The caller must own the table; a shorter
+ * retention lets a purge remove rows sooner, so it needs a bound change
+ * token of operation "ddl" naming the table.
+ */
+Datum
+tombstone_set_retention(PG_FUNCTION_ARGS)
+{
+	Oid			relid;
+	const char *relname;
+	const TombstoneRel *trel;
+	Interval   *retention;
+	Interval	zero;
+	Oid			catrelid = TombstoneCatalogRelid();
+	Datum		values[2];
+	Oid			argtypes[2] = {REGCLASSOID, INTERVALOID};
+	Oid			save_userid;
+	int			save_sec_context;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("arguments of tombstone.set_retention() must not be null"),
+				 errhint("Name a protected table and its new retention.")));
+	relid = PG_GETARG_OID(0);
+	retention = PG_GETARG_INTERVAL_P(1);
+	relname = TombstoneRelationArg(relid, "tombstone.set_retention");
+	if (!tombstone_preloaded)
+		TombstoneRefuseNotPreloaded(psprintf("The retention of table \"%s\" was not changed: a shorter one needs a change token, which only the preloaded library checks.",
+											 relname));
+	if (!pg_class_ownercheck(relid, GetUserId()))
+		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, relname);
+	trel = TombstoneRelLookup(relid);
+	if (trel == NULL || OidIsValid(trel->parent))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table \"%s\" is not protected on its own", relname),
+				 errdetail("A retention belongs to a table protect() was called on; its partitions and children share it."),
+				 errhint("See tombstone.protected_tables.")));
+	memset(&zero, 0, sizeof(zero));
+	if (DatumGetBool(DirectFunctionCall2(interval_lt, IntervalPGetDatum(retention),
+										 IntervalPGetDatum(&zero))))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("retention of table \"%s\" must not be negative", relname),
+				 errhint("Give how long tombstoned rows are kept before they may be purged, such as '30 days'.")));
+	if (DatumGetBool(DirectFunctionCall2(interval_lt, IntervalPGetDatum(retention),
+										 IntervalPGetDatum(&trel->retention))) &&
+		!TombstoneGuardDdlAllowed(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_TOMBSTONE_RETENTION),
+				 errmsg("cannot shorten the retention of table \"%s\" without a change token", relname),
+				 errdetail("Table \"%s\" keeps tombstones and old row versions for %s; %s would let a purge remove them sooner.",
+						   relname,
+						   DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(&trel->retention))),
+						   DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(retention)))),
+				 errhint(TOMBSTONE_DDL_HINT)));
+
+	values[0] = ObjectIdGetDatum(relid);
+	values[1] = IntervalPGetDatum(retention);
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(TombstoneRelationOwner(catrelid), save_sec_context |
+						   SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	TombstoneOwnWriteBegin(catrelid);
+	PG_TRY();
+	{
+		if (SPI_execute_with_args("UPDATE tombstone.tables SET retention = $2"
+								  " WHERE relid OPERATOR(pg_catalog.=) $1",
+								  2, argtypes, values, NULL, false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "could not update tombstone.tables");
+	}
+	PG_FINALLY();
+	{
+		TombstoneOwnWriteEnd();
+	}
+	PG_END_TRY();
+	SPI_finish();
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+	/* partitions and children copy their root's retention: forget them all */
+	CacheInvalidateRelcacheByRelid(catrelid);
 	PG_RETURN_VOID();
 }

@@ -42,14 +42,18 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_event_trigger.h"
 #include "catalog/pg_extension.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_trigger.h"
 #include "commands/trigger.h"
 #include "commands/extension.h"
 #include "commands/user.h"
 #include "nodes/parsenodes.h"
+#include "parser/parse_func.h"
 #include "tcop/utility.h"
 #include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/regproc.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -79,6 +83,237 @@ is_protected_column(const TombstoneRel *trel, const char *colname)
 		strcmp(colname, NameStr(trel->tenant_column)) == 0 ||
 		(OidIsValid(trel->history_relid) &&
 		 strcmp(colname, TOMBSTONE_VALID_FROM) == 0);
+}
+
+static void refuse_trigger_change(Oid relid, const char *trigname,
+								  const char *action);
+
+/*
+ * The tables of the record: what happened to protected rows and who may
+ * authorise what.  They are guarded like the protected tables themselves.
+ */
+typedef enum RecordKind
+{
+	RECORD_NONE,
+	RECORD_HISTORY,				/* tombstone_history.<t> of a protected <t> */
+	RECORD_LEDGER,				/* tombstone.changes */
+	RECORD_OWN					/* tombstone.tables, tenant_registry, keys,
+								 * token_uses */
+} RecordKind;
+
+/* the history table whose columns the extension itself is carrying over */
+static Oid	carried_over = InvalidOid;
+
+/*
+ * history.c renames a history table's column with its protected table's:
+ * the rename of histrelid is the extension's own (InvalidOid: done).
+ */
+void
+TombstoneHistoryCarryOver(Oid histrelid)
+{
+	carried_over = histrelid;
+}
+
+/* Which table of the record relid is; *base: the table a history keeps. */
+static RecordKind
+record_kind(Oid relid, Oid *base)
+{
+	Oid			histnsp;
+
+	*base = InvalidOid;
+	if (!OidIsValid(relid))
+		return RECORD_NONE;
+	if (relid == TombstoneLedgerRelid())
+		return RECORD_LEDGER;
+	if (TombstoneOwnTable(relid))
+		return RECORD_OWN;
+	histnsp = get_namespace_oid(TOMBSTONE_HISTORY_SCHEMA, true);
+	if (OidIsValid(histnsp) && get_rel_namespace(relid) == histnsp &&
+		OidIsValid(*base = TombstoneHistoryBase(relid)))
+		return RECORD_HISTORY;
+	return RECORD_NONE;
+}
+
+/*
+ * May a table of the record be changed now?  By the extension's script;
+ * a history table also as its protected table changes (the DDL event
+ * trigger, a rename carried over), or with a "ddl" token naming the
+ * protected table.
+ */
+static bool
+record_change_allowed(RecordKind kind, Oid relid, Oid base)
+{
+	if (TombstoneExtensionScript())
+		return true;
+	if (kind != RECORD_HISTORY)
+		return false;
+	return TombstoneOwnCode() || relid == carried_over ||
+		TombstoneGuardDdlAllowed(base);
+}
+
+/*
+ * Refuse "what" (a phrase: "drop a column of") on table relid of the
+ * record; code is the SQLSTATE for a history table, whose refusals share
+ * the codes of the same refusals on protected tables.
+ */
+static void
+refuse_record_change(RecordKind kind, Oid relid, Oid base, const char *what,
+					 int code)
+{
+	char	   *relname = get_rel_name(relid);
+
+	if (record_change_allowed(kind, relid, base))
+		return;
+	if (kind == RECORD_LEDGER)
+		ereport(ERROR,
+				(errcode(ERRCODE_TOMBSTONE_LEDGER),
+				 errmsg("cannot %s the ledger \"%s\"", what, relname),
+				 errdetail("Only pg_tombstone appends to the ledger, which records every change to protected tables."),
+				 errhint("The ledger can only be appended to by pg_tombstone.")));
+	if (kind == RECORD_OWN)
+		TombstoneRefuseOwnTableChange(relname, what, true);
+	ereport(ERROR,
+			(errcode(code),
+			 errmsg("cannot %s history table \"%s\"", what, relname),
+			 errdetail("History table \"%s\" keeps the old versions of the rows of table %s; only pg_tombstone changes it, as that table changes.",
+					   relname, TombstoneQualifiedName(base)),
+			 errhint("Change table %s instead, and its history table follows; a change token of operation \"ddl\" naming it authorises changing the history table itself.",
+					 TombstoneQualifiedName(base))));
+}
+
+/*
+ * ALTER TABLE of a table of the record.  A history table keeps its guard
+ * triggers, columns and types; the ledger and the extension's other tables
+ * take only what cannot lose or forge a row (storage options, statistics,
+ * owner, clustering).
+ */
+static void
+check_alter_record(AlterTableStmt *stmt, RecordKind kind, Oid relid, Oid base)
+{
+	ListCell   *lc;
+
+	foreach(lc, stmt->cmds)
+	{
+		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+
+		if (kind == RECORD_HISTORY)
+		{
+			switch (cmd->subtype)
+			{
+				case AT_DisableTrig:
+				case AT_EnableTrig:
+				case AT_EnableReplicaTrig:
+					if (is_tombstone_trigger_name(cmd->name))
+						refuse_record_change(kind, relid, base,
+											 "disable or change the firing of a trigger of",
+											 ERRCODE_TOMBSTONE_DISABLE_TRIGGER);
+					break;
+				case AT_DisableTrigAll:
+				case AT_DisableTrigUser:
+				case AT_EnableTrigAll:
+				case AT_EnableTrigUser:
+					refuse_record_change(kind, relid, base,
+										 "disable or change the firing of the triggers of",
+										 ERRCODE_TOMBSTONE_DISABLE_TRIGGER);
+					break;
+				case AT_DropColumn:
+					refuse_record_change(kind, relid, base, "drop a column of",
+										 ERRCODE_TOMBSTONE_HISTORY_DDL);
+					break;
+				case AT_AlterColumnType:
+					refuse_record_change(kind, relid, base,
+										 "change the type of a column of",
+										 ERRCODE_TOMBSTONE_HISTORY_DDL);
+					break;
+				default:
+					break;
+			}
+			continue;
+		}
+		switch (cmd->subtype)
+		{
+			case AT_DisableTrig:
+			case AT_EnableTrig:
+			case AT_EnableReplicaTrig:
+			case AT_DisableTrigAll:
+			case AT_DisableTrigUser:
+			case AT_EnableTrigAll:
+			case AT_EnableTrigUser:
+				if (kind == RECORD_LEDGER)
+					refuse_trigger_change(relid, cmd->name ? cmd->name : "",
+										  (cmd->subtype == AT_DisableTrig ||
+										   cmd->subtype == AT_DisableTrigAll ||
+										   cmd->subtype == AT_DisableTrigUser) ?
+										  "disable" : "change the firing of");
+				refuse_record_change(kind, relid, base,
+									 "disable or change the firing of the triggers of",
+									 ERRCODE_TOMBSTONE_OWN_OBJECTS);
+				break;
+			case AT_SetRelOptions:
+			case AT_ResetRelOptions:
+			case AT_ReplaceRelOptions:
+			case AT_SetStatistics:
+			case AT_SetStorage:
+			case AT_SetCompression:
+			case AT_ClusterOn:
+			case AT_DropCluster:
+			case AT_ChangeOwner:
+			case AT_ReplicaIdentity:
+			case AT_EnableAlwaysTrig:
+				break;
+			default:
+				refuse_record_change(kind, relid, base, "alter",
+									 ERRCODE_TOMBSTONE_OWN_OBJECTS);
+		}
+	}
+}
+
+/*
+ * The extension's functions and views are replaced or changed only by its
+ * script: CREATE OR REPLACE of a guard trigger's function would switch the
+ * guard off for every table.
+ */
+static void
+refuse_own_object(const char *what)
+{
+	if (TombstoneExtensionScript())
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_TOMBSTONE_OWN_OBJECTS),
+			 errmsg("cannot %s", what),
+			 errdetail("The objects of schema %s guard the protected tables; only the extension's own scripts change them.",
+					   TOMBSTONE_SCHEMA),
+			 errhint("Update the extension with ALTER EXTENSION pg_tombstone UPDATE.")));
+}
+
+/* Is function funcid one of the extension's (in its schema)? */
+static bool
+own_function(Oid funcid)
+{
+	return OidIsValid(funcid) &&
+		get_func_namespace(funcid) == get_namespace_oid(TOMBSTONE_SCHEMA, true);
+}
+
+static void
+check_create_function(CreateFunctionStmt *stmt)
+{
+	char	   *name;
+	Oid			nspid = QualifiedNameGetCreationNamespace(stmt->funcname, &name);
+
+	if (nspid == get_namespace_oid(TOMBSTONE_SCHEMA, true))
+		refuse_own_object(psprintf("%s function %s in the schema of pg_tombstone",
+								   stmt->replace ? "create or replace" : "create",
+								   quote_qualified_identifier(TOMBSTONE_SCHEMA, name)));
+}
+
+static void
+check_alter_function(ObjectType objtype, ObjectWithArgs *func)
+{
+	Oid			funcid = LookupFuncWithArgs(objtype, func, true);
+
+	if (own_function(funcid))
+		refuse_own_object(psprintf("alter function %s of pg_tombstone",
+								   format_procedure(funcid)));
 }
 
 static void
@@ -227,6 +462,8 @@ static void
 check_alter_table(AlterTableStmt *stmt)
 {
 	Oid			relid;
+	Oid			base;
+	RecordKind	kind;
 	const TombstoneRel *trel;
 	ListCell   *lc;
 
@@ -235,6 +472,11 @@ check_alter_table(AlterTableStmt *stmt)
 	relid = RangeVarGetRelid(stmt->relation, NoLock, true);
 	if (!OidIsValid(relid))
 		return;
+	if ((kind = record_kind(relid, &base)) != RECORD_NONE)
+	{
+		check_alter_record(stmt, kind, relid, base);
+		return;
+	}
 	trel = TombstoneRelLookup(relid);
 
 	foreach(lc, stmt->cmds)
@@ -347,6 +589,34 @@ check_rename(RenameStmt *stmt)
 		is_tombstone_trigger_name(strVal(stmt->object)) &&
 		TombstoneAnyProtected())
 		refuse_event_trigger_change(strVal(stmt->object), "rename");
+	if ((stmt->renameType == OBJECT_FUNCTION ||
+		 stmt->renameType == OBJECT_PROCEDURE ||
+		 stmt->renameType == OBJECT_ROUTINE) && stmt->object != NULL)
+		check_alter_function(stmt->renameType,
+							 castNode(ObjectWithArgs, stmt->object));
+
+	/* tables of the record: a history table may be renamed itself */
+	if (stmt->relation != NULL &&
+		(stmt->renameType == OBJECT_TABLE || stmt->renameType == OBJECT_COLUMN ||
+		 stmt->renameType == OBJECT_TRIGGER ||
+		 stmt->renameType == OBJECT_TABCONSTRAINT))
+	{
+		Oid			base;
+		RecordKind	kind;
+
+		relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+		kind = record_kind(relid, &base);
+		if (kind == RECORD_LEDGER || kind == RECORD_OWN)
+			refuse_record_change(kind, relid, base, "rename",
+								 ERRCODE_TOMBSTONE_OWN_OBJECTS);
+		else if (kind == RECORD_HISTORY && stmt->renameType == OBJECT_COLUMN)
+			refuse_record_change(kind, relid, base, "rename a column of",
+								 ERRCODE_TOMBSTONE_HISTORY_DDL);
+		else if (kind == RECORD_HISTORY && stmt->renameType == OBJECT_TRIGGER &&
+				 is_tombstone_trigger_name(stmt->subname))
+			refuse_record_change(kind, relid, base, "rename a trigger of",
+								 ERRCODE_TOMBSTONE_DISABLE_TRIGGER);
+	}
 
 	if (stmt->renameType != OBJECT_COLUMN && stmt->renameType != OBJECT_TRIGGER)
 		return;
@@ -475,6 +745,18 @@ check_drop(DropStmt *stmt)
 			rv = makeRangeVarFromNameList(list_truncate(list_copy(names),
 														list_length(names) - 1));
 			relid = RangeVarGetRelid(rv, NoLock, true);
+			if (OidIsValid(relid) && is_tombstone_trigger_name(trigname))
+			{
+				Oid			base;
+				RecordKind	kind = record_kind(relid, &base);
+
+				if (kind == RECORD_OWN)
+					refuse_record_change(kind, relid, base, "drop a trigger of",
+										 ERRCODE_TOMBSTONE_OWN_OBJECTS);
+				if (kind == RECORD_HISTORY)
+					refuse_record_change(kind, relid, base, "drop a trigger of",
+										 ERRCODE_TOMBSTONE_DROP_TRIGGER);
+			}
 			if (OidIsValid(relid) && relid == TombstoneLedgerRelid() &&
 				is_tombstone_trigger_name(trigname))
 				ereport(ERROR,
@@ -512,6 +794,49 @@ check_create_trigger(CreateTrigStmt *stmt)
 	if (OidIsValid(relid) && (TombstoneRelLookup(relid) != NULL ||
 							  relid == TombstoneLedgerRelid()))
 		refuse_trigger_change(relid, stmt->trigname, "replace");
+	if (OidIsValid(relid))
+	{
+		Oid			base;
+		RecordKind	kind = record_kind(relid, &base);
+
+		if (kind == RECORD_OWN)
+			refuse_record_change(kind, relid, base, "replace a trigger of",
+								 ERRCODE_TOMBSTONE_OWN_OBJECTS);
+		if (kind == RECORD_HISTORY)
+			refuse_record_change(kind, relid, base, "replace a trigger of",
+								 ERRCODE_TOMBSTONE_DISABLE_TRIGGER);
+	}
+}
+
+/* ALTER TABLE ... SET SCHEMA of a table of the record, ALTER FUNCTION ... SET SCHEMA */
+static void
+check_alter_schema(AlterObjectSchemaStmt *stmt)
+{
+	if (stmt->objectType == OBJECT_TABLE && stmt->relation != NULL)
+	{
+		Oid			relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+		Oid			base;
+		RecordKind	kind = record_kind(relid, &base);
+
+		if (kind != RECORD_NONE)
+			refuse_record_change(kind, relid, base, "move to another schema",
+								 kind == RECORD_HISTORY ? ERRCODE_TOMBSTONE_HISTORY_DDL :
+								 ERRCODE_TOMBSTONE_OWN_OBJECTS);
+	}
+	else if (stmt->objectType == OBJECT_FUNCTION ||
+			 stmt->objectType == OBJECT_PROCEDURE ||
+			 stmt->objectType == OBJECT_ROUTINE)
+		check_alter_function(stmt->objectType,
+							 castNode(ObjectWithArgs, stmt->object));
+}
+
+/* ALTER EXTENSION pg_tombstone ADD/DROP: only its scripts change its members */
+static void
+check_alter_extension_contents(AlterExtensionContentsStmt *stmt)
+{
+	if (strcmp(stmt->extname, "pg_tombstone") == 0)
+		refuse_own_object(stmt->action > 0 ? "add a member to extension pg_tombstone" :
+						  "remove a member from extension pg_tombstone");
 }
 
 static void
@@ -556,6 +881,19 @@ tombstone_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 				break;
 			case T_AlterEventTrigStmt:
 				check_alter_event_trigger((AlterEventTrigStmt *) parsetree);
+				break;
+			case T_AlterObjectSchemaStmt:
+				check_alter_schema((AlterObjectSchemaStmt *) parsetree);
+				break;
+			case T_CreateFunctionStmt:
+				check_create_function((CreateFunctionStmt *) parsetree);
+				break;
+			case T_AlterFunctionStmt:
+				check_alter_function(((AlterFunctionStmt *) parsetree)->objtype,
+									 ((AlterFunctionStmt *) parsetree)->func);
+				break;
+			case T_AlterExtensionContentsStmt:
+				check_alter_extension_contents((AlterExtensionContentsStmt *) parsetree);
 				break;
 			default:
 				break;
@@ -611,7 +949,28 @@ check_object_drop(Oid classId, Oid objectId, int subId)
 		char	   *colname;
 
 		if (trel == NULL)
+		{
+			Oid			base;
+
+			/* a history table, or one of its columns (DROP TYPE CASCADE) */
+			if (record_kind(objectId, &base) != RECORD_HISTORY)
+				return;
+			if (subId == 0)
+				refuse_drop_history(objectId);
+			colname = get_attname(objectId, subId, true);
+			trel = TombstoneRelLookup(base);
+
+			/*
+			 * A cascade (DROP TYPE, DROP DOMAIN) reaching a column the
+			 * protected table has too: refused as for that table
+			 */
+			if (colname != NULL && trel != NULL && is_protected_column(trel, colname))
+				refuse_drop_column(base, colname);
+			refuse_record_change(RECORD_HISTORY, objectId, base,
+								 "drop a column of",
+								 ERRCODE_TOMBSTONE_HISTORY_DDL);
 			return;
+		}
 		if (subId == 0)
 			refuse_drop_table(objectId);
 		colname = get_attname(objectId, subId, true);
@@ -623,6 +982,14 @@ check_object_drop(Oid classId, Oid objectId, int subId)
 		Oid			relid;
 		NameData	name;
 
+		Oid			base;
+
+		if (trigger_identity(objectId, &relid, &name) &&
+			is_tombstone_trigger_name(NameStr(name)) &&
+			TombstoneRelLookup(relid) == NULL &&
+			record_kind(relid, &base) == RECORD_HISTORY)
+			refuse_record_change(RECORD_HISTORY, relid, base, "drop a trigger of",
+								 ERRCODE_TOMBSTONE_DROP_TRIGGER);
 		if (trigger_identity(objectId, &relid, &name) &&
 			is_tombstone_trigger_name(NameStr(name)) &&
 			TombstoneRelLookup(relid) != NULL &&

@@ -760,14 +760,26 @@ tombstone_unregister(PG_FUNCTION_ARGS)
 						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args("DELETE FROM tombstone.tables"
-							  " WHERE relid OPERATOR(pg_catalog.=) $1::pg_catalog.regclass"
-							  " OR parent OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
-							  1, argtypes, values, NULL, false, 0) != SPI_OK_DELETE ||
-		SPI_execute_with_args("DELETE FROM tombstone.tenant_registry"
-							  " WHERE relid OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
-							  1, argtypes, values, NULL, false, 0) != SPI_OK_DELETE)
-		elog(ERROR, "could not unregister relation %u", relid);
+	PG_TRY();
+	{
+		TombstoneOwnWriteBegin(catrelid);
+		if (SPI_execute_with_args("DELETE FROM tombstone.tables"
+								  " WHERE relid OPERATOR(pg_catalog.=) $1::pg_catalog.regclass"
+								  " OR parent OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
+								  1, argtypes, values, NULL, false, 0) != SPI_OK_DELETE)
+			elog(ERROR, "could not unregister relation %u", relid);
+		TombstoneOwnWriteBegin(get_relname_relid(TOMBSTONE_REGISTRY,
+												 get_rel_namespace(catrelid)));
+		if (SPI_execute_with_args("DELETE FROM tombstone.tenant_registry"
+								  " WHERE relid OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
+								  1, argtypes, values, NULL, false, 0) != SPI_OK_DELETE)
+			elog(ERROR, "could not unregister relation %u", relid);
+	}
+	PG_FINALLY();
+	{
+		TombstoneOwnWriteEnd();
+	}
+	PG_END_TRY();
 	SPI_finish();
 	SetUserIdAndSecContext(save_userid, save_sec_context);
 	if (SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))

@@ -983,7 +983,7 @@ tombstone_create_history(PG_FUNCTION_ARGS)
 	char	   *histname;
 	char	   *qhist;
 	Oid			histrelid;
-	const char *cmds[7];
+	const char *cmds[8];
 
 	TombstoneRequireOwnCode("tombstone._create_history");
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
@@ -1026,9 +1026,12 @@ tombstone_create_history(PG_FUNCTION_ARGS)
 					   " FOR EACH ROW EXECUTE FUNCTION tombstone._history_guard()", qhist);
 	cmds[4] = psprintf("CREATE TRIGGER tombstone_history_truncate BEFORE TRUNCATE ON %s"
 					   " FOR EACH STATEMENT EXECUTE FUNCTION tombstone._history_guard()", qhist);
-	cmds[5] = psprintf("ALTER TABLE %s ENABLE ALWAYS TRIGGER tombstone_history_guard,"
-					   " ENABLE ALWAYS TRIGGER tombstone_history_truncate", qhist);
-	cmds[6] = psprintf("ALTER TABLE %s OWNER TO %s", qhist,
+	cmds[5] = psprintf("CREATE TRIGGER tombstone_history_insert BEFORE INSERT ON %s"
+					   " FOR EACH STATEMENT EXECUTE FUNCTION tombstone._history_guard()", qhist);
+	cmds[6] = psprintf("ALTER TABLE %s ENABLE ALWAYS TRIGGER tombstone_history_guard,"
+					   " ENABLE ALWAYS TRIGGER tombstone_history_truncate,"
+					   " ENABLE ALWAYS TRIGGER tombstone_history_insert", qhist);
+	cmds[7] = psprintf("ALTER TABLE %s OWNER TO %s", qhist,
 					   quote_identifier(GetUserNameFromId(owner, false)));
 
 	run_utility_as(namespace_owner(nspid), cmds, lengthof(cmds));
@@ -1040,10 +1043,11 @@ tombstone_create_history(PG_FUNCTION_ARGS)
 }
 
 /*
- * tombstone._history_guard(): BEFORE UPDATE OR DELETE FOR EACH ROW and
- * BEFORE TRUNCATE on every history table.  History is written only by the
- * extension and removed only by an authorised purge (or, for TRUNCATE, with
- * a "ddl" token naming the protected table).
+ * tombstone._history_guard(): BEFORE UPDATE OR DELETE FOR EACH ROW, BEFORE
+ * INSERT FOR EACH STATEMENT and BEFORE TRUNCATE on every history table.
+ * History is written only by the extension (directly, never firing these)
+ * and removed only by an authorised purge (or, for TRUNCATE, with a "ddl"
+ * token naming the protected table).
  */
 Datum
 tombstone_history_guard(PG_FUNCTION_ARGS)
@@ -1081,8 +1085,10 @@ tombstone_history_guard(PG_FUNCTION_ARGS)
 				 errhint(TOMBSTONE_DDL_HINT)));
 	ereport(ERROR,
 			(errcode(ERRCODE_TOMBSTONE_HISTORY_WRITE),
-			 errmsg("cannot %s rows of history table \"%s\"",
-					TRIGGER_FIRED_BY_DELETE(trigdata->tg_event) ? "delete" : "update",
+			 errmsg("cannot %s history table \"%s\"",
+					TRIGGER_FIRED_BY_DELETE(trigdata->tg_event) ? "delete rows of" :
+					TRIGGER_FIRED_BY_INSERT(trigdata->tg_event) ? "insert rows into" :
+					"update rows of",
 					RelationGetRelationName(rel)),
 			 errdetail("History table \"%s\" keeps the old versions of the rows of table %s; only pg_tombstone writes it.",
 					   RelationGetRelationName(rel), basename),
@@ -1565,5 +1571,14 @@ TombstoneHistoryRenameColumn(Oid relid, const char *oldname, const char *newname
 	sql = psprintf("ALTER TABLE %s RENAME COLUMN %s TO %s",
 				   TombstoneQualifiedName(histrelid), quote_identifier(oldname),
 				   quote_identifier(newname));
-	run_utility_as(TombstoneRelationOwner(histrelid), (const char *const *) &sql, 1);
+	TombstoneHistoryCarryOver(histrelid);
+	PG_TRY();
+	{
+		run_utility_as(TombstoneRelationOwner(histrelid), (const char *const *) &sql, 1);
+	}
+	PG_FINALLY();
+	{
+		TombstoneHistoryCarryOver(InvalidOid);
+	}
+	PG_END_TRY();
 }

@@ -35,6 +35,7 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_proc.h"
+#include "commands/extension.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/catcache.h"
@@ -206,4 +207,16 @@ tombstone_require_internal(PG_FUNCTION_ARGS)
 	TombstoneRequireOwnCode(PG_ARGISNULL(0) ? "tombstone internal function" :
 							text_to_cstring(PG_GETARG_TEXT_PP(0)));
 	PG_RETURN_VOID();
+}
+
+/*
+ * Is the script of this extension running (CREATE EXTENSION pg_tombstone,
+ * ALTER EXTENSION pg_tombstone UPDATE)?  It may change the extension's own
+ * objects, which are refused to everything else.
+ */
+bool
+TombstoneExtensionScript(void)
+{
+	return creating_extension &&
+		CurrentExtensionObject == get_extension_oid("pg_tombstone", true);
 }

@@ -1411,8 +1411,9 @@ ledger_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 }
 
 /*
- * tombstone._ledger_guard(): BEFORE UPDATE OR DELETE row trigger and BEFORE
- * TRUNCATE trigger of the ledger, which is append-only.
+ * tombstone._ledger_guard(): BEFORE UPDATE OR DELETE row trigger, BEFORE
+ * INSERT statement trigger and BEFORE TRUNCATE trigger of the ledger, which
+ * only the extension appends to.
  */
 Datum
 tombstone_ledger_guard(PG_FUNCTION_ARGS)
@@ -1425,7 +1426,18 @@ tombstone_ledger_guard(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("function \"%s\" was not called by trigger manager",
 						"tombstone_ledger_guard")));
-	if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
+	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
+	{
+		/*
+		 * The extension inserts its entries directly, never firing this;
+		 * an INSERT into an empty ledger is a restore of a dump.
+		 */
+		if (TombstoneExtensionScript() ||
+			TombstoneRelationIsEmpty(trigdata->tg_relation))
+			return PointerGetDatum(NULL);
+		what = "INSERT";
+	}
+	else if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
 		what = "UPDATE";
 	else if (TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
 		what = "DELETE";

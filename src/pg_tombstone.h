@@ -82,6 +82,8 @@
 
 /* TB05x: the integrity of the machinery itself */
 #define ERRCODE_TOMBSTONE_INTERNAL			MAKE_SQLSTATE('T','B','0','5','0')
+#define ERRCODE_TOMBSTONE_OWN_OBJECTS		MAKE_SQLSTATE('T','B','0','5','1')
+#define ERRCODE_TOMBSTONE_RETENTION			MAKE_SQLSTATE('T','B','0','5','6')
 
 /* Fixed names of the columns and triggers that protect() installs. */
 #define TOMBSTONE_DELETED_AT		"deleted_at"
@@ -152,6 +154,10 @@ extern Oid	TombstoneFindProtected(bool (*match) (Oid relid, void *arg),
 extern List *TombstoneProtectedRoots(void);
 extern Oid	TombstoneLedgerRelid(void);
 extern Oid	TombstoneLedgerSeqRelid(void);
+extern bool TombstoneOwnTable(Oid relid);
+extern void TombstoneOwnWriteBegin(Oid relid);
+extern void TombstoneOwnWriteEnd(void);
+extern bool TombstoneOwnWriteAllows(Oid relid);
 extern Oid	TombstoneRelationOwner(Oid relid);
 extern char *TombstoneQualifiedName(Oid relid);
 extern char **TombstoneColumnNames(Oid relid, Datum keys, int *nkeys);
@@ -224,6 +230,7 @@ extern void TombstonePlannerInit(void);
 
 /* ddl_guard.c */
 extern void TombstoneDdlGuardInit(void);
+extern void TombstoneHistoryCarryOver(Oid histrelid);
 
 /* guard.c */
 extern void TombstoneGuardInit(void);
@@ -258,6 +265,7 @@ extern bool TombstonePurgeAllows(Relation rel, HeapTuple tuple);
 extern void TombstoneInternalInit(void);
 extern bool TombstoneOwnCode(void);
 extern void TombstoneRequireOwnCode(const char *funcname);
+extern bool TombstoneExtensionScript(void);
 
 /* observe.c */
 extern void TombstoneObserveInit(void);
@@ -266,6 +274,9 @@ extern void TombstoneObserveInit(void);
 extern void TombstoneRequirePreloaded(const char *relname);
 extern void TombstoneRefuseNotPreloaded(const char *detail) pg_attribute_noreturn();
 extern void TombstoneRefuseTruncate(const char *relname) pg_attribute_noreturn();
+extern bool TombstoneRelationIsEmpty(Relation rel);
+extern void TombstoneRefuseOwnTableChange(const char *relname, const char *what,
+										  bool ddl) pg_attribute_noreturn();
 
 /*
  * Hint shared by the refusals that a change token of operation "ddl"

@@ -2212,8 +2212,17 @@ tombstone_add_key(PG_FUNCTION_ARGS)
 									"ON CONFLICT (key_id) DO NOTHING",
 									5, argtypes);
 	}
-	if (SPI_execute_plan(add_key_plan, values, nulls, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "could not insert into tombstone.keys");
+	TombstoneOwnWriteBegin(token_catalog_relid(TOKEN_KEYS_TABLE));
+	PG_TRY();
+	{
+		if (SPI_execute_plan(add_key_plan, values, nulls, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not insert into tombstone.keys");
+	}
+	PG_FINALLY();
+	{
+		TombstoneOwnWriteEnd();
+	}
+	PG_END_TRY();
 	if (SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
@@ -2259,8 +2268,17 @@ tombstone_remove_key(PG_FUNCTION_ARGS)
 									   "WHERE k.key_id OPERATOR(pg_catalog.=) $1",
 									   1, argtypes);
 	}
-	if (SPI_execute_plan(remove_key_plan, &arg, NULL, false, 0) != SPI_OK_DELETE)
-		elog(ERROR, "could not delete from tombstone.keys");
+	TombstoneOwnWriteBegin(token_catalog_relid(TOKEN_KEYS_TABLE));
+	PG_TRY();
+	{
+		if (SPI_execute_plan(remove_key_plan, &arg, NULL, false, 0) != SPI_OK_DELETE)
+			elog(ERROR, "could not delete from tombstone.keys");
+	}
+	PG_FINALLY();
+	{
+		TombstoneOwnWriteEnd();
+	}
+	PG_END_TRY();
 	if (SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),

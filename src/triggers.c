@@ -27,6 +27,9 @@
 #include "postgres.h"
 
 #include "access/table.h"
+#include "access/tableam.h"
+#include "executor/tuptable.h"
+#include "utils/snapmgr.h"
 #include "access/xact.h"
 #include "catalog/partition.h"
 #include "catalog/pg_inherits.h"
@@ -41,6 +44,7 @@
 PG_FUNCTION_INFO_V1(tombstone_guard_delete);
 PG_FUNCTION_INFO_V1(tombstone_before_update);
 PG_FUNCTION_INFO_V1(tombstone_guard_truncate);
+PG_FUNCTION_INFO_V1(tombstone_catalog_guard);
 
 /* the row an UPDATE of a partition last let through: it may move */
 static Oid	moving_relid = InvalidOid;
@@ -234,4 +238,82 @@ TombstoneRefuseTruncate(const char *relname)
 			 errdetail("TRUNCATE would remove every row of table \"%s\", live and tombstoned.",
 					   relname),
 			 errhint(TOMBSTONE_DDL_HINT)));
+}
+
+/*
+ * Does rel have no row the current statement can see?  A restore loads the
+ * extension's tables (dumped by pg_extension_config_dump) into the empty
+ * tables CREATE EXTENSION made, with their guard triggers in place.
+ */
+bool
+TombstoneRelationIsEmpty(Relation rel)
+{
+	TableScanDesc scan;
+	TupleTableSlot *slot = table_slot_create(rel, NULL);
+	bool		empty;
+
+	scan = table_beginscan(rel, GetActiveSnapshot(), 0, NULL);
+	empty = !table_scan_getnextslot(scan, ForwardScanDirection, slot);
+	table_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	return empty;
+}
+
+/*
+ * The refusal of any change to one of the extension's tables other than the
+ * ledger: what was attempted on relname, a statement ("DELETE") when ddl
+ * is false, else a phrase ("alter").
+ */
+void
+TombstoneRefuseOwnTableChange(const char *relname, const char *what, bool ddl)
+{
+	if (ddl)
+		ereport(ERROR,
+				(errcode(ERRCODE_TOMBSTONE_OWN_OBJECTS),
+				 errmsg("cannot %s table \"%s\" of pg_tombstone", what, relname),
+				 errdetail("Table \"%s\" records what pg_tombstone protects and who may authorise what; only the extension's own scripts change it.",
+						   relname),
+				 errhint("Update the extension with ALTER EXTENSION pg_tombstone UPDATE.")));
+	ereport(ERROR,
+			(errcode(ERRCODE_TOMBSTONE_OWN_OBJECTS),
+			 errmsg("cannot change table \"%s\" of pg_tombstone", relname),
+			 errdetail("Table \"%s\" records what pg_tombstone protects and who may authorise what; only the extension writes it, and %s was refused.",
+					   relname, what),
+			 errhint("Use tombstone.protect(), unprotect(), protect_tenants(), set_retention(), add_key() or remove_key().")));
+}
+
+/*
+ * tombstone._catalog_guard(): BEFORE INSERT OR UPDATE OR DELETE and BEFORE
+ * TRUNCATE statement trigger of tombstone.tables, tenant_registry, keys and
+ * token_uses.  They are written by the extension only (which writes
+ * token_uses directly, and the others through statements it marks as its
+ * own), for superusers too; an INSERT into an empty table is a restore.
+ */
+Datum
+tombstone_catalog_guard(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = trigger_data(fcinfo, "tombstone_catalog_guard");
+	Relation	rel = trigdata->tg_relation;
+	const char *what;
+
+	if (!TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event))
+		elog(ERROR, "tombstone_catalog_guard must be a BEFORE statement trigger");
+	if (TombstoneOwnWriteAllows(RelationGetRelid(rel)) ||
+		TombstoneExtensionScript())
+		return PointerGetDatum(NULL);
+	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
+	{
+		if (TombstoneRelationIsEmpty(rel))
+			return PointerGetDatum(NULL);
+		what = "INSERT";
+	}
+	else if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
+		what = "UPDATE";
+	else if (TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
+		what = "DELETE";
+	else
+		what = "TRUNCATE";
+	TombstoneRefuseOwnTableChange(RelationGetRelationName(rel), what, false);
+	PG_RETURN_NULL();			/* keep compiler quiet */
 }
