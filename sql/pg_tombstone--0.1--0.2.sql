@@ -265,3 +265,191 @@ AS 'MODULE_PATHNAME', 'tombstone_set_retention'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION tombstone.set_retention(regclass, interval) IS
     'Change how long a protected table keeps tombstones and old row versions before a purge may remove them; a shorter retention needs a change token of operation ddl';
+
+--------------------------------------------------------------------------
+-- What cannot be protected (issue 15, item 6)
+--------------------------------------------------------------------------
+-- protect() accepted tombstone.changes (after which every DELETE failed),
+-- the extension's other tables, information_schema tables and tables of
+-- other extensions.  _check_protectable() refuses them (TB053); protect()
+-- calls it before it changes anything, _register() and _create_history()
+-- call the same check in C.
+
+CREATE FUNCTION tombstone._check_protectable(tbl regclass)
+RETURNS void
+AS 'MODULE_PATHNAME', 'tombstone_check_protectable'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION tombstone._check_protectable(regclass) IS
+    'Internal: refuse a table that cannot be protected (of the system, of pg_tombstone, of an extension)';
+
+CREATE OR REPLACE FUNCTION tombstone.protect(tbl regclass,
+                                  tenant_column name,
+                                  retention interval DEFAULT '30 days',
+                                  history boolean DEFAULT true)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rel     record;
+    d       record;
+    coltype regtype;
+    col     record;
+    hist    regclass;
+BEGIN
+    IF tbl IS NULL OR tenant_column IS NULL OR retention IS NULL OR history IS NULL THEN
+        RAISE EXCEPTION 'arguments of tombstone.protect() must not be null'
+            USING ERRCODE = 'null_value_not_allowed',
+                  DETAIL = format('Called with tbl %s, tenant_column %s, retention %s, history %s.',
+                                  coalesce(tbl::text, 'NULL'), coalesce(tenant_column::text, 'NULL'),
+                                  coalesce(retention::text, 'NULL'), coalesce(history::text, 'NULL')),
+                  HINT = 'Name the table and its tenant column.';
+    END IF;
+    IF retention < interval '0' THEN
+        RAISE EXCEPTION 'retention of table % must not be negative', tbl
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('Retention %s was given.', retention),
+                  HINT = 'Give how long tombstoned rows are kept before they may be purged, such as ''30 days''.';
+    END IF;
+    IF NOT tombstone._preloaded() THEN
+        RAISE EXCEPTION 'pg_tombstone must be loaded via shared_preload_libraries'
+            USING ERRCODE = 'TB001',
+                  DETAIL = format('Table %s was not protected: without the library DELETE cannot be turned into a tombstone.', tbl),
+                  HINT = 'Add pg_tombstone to shared_preload_libraries in postgresql.conf and restart the server.';
+    END IF;
+
+    SELECT c.relkind, c.relpersistence, c.relispartition, c.reloftype
+      INTO rel FROM pg_class c WHERE c.oid = tbl;
+    IF rel.relkind NOT IN ('r', 'p') THEN
+        RAISE EXCEPTION '"%" is not a table', tbl
+            USING ERRCODE = 'wrong_object_type',
+                  DETAIL = format('Only ordinary and partitioned tables can be protected; %s is %s.', tbl,
+                                  CASE rel.relkind WHEN 'v' THEN 'a view' WHEN 'm' THEN 'a materialized view'
+                                       WHEN 'f' THEN 'a foreign table' WHEN 'i' THEN 'an index'
+                                       WHEN 'I' THEN 'a partitioned index' WHEN 'S' THEN 'a sequence'
+                                       WHEN 'c' THEN 'a composite type' ELSE 'not a table' END),
+                  HINT = 'Protect the table the rows are stored in.';
+    END IF;
+    IF rel.reloftype <> 0 THEN
+        RAISE EXCEPTION 'cannot protect typed table %', tbl
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = format('The columns of %s follow its type %s, and ALTER TYPE could drop or retype the tombstone columns.', tbl, rel.reloftype::regtype),
+                  HINT = format('Detach the table from its type with ALTER TABLE %s NOT OF, then protect it.', tbl);
+    END IF;
+    IF rel.relpersistence = 't' THEN
+        RAISE EXCEPTION 'cannot protect temporary table %', tbl
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'The rows of a temporary table disappear with the session, so they cannot be kept.',
+                  HINT = 'Protect a permanent table.';
+    END IF;
+    -- not a table of the system, of pg_tombstone or of an extension
+    PERFORM tombstone._check_protectable(tbl);
+
+    SELECT t.protected_through INTO d
+      FROM tombstone.protected_tables t WHERE t.table_name = tbl;
+    IF FOUND THEN
+        RAISE EXCEPTION 'table % is already protected', tbl
+            USING ERRCODE = 'duplicate_object',
+                  DETAIL = CASE WHEN d.protected_through IS NULL
+                                THEN format('Table %s is listed in tombstone.protected_tables.', tbl)
+                                ELSE format('Table %s is protected through table %s.', tbl, d.protected_through) END,
+                  HINT = 'See tombstone.protected_tables.';
+    END IF;
+    SELECT x.relid, x.relkind INTO d
+      FROM tombstone._descendants(tbl) x
+     WHERE x.relkind = 'f'
+        OR EXISTS (SELECT 1 FROM tombstone.protected_tables t WHERE t.table_name = x.relid)
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'cannot protect table % because of its partition or child %', tbl, d.relid
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = CASE WHEN d.relkind = 'f'
+                                THEN format('%s is a foreign table, whose rows pg_tombstone cannot keep.', d.relid)
+                                ELSE format('%s is already protected on its own.', d.relid) END,
+                  HINT = 'Protect the tables individually, or detach the partition first.';
+    END IF;
+
+    IF tenant_column IN ('deleted_at', 'deleted_change')
+       OR (history AND tenant_column IN ('valid_from', 'valid_to')) THEN
+        RAISE EXCEPTION 'column "%" cannot be the tenant column', tenant_column
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'The tombstone columns deleted_at and deleted_change are managed by pg_tombstone.',
+                  HINT = 'Give the column that holds the tenant id.';
+    END IF;
+    SELECT a.attnum INTO col FROM pg_attribute a
+     WHERE a.attrelid = tbl AND a.attname = tenant_column AND a.attnum > 0 AND NOT a.attisdropped;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'column "%" of table % does not exist', tenant_column, tbl
+            USING ERRCODE = 'undefined_column',
+                  DETAIL = format('The tenant column names the column that holds the tenant id of each row of %s.', tbl),
+                  HINT = 'Give the name of an existing column.';
+    END IF;
+
+    FOR col IN SELECT * FROM (VALUES ('deleted_at'::name, 'timestamptz'::regtype),
+                                     ('deleted_change'::name, 'bigint'::regtype)) v(name, type)
+    LOOP
+        SELECT a.atttypid::regtype INTO coltype FROM pg_attribute a
+         WHERE a.attrelid = tbl AND a.attname = col.name AND a.attnum > 0 AND NOT a.attisdropped;
+        IF FOUND AND coltype <> col.type THEN
+            RAISE EXCEPTION 'column "%" of table % has type %, not %', col.name, tbl, coltype, col.type
+                USING ERRCODE = 'datatype_mismatch',
+                      DETAIL = format('pg_tombstone stores tombstones in column %s of type %s.', col.name, col.type),
+                      HINT = format('Rename the existing column or change its type to %s, then protect the table.', col.type);
+        ELSIF NOT FOUND AND rel.relispartition THEN
+            RAISE EXCEPTION 'partition % has no column "%"', tbl, col.name
+                USING ERRCODE = 'undefined_column',
+                      DETAIL = 'Columns cannot be added to a single partition.',
+                      HINT = format('Add column %s %s to the partitioned table, or protect the partitioned table instead.', col.name, col.type);
+        ELSIF NOT FOUND THEN
+            EXECUTE format('ALTER TABLE %s ADD COLUMN %I %s', tbl, col.name, col.type);
+        END IF;
+    END LOOP;
+
+    -- Row history: the live row carries the start of its validity, and the
+    -- history table adds valid_to to the table's columns.
+    IF history THEN
+        IF EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = tbl AND a.attname = 'valid_to'
+                      AND a.attnum > 0 AND NOT a.attisdropped) THEN
+            RAISE EXCEPTION 'table % has a column "valid_to"', tbl
+                USING ERRCODE = 'TB040',
+                      DETAIL = 'The history table of a protected table has the table''s columns and valid_to, the end of each old version''s validity.',
+                      HINT = 'Rename the column, or protect the table with history => false.';
+        END IF;
+        SELECT a.atttypid::regtype INTO coltype FROM pg_attribute a
+         WHERE a.attrelid = tbl AND a.attname = 'valid_from' AND a.attnum > 0 AND NOT a.attisdropped;
+        IF FOUND AND coltype <> 'timestamptz'::regtype THEN
+            RAISE EXCEPTION 'column "valid_from" of table % has type %, not timestamp with time zone', tbl, coltype
+                USING ERRCODE = 'datatype_mismatch',
+                      DETAIL = 'With history, pg_tombstone stores the start of each row version''s validity in column valid_from.',
+                      HINT = 'Rename the existing column, or protect the table with history => false.';
+        ELSIF NOT FOUND AND rel.relispartition THEN
+            RAISE EXCEPTION 'partition % has no column "valid_from"', tbl
+                USING ERRCODE = 'undefined_column',
+                      DETAIL = 'Columns cannot be added to a single partition.',
+                      HINT = 'Protect the partitioned table instead, or protect the partition with history => false.';
+        ELSIF NOT FOUND THEN
+            -- existing rows get the time of protection: history starts now
+            EXECUTE format('ALTER TABLE %s ADD COLUMN valid_from timestamptz NOT NULL DEFAULT now()', tbl);
+        ELSE
+            EXECUTE format('UPDATE %s SET valid_from = now() WHERE valid_from IS NULL', tbl);
+            EXECUTE format('ALTER TABLE %s ALTER COLUMN valid_from SET DEFAULT now(),'
+                           ' ALTER COLUMN valid_from SET NOT NULL', tbl);
+        END IF;
+    END IF;
+
+    -- Record everything first: the nested ALTER TABLE commands below fire
+    -- the DDL event trigger, which must find nothing left to adopt.
+    IF history THEN
+        hist := tombstone._create_history(tbl, tenant_column);
+    END IF;
+    PERFORM tombstone._register(tbl, tenant_column, retention, history, NULL, hist);
+    FOR d IN SELECT * FROM tombstone._descendants(tbl) LOOP
+        PERFORM tombstone._register(d.relid, tenant_column, retention, history, tbl, NULL);
+    END LOOP;
+
+    PERFORM tombstone._install_triggers(tbl, false);
+    FOR d IN SELECT * FROM tombstone._descendants(tbl) LOOP
+        PERFORM tombstone._install_triggers(d.relid, d.relispartition);
+    END LOOP;
+END
+$$;

@@ -28,6 +28,8 @@
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "catalog/catalog.h"
+#include "catalog/dependency.h"
+#include "commands/extension.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_class.h"
@@ -765,8 +767,9 @@ TombstoneCheckRegistration(Oid relid, const char *tenant_column,
 
 /*
  * A table protect() may protect: an ordinary or partitioned table, not a
- * temporary one, and not a table of the system.  The caller names itself
- * in funcname.
+ * temporary one, not a table of the system (pg_catalog, information_schema),
+ * of pg_tombstone itself (its catalog, ledger, keys, token uses, history
+ * tables) or of any extension.  The caller names itself in funcname.
  */
 void
 TombstoneCheckProtectable(Oid relid, const char *funcname)
@@ -774,6 +777,9 @@ TombstoneCheckProtectable(Oid relid, const char *funcname)
 	const char *relname = TombstoneRelationArg(relid, funcname);
 	char		relkind = get_rel_relkind(relid);
 	char		persistence = get_rel_persistence(relid);
+	Oid			nspid;
+	char	   *nspname;
+	Oid			extoid;
 
 	if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
 		ereport(ERROR,
@@ -787,12 +793,51 @@ TombstoneCheckProtectable(Oid relid, const char *funcname)
 				 errmsg("cannot protect temporary table \"%s\"", relname),
 				 errdetail("The rows of a temporary table disappear with the session, so they cannot be kept."),
 				 errhint("Protect a permanent table.")));
-	if (relid < FirstNormalObjectId || IsCatalogNamespace(get_rel_namespace(relid)))
+	nspid = get_rel_namespace(relid);
+	nspname = get_namespace_name(nspid);
+	if (relid < FirstNormalObjectId || IsCatalogNamespace(nspid) ||
+		IsToastNamespace(nspid) || strcmp(nspname, "information_schema") == 0)
 		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("cannot protect system table \"%s\"", relname),
-				 errdetail("Table \"%s\" belongs to PostgreSQL.", relname),
+				(errcode(ERRCODE_TOMBSTONE_NOT_PROTECTABLE),
+				 errmsg("cannot protect table \"%s\" of the system", relname),
+				 errdetail("Table %s belongs to PostgreSQL, which writes and reads it in its own way.",
+						   TombstoneQualifiedName(relid)),
 				 errhint("Protect tables of your own.")));
+	if (strcmp(nspname, TOMBSTONE_SCHEMA) == 0 ||
+		strcmp(nspname, TOMBSTONE_HISTORY_SCHEMA) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_TOMBSTONE_NOT_PROTECTABLE),
+				 errmsg("cannot protect table \"%s\" of pg_tombstone", relname),
+				 errdetail("Table %s is part of pg_tombstone's record (its catalog, ledger, keys, token uses or a history table), which the extension guards itself.",
+						   TombstoneQualifiedName(relid)),
+				 errhint("Protect tables of your own.")));
+	extoid = getExtensionOfObject(RelationRelationId, relid);
+	if (OidIsValid(extoid))
+		ereport(ERROR,
+				(errcode(ERRCODE_TOMBSTONE_NOT_PROTECTABLE),
+				 errmsg("cannot protect table \"%s\" of extension \"%s\"",
+						relname, get_extension_name(extoid)),
+				 errdetail("Table %s is a member of extension \"%s\", whose scripts create, change and drop it.",
+						   TombstoneQualifiedName(relid), get_extension_name(extoid)),
+				 errhint("Protect tables of your own.")));
+}
+
+PG_FUNCTION_INFO_V1(tombstone_check_protectable);
+
+/*
+ * tombstone._check_protectable(tbl regclass): what protect() checks first,
+ * for every table it is about to protect.  Changes nothing.
+ */
+Datum
+tombstone_check_protectable(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("argument of tombstone._check_protectable() must not be null"),
+				 errhint("Name a table.")));
+	TombstoneCheckProtectable(PG_GETARG_OID(0), "tombstone.protect");
+	PG_RETURN_VOID();
 }
 
 PG_FUNCTION_INFO_V1(tombstone_register_tenants);

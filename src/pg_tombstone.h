@@ -83,6 +83,7 @@
 /* TB05x: the integrity of the machinery itself */
 #define ERRCODE_TOMBSTONE_INTERNAL			MAKE_SQLSTATE('T','B','0','5','0')
 #define ERRCODE_TOMBSTONE_OWN_OBJECTS		MAKE_SQLSTATE('T','B','0','5','1')
+#define ERRCODE_TOMBSTONE_NOT_PROTECTABLE	MAKE_SQLSTATE('T','B','0','5','3')
 #define ERRCODE_TOMBSTONE_RETENTION			MAKE_SQLSTATE('T','B','0','5','6')
 
 /* Fixed names of the columns and triggers that protect() installs. */
