@@ -453,3 +453,94 @@ BEGIN
     END LOOP;
 END
 $$;
+
+--------------------------------------------------------------------------
+-- UNLOGGED loses everything on a crash (issue 15, item 5)
+--------------------------------------------------------------------------
+-- protect() refuses an unlogged table (TB052, in _check_protectable()), as
+-- the DDL guard refuses SET UNLOGGED of protected tables, history tables,
+-- the ledger and the extension's tables; check() reports any such table.
+
+CREATE OR REPLACE FUNCTION tombstone.check()
+RETURNS TABLE (hazard text, table_name regclass, object_name text,
+               detail text, suggestion text)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT tombstone._preloaded() THEN
+        hazard := 'library_not_preloaded';
+        object_name := 'shared_preload_libraries';
+        detail := 'pg_tombstone is not in shared_preload_libraries: DELETE on a protected table is refused instead of tombstoned, tombstones are not hidden and the DDL guard is off.';
+        suggestion := 'Add pg_tombstone to shared_preload_libraries in postgresql.conf and restart the server.';
+        RETURN NEXT;
+    END IF;
+
+    RETURN QUERY
+    SELECT 'unique_holds_tombstones', t.relid, i.indexrelid::regclass::text,
+           format('A tombstoned row keeps its key in unique index %s, so a new row with the same key is refused while the old one is deleted.',
+                  i.indexrelid::regclass),
+           format('%sCREATE UNIQUE INDEX ON %s (%s) WHERE deleted_at IS NULL;',
+                  CASE WHEN con.conname IS NOT NULL
+                       THEN format('ALTER TABLE %s DROP CONSTRAINT %I; ', t.relid, con.conname) ELSE '' END,
+                  t.relid,
+                  (SELECT string_agg(pg_get_indexdef(i.indexrelid, k, true), ', ' ORDER BY k)
+                     FROM generate_series(1, i.indnkeyatts) k))
+      FROM tombstone.tables t
+      JOIN pg_index i ON i.indrelid = t.relid
+      LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.contype = 'u'
+     WHERE i.indisunique AND NOT i.indisprimary
+       AND NOT EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhrelid = i.indexrelid)
+       AND coalesce(pg_get_expr(i.indpred, i.indrelid), '') !~ 'deleted_at IS NULL'
+     ORDER BY 2, 3;
+
+    RETURN QUERY
+    SELECT 'cascade_from_unprotected', con.conrelid::regclass, con.conname::text,
+           format('Deleting a row of unprotected table %s deletes it physically and only tombstones the rows of %s that reference it, which are then left referencing a row that no longer exists.',
+                  con.confrelid::regclass, con.conrelid::regclass),
+           format('Protect %s as well, or make foreign key %I ON DELETE RESTRICT.', con.confrelid::regclass, con.conname)
+      FROM pg_constraint con
+      JOIN tombstone.tables t ON t.relid = con.conrelid
+     WHERE con.contype = 'f' AND con.confdeltype = 'c' AND con.conparentid = 0
+       AND NOT EXISTS (SELECT 1 FROM tombstone.tables p WHERE p.relid = con.confrelid)
+     ORDER BY 2, 3;
+
+    RETURN QUERY
+    SELECT 'unprotected_reference', con.conrelid::regclass, con.conname::text,
+           format('Rows of unprotected table %s keep referencing rows of %s after those are tombstoned.',
+                  con.conrelid::regclass, con.confrelid::regclass),
+           format('Protect %s as well.', con.conrelid::regclass)
+      FROM pg_constraint con
+      JOIN tombstone.tables t ON t.relid = con.confrelid
+     WHERE con.contype = 'f' AND con.conparentid = 0
+       AND NOT EXISTS (SELECT 1 FROM tombstone.tables c WHERE c.relid = con.conrelid)
+     ORDER BY 2, 3;
+
+    RETURN QUERY
+    SELECT 'no_tenant_index', t.relid, t.tenant_column::text,
+           format('No index of %s starts with tenant column %I: reading, deleting or undeleting one tenant, and undoing a change, scan the whole table.',
+                  t.relid, t.tenant_column),
+           format('CREATE INDEX ON %s (%I);', t.relid, t.tenant_column)
+      FROM tombstone.tables t
+      JOIN pg_attribute a ON a.attrelid = t.relid AND a.attname = t.tenant_column
+     WHERE t.parent IS NULL
+       AND NOT EXISTS (SELECT 1 FROM pg_index i
+                        WHERE i.indrelid = t.relid AND i.indkey[0] = a.attnum)
+     ORDER BY 2;
+
+    RETURN QUERY
+    SELECT 'unlogged', c.oid::regclass, c.oid::regclass::text,
+           format('Table %s is unlogged: after a crash PostgreSQL empties it, and every row of it is lost%s.',
+                  c.oid::regclass,
+                  CASE WHEN c.oid IN (SELECT t.relid FROM tombstone.tables t) THEN ', tombstones included'
+                       WHEN c.oid IN (SELECT t.history_table FROM tombstone.tables t) THEN ', old row versions included'
+                       ELSE '' END),
+           format('ALTER TABLE %s SET LOGGED;', c.oid::regclass)
+      FROM pg_class c
+     WHERE c.relpersistence = 'u'
+       AND (c.oid IN (SELECT t.relid FROM tombstone.tables t)
+            OR c.oid IN (SELECT t.history_table FROM tombstone.tables t)
+            OR c.relnamespace = 'tombstone'::regnamespace)
+     ORDER BY 2;
+END
+$$;

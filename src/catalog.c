@@ -767,7 +767,7 @@ TombstoneCheckRegistration(Oid relid, const char *tenant_column,
 
 /*
  * A table protect() may protect: an ordinary or partitioned table, not a
- * temporary one, not a table of the system (pg_catalog, information_schema),
+ * temporary or unlogged one, not a table of the system (pg_catalog, information_schema),
  * of pg_tombstone itself (its catalog, ledger, keys, token uses, history
  * tables) or of any extension.  The caller names itself in funcname.
  */
@@ -793,6 +793,13 @@ TombstoneCheckProtectable(Oid relid, const char *funcname)
 				 errmsg("cannot protect temporary table \"%s\"", relname),
 				 errdetail("The rows of a temporary table disappear with the session, so they cannot be kept."),
 				 errhint("Protect a permanent table.")));
+	if (persistence == RELPERSISTENCE_UNLOGGED)
+		ereport(ERROR,
+				(errcode(ERRCODE_TOMBSTONE_UNLOGGED),
+				 errmsg("cannot protect unlogged table \"%s\"", relname),
+				 errdetail("After a crash PostgreSQL empties an unlogged table: its rows, tombstones and history would be lost."),
+				 errhint("Make it a logged table with ALTER TABLE %s SET LOGGED, then protect it.",
+						 TombstoneQualifiedName(relid))));
 	nspid = get_rel_namespace(relid);
 	nspname = get_namespace_name(nspid);
 	if (relid < FirstNormalObjectId || IsCatalogNamespace(nspid) ||

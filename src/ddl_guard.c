@@ -182,6 +182,50 @@ refuse_record_change(RecordKind kind, Oid relid, Oid base, const char *what,
 }
 
 /*
+ * ALTER TABLE ... SET UNLOGGED: after a crash PostgreSQL empties an
+ * unlogged table.  A protected table needs a "ddl" token naming it, a
+ * history table one naming its protected table; the ledger and the
+ * extension's other tables are never made unlogged.
+ */
+static void
+refuse_unlogged(Oid relid, RecordKind kind, Oid base)
+{
+	char	   *relname = get_rel_name(relid);
+
+	if (TombstoneExtensionScript())
+		return;
+	if (kind == RECORD_NONE && TombstoneGuardDdlAllowed(relid))
+		return;
+	if (kind == RECORD_HISTORY && record_change_allowed(kind, relid, base))
+		return;
+	if (kind == RECORD_NONE)
+		ereport(ERROR,
+				(errcode(ERRCODE_TOMBSTONE_UNLOGGED),
+				 errmsg("cannot make protected table \"%s\" unlogged", relname),
+				 errdetail("After a crash PostgreSQL empties an unlogged table: every row of %s, tombstones included, would be lost.",
+						   TombstoneQualifiedName(relid)),
+				 errhint(TOMBSTONE_DDL_HINT)));
+	if (kind == RECORD_HISTORY)
+		ereport(ERROR,
+				(errcode(ERRCODE_TOMBSTONE_UNLOGGED),
+				 errmsg("cannot make history table \"%s\" unlogged", relname),
+				 errdetail("After a crash PostgreSQL empties an unlogged table: the old versions of the rows of table %s would be lost.",
+						   TombstoneQualifiedName(base)),
+				 errhint("Authorise a change token of operation \"ddl\" naming table %s with tombstone.authorize() in the same transaction.",
+						 TombstoneQualifiedName(base))));
+	ereport(ERROR,
+			(errcode(ERRCODE_TOMBSTONE_UNLOGGED),
+			 errmsg("cannot make %s \"%s\" of pg_tombstone unlogged",
+					get_rel_relkind(relid) == RELKIND_SEQUENCE ? "sequence" : "table",
+					relname),
+			 errdetail("After a crash PostgreSQL empties an unlogged %s: %s of %s would be lost.",
+					   get_rel_relkind(relid) == RELKIND_SEQUENCE ? "sequence" : "table",
+					   get_rel_relkind(relid) == RELKIND_SEQUENCE ? "the change ids" : "every row",
+					   TombstoneQualifiedName(relid)),
+			 errhint("Keep the tables and the sequence of pg_tombstone logged.")));
+}
+
+/*
  * ALTER TABLE of a table of the record.  A history table keeps its guard
  * triggers, columns and types; the ledger and the extension's other tables
  * take only what cannot lose or forge a row (storage options, statistics,
@@ -196,6 +240,11 @@ check_alter_record(AlterTableStmt *stmt, RecordKind kind, Oid relid, Oid base)
 	{
 		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
 
+		if (cmd->subtype == AT_SetUnLogged)
+		{
+			refuse_unlogged(relid, kind, base);
+			continue;
+		}
 		if (kind == RECORD_HISTORY)
 		{
 			switch (cmd->subtype)
@@ -467,6 +516,16 @@ check_alter_table(AlterTableStmt *stmt)
 	const TombstoneRel *trel;
 	ListCell   *lc;
 
+	if (stmt->objtype == OBJECT_SEQUENCE)
+	{
+		/* the change ids: an unlogged sequence starts again after a crash */
+		relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+		foreach(lc, stmt->cmds)
+			if (OidIsValid(relid) && relid == TombstoneLedgerSeqRelid() &&
+				lfirst_node(AlterTableCmd, lc)->subtype == AT_SetUnLogged)
+				refuse_unlogged(relid, RECORD_LEDGER, InvalidOid);
+		return;
+	}
 	if (stmt->objtype != OBJECT_TABLE)
 		return;
 	relid = RangeVarGetRelid(stmt->relation, NoLock, true);
@@ -558,6 +617,10 @@ check_alter_table(AlterTableStmt *stmt)
 			case AT_DropColumn:
 				if (trel != NULL && is_protected_column(trel, cmd->name))
 					refuse_drop_column(relid, cmd->name);
+				break;
+			case AT_SetUnLogged:
+				if (trel != NULL)
+					refuse_unlogged(relid, RECORD_NONE, InvalidOid);
 				break;
 			case AT_AlterColumnType:
 				if (trel != NULL &&
