@@ -1142,6 +1142,17 @@ tombstone_purge(PG_FUNCTION_ARGS)
 	scope->tenant = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
 	require_preloaded(scope->funcname);
 
+	/*
+	 * A table that is given must exist: 0 (what '-'::regclass is) would
+	 * otherwise read as "no table", which purges every protected table.
+	 */
+	if (!PG_ARGISNULL(0) && (!OidIsValid(tbl) || get_rel_name(tbl) == NULL))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", tbl),
+				 errdetail("tombstone.purge() was asked to purge a table that does not exist; nothing was purged."),
+				 errhint("Name a protected table, or call tombstone.purge() with table NULL to purge every protected table.")));
+
 	if (OidIsValid(tbl))
 	{
 		if (TombstoneRelLookup(tbl) == NULL)
