@@ -497,6 +497,17 @@ TombstoneRunningInternal(void)
 }
 
 /*
+ * Is the row being changed now one of a query TombstoneRunInternal() runs
+ * (not of a statement a trigger of the user's runs inside it)?  Its rows
+ * are changed one executor level below where it was started.
+ */
+bool
+TombstoneRowFromInternal(void)
+{
+	return internal_depth >= 0 && TombstoneExecDepth() == internal_depth + 1;
+}
+
+/*
  * SPI_execute_plan() with internal_depth set for the planner hook; the rows
  * go to dest when it is given, else to SPI_tuptable.
  */

@@ -126,11 +126,28 @@ typedef struct ChangeState
 	bool		tenant_deleted;
 	bool		recount;		/* a subtransaction aborted: counts unreliable */
 	bool		preview;		/* preview(): no id, no ledger */
+	bool		owned;			/* a function's own: see TombstoneChangeBegin */
 	Oid			role;
 	char	   *statement;
 } ChangeState;
 
 static ChangeState change;
+
+/*
+ * The changes set aside while a function (undelete, rewind, purge) makes
+ * one of its own, innermost first; in TopTransactionContext.
+ */
+typedef struct ChangeScope
+{
+	ChangeState saved;
+	const char *next_operation;
+	int64		next_undoes;
+	SubTransactionId subid;		/* the scope began in this subtransaction */
+	bool		nested;			/* a statement inside the function's change */
+	int			finish_depth;	/* nested: ends when its query finishes here */
+} ChangeScope;
+
+static List *scopes = NIL;
 
 /* operation requested before the change opened */
 static const char *next_operation = NULL;
@@ -339,19 +356,84 @@ change_count(Oid root, const char *tenant, bool tombstoned)
 }
 
 /*
- * Undelete functions say what their change is (and which change it undoes)
- * before running; the change opens with the first row.
+ * An undelete, rewind or purge function makes a change of its own, with its
+ * own ledger entry, whatever statement it runs in: the change of that
+ * statement (a DELETE whose WHERE clause calls undelete_change(), say) is
+ * set aside until TombstoneChangeEnd() has written the function's entry.
+ * The function's change opens with its first row.  Should the function
+ * fail, the abort of its (sub)transaction puts the statement's change back.
  */
-void
-TombstoneChangeSetOperation(const char *operation, int64 undoes)
+void *
+TombstoneChangeBegin(const char *operation, int64 undoes)
 {
-	if (change.id != 0)
-	{
-		change.operation = operation;
-		change.undoes = undoes;
-	}
+	MemoryContext oldcxt = MemoryContextSwitchTo(TopTransactionContext);
+	ChangeScope *scope = palloc(sizeof(ChangeScope));
+
+	memcpy(&scope->saved, &change, sizeof(ChangeState));
+	scope->next_operation = next_operation;
+	scope->next_undoes = next_undoes;
+	scope->subid = GetCurrentSubTransactionId();
+	scope->nested = false;
+	scope->finish_depth = -1;
+	scopes = lcons(scope, scopes);
+	MemoryContextSwitchTo(oldcxt);
+
+	memset(&change, 0, sizeof(change));
+	change.preview = scope->saved.preview;
+	change.owned = true;
 	next_operation = operation;
 	next_undoes = undoes;
+	return scope;
+}
+
+/* Put back the change that scope set aside, dropping the current one. */
+static void
+change_scope_pop(ChangeScope *scope)
+{
+	if (change.cxt != NULL)
+		MemoryContextDelete(change.cxt);
+	memcpy(&change, &scope->saved, sizeof(ChangeState));
+	next_operation = scope->next_operation;
+	next_undoes = scope->next_undoes;
+	scopes = list_delete_ptr(scopes, scope);
+	pfree(scope);
+}
+
+/* The function is done: write its ledger entry and resume the statement's. */
+void
+TombstoneChangeEnd(void *arg)
+{
+	ChangeScope *scope = (ChangeScope *) arg;
+
+	/* a statement inside it whose executor never finished */
+	while (scopes != NIL && linitial(scopes) != scope &&
+		   ((ChangeScope *) linitial(scopes))->nested)
+	{
+		change_flush();
+		change_scope_pop((ChangeScope *) linitial(scopes));
+	}
+	if (scopes == NIL || linitial(scopes) != scope)
+		elog(ERROR, "pg_tombstone: change scopes ended out of order");
+	change_flush();
+	change_scope_pop(scope);
+}
+
+/*
+ * A row changes state inside a function's own change, but not by one of
+ * the function's queries: a trigger of the user's runs a DELETE while an
+ * undelete restores rows, say.  That statement gets a change and a ledger
+ * entry of its own, which end when its query (running at the current
+ * executor depth) finishes, so that the ledger never records a tombstoning
+ * as part of an undelete, rewind or purge.
+ */
+static void
+nested_change_begin(void)
+{
+	ChangeScope *scope = (ChangeScope *) TombstoneChangeBegin(NULL, 0);
+
+	change.owned = false;
+	scope->nested = true;
+	scope->finish_depth = exec_depth;
 }
 
 void
@@ -418,7 +500,7 @@ TombstoneChangeTally(void)
 
 /*
  * purge.c: count rows removed for good, as part of the current change (the
- * caller names the operation with TombstoneChangeSetOperation first).
+ * caller opens a change of its own with TombstoneChangeBegin first).
  */
 void
 TombstoneChangeAddPurged(Oid root, const char *tenant, int64 rows)
@@ -584,6 +666,10 @@ TombstoneBookkeep(Relation rel, HeapTuple oldtup, HeapTuple newtup)
 
 	if (exec_depth == 0 || change_attno == InvalidAttrNumber)
 		return newtup;
+
+	/* inside an undelete, rewind or purge, by a statement of the user's */
+	if (change.owned && !TombstoneRowFromInternal())
+		nested_change_begin();
 
 	id = Int64GetDatum(change_open());
 	replcol = change_attno;
@@ -885,6 +971,9 @@ tombstone_stamp(PG_FUNCTION_ARGS)
 		!levels[exec_depth].stamping)
 		PG_RETURN_INT64(change.id);
 
+	/* inside an undelete, rewind or purge, by a statement of the user's */
+	if (change.owned && !TombstoneRowFromInternal())
+		nested_change_begin();
 	id = change_open();
 	if (!PG_ARGISNULL(1))
 		tenant = tenant_datum_text(PG_GETARG_DATUM(1),
@@ -1358,7 +1447,15 @@ tombstone_ExecutorFinish(QueryDesc *queryDesc)
 
 		TombstonePendingProcess(exec_depth);
 		levels[exec_depth].tombstoned = levels[exec_depth].restored = 0;
-		if (exec_depth == 1)
+		/* a statement inside a function's change has finished */
+		if (scopes != NIL && ((ChangeScope *) linitial(scopes))->nested &&
+			((ChangeScope *) linitial(scopes))->finish_depth == exec_depth)
+		{
+			change_flush();
+			change_scope_pop((ChangeScope *) linitial(scopes));
+		}
+		/* a function's own change is written by TombstoneChangeEnd() */
+		if (exec_depth == 1 && !change.owned && scopes == NIL)
 			change_flush();
 	}
 	PG_FINALLY();
@@ -1386,6 +1483,7 @@ ledger_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PREPARE:
 			/* the change's memory went with the transaction */
 			memset(&change, 0, sizeof(change));
+			scopes = NIL;
 			next_operation = NULL;
 			next_undoes = 0;
 			top_unprotected_delete = false;
@@ -1403,6 +1501,9 @@ ledger_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 {
 	if (event != SUBXACT_EVENT_ABORT_SUB)
 		return;
+	/* functions that failed inside the subtransaction: resume their callers' changes */
+	while (scopes != NIL && ((ChangeScope *) linitial(scopes))->subid >= mySubid)
+		change_scope_pop((ChangeScope *) linitial(scopes));
 	/* the queries deeper than where the error was caught are gone */
 	TombstonePendingDiscard(exec_depth);
 	clear_levels_above(exec_depth);

@@ -179,7 +179,8 @@ extern void TombstoneLedgerInit(void);
 extern int	TombstoneExecDepth(void);
 extern HeapTuple TombstoneBookkeep(Relation rel, HeapTuple oldtup,
 								   HeapTuple newtup);
-extern void TombstoneChangeSetOperation(const char *operation, int64 undoes);
+extern void *TombstoneChangeBegin(const char *operation, int64 undoes);
+extern void TombstoneChangeEnd(void *scope);
 extern void TombstoneChangeMarkTenantDeleted(void);
 extern int64 TombstoneChangeRows(Oid root, bool tombstoned);
 extern int64 TombstoneChangeId(void);
@@ -213,6 +214,7 @@ extern bool TombstoneTryInput(Oid typid, const char *str, Datum *result);
 extern List *TombstoneRootsInOrder(bool parents_first);
 extern Oid	TombstoneRegistry(char **id_column);
 extern bool TombstoneRunningInternal(void);
+extern bool TombstoneRowFromInternal(void);
 extern uint64 TombstoneRunInternal(const char *sql, int nargs, Oid *argtypes,
 								   Datum *values, const char *nulls,
 								   Oid as_user);

@@ -1065,6 +1065,7 @@ run_purge(FunctionCallInfo fcinfo, PurgeScope *scope, Oid tbl)
 	List	   *targets;
 	List	   *groups = NIL;
 	ListCell   *lc;
+	void	   *change_scope;
 
 	if (!xact_callback_registered)
 	{
@@ -1090,8 +1091,8 @@ run_purge(FunctionCallInfo fcinfo, PurgeScope *scope, Oid tbl)
 	/* 2. check and charge */
 	check_tokens(scope, groups, tokens);
 
-	/* 3. delete, children first */
-	TombstoneChangeSetOperation("purge", 0);
+	/* 3. delete, children first, as one change of its own */
+	change_scope = TombstoneChangeBegin("purge", 0);
 	foreach(lc, targets)
 		delete_table(scope, lfirst_oid(lc), groups);
 
@@ -1099,6 +1100,7 @@ run_purge(FunctionCallInfo fcinfo, PurgeScope *scope, Oid tbl)
 	foreach(lc, targets)
 		delete_history(scope, lfirst_oid(lc), tokens);
 	SPI_finish();
+	TombstoneChangeEnd(change_scope);
 
 	report_kept(scope, groups);
 	foreach(lc, groups)
