@@ -1517,6 +1517,8 @@ tombstone_rewind_tenant(PG_FUNCTION_ARGS)
 											  values, NULL,
 											  TombstoneRelationOwner(relids[i]));
 			TombstoneChangeAddRewound(relids[i], tenant, rewound[i]);
+			/* bound tokens' budgets count rows rewound, as rows tombstoned */
+			TombstoneGuardCharge(rewound[i], "rewound");
 		}
 	}
 	PG_FINALLY();
