@@ -544,3 +544,24 @@ BEGIN
      ORDER BY 2;
 END
 $$;
+
+--------------------------------------------------------------------------
+-- Fail closed without the library, for DDL too (issue 15, item 10)
+--------------------------------------------------------------------------
+-- With pg_tombstone not in shared_preload_libraries, DROP EXTENSION ...
+-- CASCADE, DROP SCHEMA tombstone CASCADE, DISABLE TRIGGER and DETACH
+-- PARTITION went through.  An event trigger at ddl_command_start, written
+-- in C, loads the library on demand (installing the DDL guard's hooks for
+-- the session) and checks the statement from its parse tree; with the
+-- library preloaded the ProcessUtility hook has checked it already.
+
+CREATE FUNCTION tombstone._on_ddl_start()
+RETURNS event_trigger
+AS 'MODULE_PATHNAME', 'tombstone_on_ddl_start'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION tombstone._on_ddl_start() IS
+    'Event trigger: refuse destructive DDL on protected tables and the extension''s objects, also without the library preloaded';
+
+CREATE EVENT TRIGGER tombstone_ddl_start ON ddl_command_start
+    EXECUTE FUNCTION tombstone._on_ddl_start();
+ALTER EVENT TRIGGER tombstone_ddl_start ENABLE ALWAYS;

@@ -130,6 +130,11 @@ rel_cache_callback(Datum arg, Oid relid)
 void
 TombstoneCatalogInit(void)
 {
+	static bool done = false;
+
+	if (done)
+		return;
+	done = true;
 	CacheRegisterRelcacheCallback(rel_cache_callback, (Datum) 0);
 	CacheRegisterSyscacheCallback(NAMESPACEOID, namespace_cache_callback, (Datum) 0);
 }

@@ -18,9 +18,12 @@
  *	  partitions of a dropped table.  Refusing there aborts the command
  *	  before anything is gone.
  *
- * Without the library preloaded neither hook exists; the extension's
- * sql_drop event trigger and the TRUNCATE and DELETE triggers still refuse
- * the destructive part (see triggers.c and the extension script).
+ * Without the library preloaded, the extension's event trigger at
+ * ddl_command_start (tombstone._on_ddl_start, in C) loads the library,
+ * which installs both hooks for the rest of the session, and checks that
+ * first statement itself; the TRUNCATE and DELETE triggers refuse the rest
+ * (see triggers.c).  Event triggers do not fire for ALTER EVENT TRIGGER or
+ * DROP DATABASE, so those are guarded only once the library is loaded.
  *
  * Signed change tokens that authorise these commands come in a later
  * release; every refusal here ends in the same hint so that users know
@@ -45,6 +48,7 @@
 #include "catalog/pg_proc.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_trigger.h"
+#include "commands/event_trigger.h"
 #include "commands/trigger.h"
 #include "commands/extension.h"
 #include "commands/user.h"
@@ -912,14 +916,22 @@ check_alter_event_trigger(AlterEventTrigStmt *stmt)
 	refuse_event_trigger_change(stmt->trigname, "change the firing of");
 }
 
-static void
-tombstone_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
-						 bool readOnlyTree, ProcessUtilityContext context,
-						 ParamListInfo params, QueryEnvironment *queryEnv,
-						 DestReceiver *dest, QueryCompletion *qc)
-{
-	Node	   *parsetree = pstmt->utilityStmt;
+/*
+ * How many utility statements our ProcessUtility hook is running, nested:
+ * when it runs the one whose ddl_command_start event fires, the event
+ * trigger has nothing left to check.
+ */
+static int	hook_depth = 0;
 
+/*
+ * Refuse a utility statement that would destroy protected rows, the record
+ * of what happened to them, or switch their protection off.  Called by the
+ * ProcessUtility hook and, for a statement that hook did not see (the
+ * library loaded on demand), by the ddl_command_start event trigger.
+ */
+static void
+check_utility(Node *parsetree)
+{
 	if (OidIsValid(TombstoneCatalogRelid()))
 	{
 		switch (nodeTag(parsetree))
@@ -962,13 +974,57 @@ tombstone_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 				break;
 		}
 	}
+}
 
-	if (prev_ProcessUtility)
-		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
-							queryEnv, dest, qc);
-	else
-		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-								params, queryEnv, dest, qc);
+static void
+tombstone_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
+						 bool readOnlyTree, ProcessUtilityContext context,
+						 ParamListInfo params, QueryEnvironment *queryEnv,
+						 DestReceiver *dest, QueryCompletion *qc)
+{
+	check_utility(pstmt->utilityStmt);
+
+	hook_depth++;
+	PG_TRY();
+	{
+		if (prev_ProcessUtility)
+			prev_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+								queryEnv, dest, qc);
+		else
+			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+									params, queryEnv, dest, qc);
+	}
+	PG_FINALLY();
+	{
+		hook_depth--;
+	}
+	PG_END_TRY();
+}
+
+PG_FUNCTION_INFO_V1(tombstone_on_ddl_start);
+
+/*
+ * tombstone._on_ddl_start(): event trigger at ddl_command_start, written in
+ * C so that calling it loads the library.  With the library preloaded the
+ * ProcessUtility hook has checked the statement already; without it (a
+ * restart with a mistaken configuration, a restored server) the library is
+ * loaded here, which installs the DDL guard's hooks for the rest of the
+ * session, and this statement is checked from its parse tree.
+ */
+Datum
+tombstone_on_ddl_start(PG_FUNCTION_ARGS)
+{
+	EventTriggerData *trigdata;
+
+	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_EVENT_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"%s\" was not called by the event trigger manager",
+						"tombstone_on_ddl_start")));
+	trigdata = (EventTriggerData *) fcinfo->context;
+	if (hook_depth == 0)
+		check_utility(trigdata->parsetree);
+	PG_RETURN_NULL();
 }
 
 /*
@@ -1099,9 +1155,19 @@ tombstone_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 		check_object_drop(classId, objectId, subId);
 }
 
+/*
+ * Install the hooks, once per backend: from _PG_init, whether the library
+ * is preloaded or loaded on demand (by this file's event trigger, or any
+ * other function of the extension).
+ */
 void
 TombstoneDdlGuardInit(void)
 {
+	static bool done = false;
+
+	if (done)
+		return;
+	done = true;
 	prev_ProcessUtility = ProcessUtility_hook;
 	ProcessUtility_hook = tombstone_ProcessUtility;
 	prev_object_access_hook = object_access_hook;

@@ -4,11 +4,12 @@
  *	  Entry point of pg_tombstone: GUCs and installation of the hooks.
  *
  * The library must be listed in shared_preload_libraries.  Loaded any other
- * way (LOAD, or on demand when one of its trigger functions is called), it
- * installs no hooks and only remembers that it was not preloaded: the
- * triggers on protected tables then refuse every physical delete and say how
- * to configure the server.  Protection never silently degrades into a hard
- * delete.
+ * way (LOAD, or on demand when one of its functions is called), it installs
+ * only the DDL guard and the check of internal calls, and remembers that it
+ * was not preloaded: the triggers on protected tables then refuse every
+ * physical delete and say how to configure the server, and the C event
+ * trigger at ddl_command_start refuses destructive DDL.  Protection never
+ * silently degrades into a hard delete.
  *
  * src/pg_tombstone.c
  *
@@ -60,7 +61,13 @@ assign_visibility(int newval, void *extra)
 void
 _PG_init(void)
 {
-	/* what works whenever the library is loaded, preloaded or on demand */
+	/*
+	 * What works whenever the library is loaded, preloaded or on demand:
+	 * the DDL guard (with the catalog cache it reads) refuses destructive
+	 * DDL, and internal functions refuse calls from outside the extension.
+	 */
+	TombstoneCatalogInit();
+	TombstoneDdlGuardInit();
 	TombstoneInternalInit();
 
 	if (!process_shared_preload_libraries_in_progress)
@@ -80,9 +87,7 @@ _PG_init(void)
 
 	MarkGUCPrefixReserved("tombstone");
 
-	TombstoneCatalogInit();
 	TombstonePlannerInit();
-	TombstoneDdlGuardInit();
 	TombstoneLedgerInit();
 	TombstoneCascadeInit();
 	TombstoneTokenInit();
