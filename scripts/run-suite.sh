@@ -16,7 +16,9 @@ if ! make -s installcheck PG_CONFIG="$PG_CONFIG"; then
 fi
 
 echo "== pgTAP"
-psql -qX -c "DROP DATABASE IF EXISTS tombstone_tap" -c "CREATE DATABASE tombstone_tap" >/dev/null
+# a database holding protected tables is dropped only when named (TB055)
+psql -qX -c "SET tombstone.drop_database = 'tombstone_tap'" -c "DROP DATABASE IF EXISTS tombstone_tap" \
+    -c "CREATE DATABASE tombstone_tap" >/dev/null
 psql -qX -d tombstone_tap -c "CREATE EXTENSION pgtap" -c "CREATE EXTENSION pg_tombstone" >/dev/null
 if ! pg_prove -d tombstone_tap test/*.sql; then
     failed=1
@@ -28,7 +30,8 @@ if ! prove --exec bash test/sweep.sh; then
 fi
 
 echo "== pg_regress (library not preloaded: fail closed)"
-psql -qX -c "DROP DATABASE IF EXISTS tombstone_failclosed" -c "CREATE DATABASE tombstone_failclosed" >/dev/null
+psql -qX -c "SET tombstone.drop_database = 'tombstone_failclosed'" -c "DROP DATABASE IF EXISTS tombstone_failclosed" \
+    -c "CREATE DATABASE tombstone_failclosed" >/dev/null
 psql -qX -v ON_ERROR_STOP=1 -d tombstone_failclosed -f test/fail_closed_setup.psql >/dev/null || failed=1
 cluster="${PGVERSION:-15} regress"
 pg_conftool $cluster remove shared_preload_libraries

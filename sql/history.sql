@@ -353,4 +353,7 @@ SELECT tenant, count(*) AS versions FROM tombstone_history.tasks GROUP BY tenant
 \set QUIET on
 \c contrib_regression
 \set QUIET off
+-- it holds protected tables: dropped on purpose
+SET tombstone.drop_database = 'history_test';
 DROP DATABASE history_test;
+RESET tombstone.drop_database;

@@ -565,3 +565,22 @@ COMMENT ON FUNCTION tombstone._on_ddl_start() IS
 CREATE EVENT TRIGGER tombstone_ddl_start ON ddl_command_start
     EXECUTE FUNCTION tombstone._on_ddl_start();
 ALTER EVENT TRIGGER tombstone_ddl_start ENABLE ALWAYS;
+
+--------------------------------------------------------------------------
+-- DROP DATABASE of a database holding protected tables (issue 15, item 11)
+--------------------------------------------------------------------------
+-- DROP DATABASE runs from another database, so a database where the
+-- extension keeps protected tables, their history and the ledger is marked
+-- in the shared catalog pg_shseclabel (a label of provider pg_tombstone on
+-- the database), set here and removed by DROP EXTENSION pg_tombstone.  The
+-- DDL guard refuses DROP DATABASE of a marked database (TB055) unless the
+-- session names it in tombstone.drop_database.
+
+CREATE FUNCTION tombstone._mark_database()
+RETURNS void
+AS 'MODULE_PATHNAME', 'tombstone_mark_database'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION tombstone._mark_database() IS
+    'Internal: mark this database as one where pg_tombstone keeps rows, so that DROP DATABASE refuses it';
+
+SELECT tombstone._mark_database();

@@ -657,6 +657,8 @@ tombstone_register(PG_FUNCTION_ARGS)
 						   "VALUES ($1, $2, $3, $4, $5, $6)",
 						   6, argtypes, values, nulls);
 	CacheInvalidateRelcacheByRelid(relid);
+	/* a database copied from a template lacks the mark: see ddl_guard.c */
+	TombstoneMarkDatabase(true);
 	PG_RETURN_VOID();
 }
 

@@ -43,15 +43,19 @@
 #include "catalog/namespace.h"
 #include "catalog/objectaccess.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_database.h"
 #include "catalog/pg_event_trigger.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_trigger.h"
+#include "commands/dbcommands.h"
 #include "commands/event_trigger.h"
+#include "commands/seclabel.h"
 #include "commands/trigger.h"
 #include "commands/extension.h"
 #include "commands/user.h"
+#include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "parser/parse_func.h"
 #include "tcop/utility.h"
@@ -62,6 +66,8 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
+#include "utils/guc.h"
+#include "utils/varlena.h"
 
 #include "pg_tombstone.h"
 
@@ -916,6 +922,138 @@ check_alter_event_trigger(AlterEventTrigStmt *stmt)
 	refuse_event_trigger_change(stmt->trigname, "change the firing of");
 }
 
+/*-------------------------------------------------------------------------
+ * DROP DATABASE
+ *
+ * DROP DATABASE runs from another database, which cannot read the dropped
+ * one's catalogs.  So whether a database holds what pg_tombstone keeps
+ * (protected tables, their history, the ledger) is kept where every
+ * database can read it: a security label of provider "pg_tombstone" on the
+ * database, in the shared catalog pg_shseclabel.  The extension's script
+ * sets it (CREATE EXTENSION, ALTER EXTENSION UPDATE), protect() sets it
+ * when it is missing (a database copied from a template), and only DROP
+ * EXTENSION pg_tombstone removes it -- which is refused while tables are
+ * protected.  It is written once per database, so protect() calls in
+ * concurrent transactions never wait for each other on it.  The label
+ * provider refuses to remove or change the label by SQL while the
+ * extension is installed.  A superuser authorises a deliberate drop by
+ * naming the database in tombstone.drop_database in the session that drops
+ * it.
+ *-------------------------------------------------------------------------
+ */
+
+#define TOMBSTONE_LABEL_PROVIDER	"pg_tombstone"
+#define TOMBSTONE_LABEL_MARK		"holds pg_tombstone"
+
+/* GUC tombstone.drop_database: databases that may be dropped on purpose */
+static char *drop_database_names = NULL;
+
+/*
+ * Mark this database as holding what pg_tombstone keeps (on), or remove the
+ * mark (when the extension is dropped).  Writes only when that changes it.
+ */
+void
+TombstoneMarkDatabase(bool on)
+{
+	ObjectAddress db;
+	char	   *label;
+
+	ObjectAddressSet(db, DatabaseRelationId, MyDatabaseId);
+	label = GetSecurityLabel(&db, TOMBSTONE_LABEL_PROVIDER);
+	if (on && label == NULL)
+		SetSecurityLabel(&db, TOMBSTONE_LABEL_PROVIDER, TOMBSTONE_LABEL_MARK);
+	else if (!on && label != NULL)
+		SetSecurityLabel(&db, TOMBSTONE_LABEL_PROVIDER, NULL);
+}
+
+/*
+ * SECURITY LABEL FOR pg_tombstone: marking a database is harmless (a
+ * restore of a dump made with --create does it); removing or changing the
+ * mark of the current database is refused while the extension is
+ * installed in it, and of another database always (this one cannot tell).
+ */
+static void
+label_provider_hook(const ObjectAddress *object, const char *seclabel)
+{
+	if (object->classId != DatabaseRelationId)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("pg_tombstone labels databases only"),
+				 errhint("Leave the labels of provider \"%s\" to pg_tombstone.", TOMBSTONE_LABEL_PROVIDER)));
+	if (seclabel != NULL && strcmp(seclabel, TOMBSTONE_LABEL_MARK) == 0)
+		return;
+	if (seclabel == NULL && object->objectId == MyDatabaseId &&
+		!OidIsValid(get_extension_oid("pg_tombstone", true)))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_TOMBSTONE_DROP_DATABASE),
+			 errmsg("cannot change the mark of database \"%s\"",
+					get_database_name(object->objectId) ? get_database_name(object->objectId) : "?"),
+			 errdetail("The mark says the database holds protected tables, their history or the ledger of pg_tombstone, and keeps it from being dropped by accident; DROP EXTENSION pg_tombstone removes it."),
+			 errhint("To drop the database on purpose, name it in tombstone.drop_database.")));
+}
+
+/* Is dbname listed in tombstone.drop_database? */
+static bool
+drop_database_authorised(const char *dbname)
+{
+	char	   *rawstring;
+	List	   *names;
+	ListCell   *lc;
+	bool		found = false;
+
+	if (drop_database_names == NULL || drop_database_names[0] == '\0')
+		return false;
+	rawstring = pstrdup(drop_database_names);
+	if (!SplitIdentifierString(rawstring, ',', &names))
+		return false;
+	foreach(lc, names)
+		if (strcmp((char *) lfirst(lc), dbname) == 0)
+			found = true;
+	return found;
+}
+
+static bool
+check_drop_database_names(char **newval, void **extra, GucSource source)
+{
+	char	   *rawstring = pstrdup(*newval);
+	List	   *names;
+
+	if (!SplitIdentifierString(rawstring, ',', &names))
+	{
+		GUC_check_errdetail("List syntax is invalid.");
+		return false;
+	}
+	return true;
+}
+
+static void
+check_drop_database(DropdbStmt *stmt)
+{
+	Oid			dboid = get_database_oid(stmt->dbname, true);
+	ObjectAddress db;
+
+	if (!OidIsValid(dboid))
+		return;
+	ObjectAddressSet(db, DatabaseRelationId, dboid);
+	if (GetSecurityLabel(&db, TOMBSTONE_LABEL_PROVIDER) == NULL)
+		return;
+	if (drop_database_authorised(stmt->dbname))
+	{
+		ereport(LOG,
+				(errmsg("pg_tombstone: database \"%s\" is dropped as tombstone.drop_database allows",
+						stmt->dbname)));
+		return;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_TOMBSTONE_DROP_DATABASE),
+			 errmsg("cannot drop database \"%s\", where pg_tombstone keeps protected rows", stmt->dbname),
+			 errdetail("DROP DATABASE would remove the protected tables of \"%s\" with all of their rows, tombstones included, their history and the ledger.",
+					   stmt->dbname),
+			 errhint("Unprotect its tables (with change tokens) and drop extension pg_tombstone in it first; or, as a superuser, drop it on purpose with SET tombstone.drop_database = '%s' in this session.",
+					 stmt->dbname)));
+}
+
 /*
  * How many utility statements our ProcessUtility hook is running, nested:
  * when it runs the one whose ddl_command_start event fires, the event
@@ -932,6 +1070,9 @@ static int	hook_depth = 0;
 static void
 check_utility(Node *parsetree)
 {
+	/* from any database, with or without the extension */
+	if (IsA(parsetree, DropdbStmt))
+		check_drop_database((DropdbStmt *) parsetree);
 	if (OidIsValid(TombstoneCatalogRelid()))
 	{
 		switch (nodeTag(parsetree))
@@ -1151,7 +1292,14 @@ tombstone_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 	if (prev_object_access_hook)
 		prev_object_access_hook(access, classId, objectId, subId, arg);
 
-	if (access == OAT_DROP && OidIsValid(TombstoneCatalogRelid()))
+	if (access != OAT_DROP)
+		return;
+	/* dropped last, after its tables: nothing left to keep */
+	if (classId == ExtensionRelationId &&
+		objectId == get_extension_oid("pg_tombstone", true) &&
+		!OidIsValid(TombstoneCatalogRelid()))
+		TombstoneMarkDatabase(false);
+	if (OidIsValid(TombstoneCatalogRelid()))
 		check_object_drop(classId, objectId, subId);
 }
 
@@ -1168,8 +1316,30 @@ TombstoneDdlGuardInit(void)
 	if (done)
 		return;
 	done = true;
+	DefineCustomStringVariable("tombstone.drop_database",
+							   "Names the databases that may be dropped although they hold protected tables.",
+							   "A comma-separated list; set it in the session that runs DROP DATABASE.",
+							   &drop_database_names,
+							   "",
+							   PGC_SUSET,
+							   GUC_LIST_INPUT,
+							   check_drop_database_names, NULL, NULL);
+	register_label_provider(TOMBSTONE_LABEL_PROVIDER, label_provider_hook);
 	prev_ProcessUtility = ProcessUtility_hook;
 	ProcessUtility_hook = tombstone_ProcessUtility;
 	prev_object_access_hook = object_access_hook;
 	object_access_hook = tombstone_object_access;
+}
+
+PG_FUNCTION_INFO_V1(tombstone_mark_database);
+
+/*
+ * tombstone._mark_database(): mark this database as holding what
+ * pg_tombstone keeps, from the extension's script.  Changes nothing else.
+ */
+Datum
+tombstone_mark_database(PG_FUNCTION_ARGS)
+{
+	TombstoneMarkDatabase(true);
+	PG_RETURN_VOID();
 }

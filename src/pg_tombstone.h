@@ -85,6 +85,7 @@
 #define ERRCODE_TOMBSTONE_OWN_OBJECTS		MAKE_SQLSTATE('T','B','0','5','1')
 #define ERRCODE_TOMBSTONE_UNLOGGED			MAKE_SQLSTATE('T','B','0','5','2')
 #define ERRCODE_TOMBSTONE_NOT_PROTECTABLE	MAKE_SQLSTATE('T','B','0','5','3')
+#define ERRCODE_TOMBSTONE_DROP_DATABASE		MAKE_SQLSTATE('T','B','0','5','5')
 #define ERRCODE_TOMBSTONE_RETENTION			MAKE_SQLSTATE('T','B','0','5','6')
 
 /* Fixed names of the columns and triggers that protect() installs. */
@@ -234,6 +235,7 @@ extern void TombstonePlannerInit(void);
 
 /* ddl_guard.c */
 extern void TombstoneDdlGuardInit(void);
+extern void TombstoneMarkDatabase(bool on);
 extern void TombstoneHistoryCarryOver(Oid histrelid);
 
 /* guard.c */

@@ -63,7 +63,8 @@ wait_for_server() {
 # Fixture: protected tables of the superuser and of the plain role, with
 # history, tombstones, a tenant registry, a ledger entry, a key and a token use
 # ---------------------------------------------------------------------------
-sql -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null || {
+sql -d postgres -c "SET tombstone.drop_database = '$db'" -c "DROP DATABASE IF EXISTS $db" \
+    -c "CREATE DATABASE $db" >/dev/null || {
     echo "1..0 # SKIP could not create database $db"; exit 0; }
 sql -d "$db" >/dev/null 2>"$work/setup.err" <<EOF
 SET client_min_messages = warning;
