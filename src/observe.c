@@ -96,6 +96,12 @@ static const RefusalKind refusal_kinds[] = {
 	{"TB033", "row_threshold"},
 	{"TB034", "unprotect"},
 	{"TB035", "purge"},
+	{"TB050", "internal_call"},
+	{"TB051", "own_objects"},
+	{"TB052", "unlogged"},
+	{"TB053", "not_protectable"},
+	{"TB055", "drop_database"},
+	{"TB056", "retention"},
 };
 
 #define NUM_REFUSAL_KINDS	lengthof(refusal_kinds)
