@@ -860,25 +860,40 @@ static void
 check_create_trigger(CreateTrigStmt *stmt)
 {
 	Oid			relid;
+	Oid			base;
+	RecordKind	kind;
+
+	/*
+	 * A trigger or rule of the user's on the ledger or the extension's
+	 * catalog would see, and could change or swallow, the rows the
+	 * extension writes through SQL.
+	 */
+	relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+	kind = record_kind(relid, &base);
+	if (kind == RECORD_OWN || kind == RECORD_LEDGER)
+		refuse_record_change(kind, relid, base, "create a trigger on",
+							 ERRCODE_TOMBSTONE_OWN_OBJECTS);
 
 	if (!stmt->replace || !is_tombstone_trigger_name(stmt->trigname))
 		return;
-	relid = RangeVarGetRelid(stmt->relation, NoLock, true);
 	if (OidIsValid(relid) && (TombstoneRelLookup(relid) != NULL ||
 							  relid == TombstoneLedgerRelid()))
 		refuse_trigger_change(relid, stmt->trigname, "replace");
-	if (OidIsValid(relid))
-	{
-		Oid			base;
-		RecordKind	kind = record_kind(relid, &base);
+	if (kind == RECORD_HISTORY)
+		refuse_record_change(kind, relid, base, "replace a trigger of",
+							 ERRCODE_TOMBSTONE_DISABLE_TRIGGER);
+}
 
-		if (kind == RECORD_OWN)
-			refuse_record_change(kind, relid, base, "replace a trigger of",
-								 ERRCODE_TOMBSTONE_OWN_OBJECTS);
-		if (kind == RECORD_HISTORY)
-			refuse_record_change(kind, relid, base, "replace a trigger of",
-								 ERRCODE_TOMBSTONE_DISABLE_TRIGGER);
-	}
+static void
+check_create_rule(RuleStmt *stmt)
+{
+	Oid			relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+	Oid			base;
+	RecordKind	kind = record_kind(relid, &base);
+
+	if (kind == RECORD_OWN || kind == RECORD_LEDGER)
+		refuse_record_change(kind, relid, base, "create a rule on",
+							 ERRCODE_TOMBSTONE_OWN_OBJECTS);
 }
 
 /* ALTER TABLE ... SET SCHEMA of a table of the record, ALTER FUNCTION ... SET SCHEMA */
@@ -1094,6 +1109,9 @@ check_utility(Node *parsetree)
 				break;
 			case T_CreateTrigStmt:
 				check_create_trigger((CreateTrigStmt *) parsetree);
+				break;
+			case T_RuleStmt:
+				check_create_rule((RuleStmt *) parsetree);
 				break;
 			case T_AlterEventTrigStmt:
 				check_alter_event_trigger((AlterEventTrigStmt *) parsetree);

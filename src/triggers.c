@@ -28,16 +28,16 @@
 
 #include "access/table.h"
 #include "access/tableam.h"
-#include "executor/tuptable.h"
-#include "utils/snapmgr.h"
 #include "access/xact.h"
 #include "catalog/partition.h"
 #include "catalog/pg_inherits.h"
 #include "commands/trigger.h"
+#include "executor/tuptable.h"
 #include "fmgr.h"
 #include "storage/itemptr.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 
 #include "pg_tombstone.h"
 
@@ -241,21 +241,23 @@ TombstoneRefuseTruncate(const char *relname)
 }
 
 /*
- * Does rel have no row the current statement can see?  A restore loads the
+ * Does rel have no row that a new snapshot sees?  A restore loads the
  * extension's tables (dumped by pg_extension_config_dump) into the empty
  * tables CREATE EXTENSION made, with their guard triggers in place.
  */
 bool
 TombstoneRelationIsEmpty(Relation rel)
 {
-	TableScanDesc scan;
+	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
 	TupleTableSlot *slot = table_slot_create(rel, NULL);
+	TableScanDesc scan;
 	bool		empty;
 
-	scan = table_beginscan(rel, GetActiveSnapshot(), 0, NULL);
+	scan = table_beginscan(rel, snapshot, 0, NULL);
 	empty = !table_scan_getnextslot(scan, ForwardScanDirection, slot);
 	table_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);
+	UnregisterSnapshot(snapshot);
 	return empty;
 }
 
