@@ -3,19 +3,34 @@ EXTENSION = pg_tombstone
 MODULE_big = pg_tombstone
 OBJS = \
 	src/pg_tombstone.o \
-	src/catalog.o \
-	src/planner.o \
-	src/triggers.o \
-	src/ddl_guard.o \
-	src/ledger.o \
-	src/cascade.o \
-	src/undelete.o \
-	src/token.o \
-	src/guard.o \
-	src/purge.o \
-	src/observe.o \
-	src/history.o \
-	src/internal.o
+	src/foundation/catalog.o \
+	src/foundation/internal.o \
+	src/foundation/inval.o \
+	src/foundation/observe.o \
+	src/foundation/query.o \
+	src/foundation/refuse.o \
+	src/foundation/settings.o \
+	src/foundation/tenant.o \
+	src/policy/guard.o \
+	src/policy/jws.o \
+	src/policy/keys.o \
+	src/policy/permit.o \
+	src/policy/token.o \
+	src/recording/change.o \
+	src/recording/history.o \
+	src/recording/ledger.o \
+	src/mechanisms/cascade.o \
+	src/mechanisms/database_guard.o \
+	src/mechanisms/ddl_guard.o \
+	src/mechanisms/executor.o \
+	src/mechanisms/planner.o \
+	src/mechanisms/record_guard.o \
+	src/mechanisms/triggers.o \
+	src/operations/preview.o \
+	src/operations/protect.o \
+	src/operations/purge.o \
+	src/operations/timetravel.o \
+	src/operations/undelete.o
 
 DATA = $(wildcard sql/pg_tombstone--*.sql)
 PGFILEDESC = "pg_tombstone - DELETE becomes a recoverable tombstone"
@@ -40,8 +55,8 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-# every subsystem includes the shared header
-$(OBJS): src/pg_tombstone.h src/token.h
+# headers live beside their sources, one per subsystem
+$(OBJS): $(wildcard $(srcdir)/src/*/*.h)
 
 # pg_tombstone_token (SCRIPTS_built above): PGXS builds one MODULE_big or one
 # PROGRAM, so the command-line tool that mints change tokens has its own rule

@@ -9,6 +9,11 @@ mkdir -p results
 log=$(mktemp)
 exec > >(tee "$log") 2>&1
 
+echo "== source layout (scripts/check-source.pl)"
+if ! prove scripts/check-source.pl; then
+    failed=1
+fi
+
 echo "== pg_regress (library preloaded)"
 if ! make -s installcheck PG_CONFIG="$PG_CONFIG"; then
     cat regression.diffs 2>/dev/null | head -200

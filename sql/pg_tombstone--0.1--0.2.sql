@@ -13,8 +13,9 @@
 -- protect(), protect_tenants(), unprotect() and the event triggers work
 -- through internal functions that every role protecting a table must be
 -- able to execute.  Called directly they refuse (TB050): the C ones check
--- that one of those entry points is running (src/internal.c), the PL/pgSQL
--- ones ask _require_internal().  All of them check their arguments.
+-- that one of those entry points is running (src/foundation/internal.c),
+-- the PL/pgSQL ones ask _require_internal().  All of them check their
+-- arguments.
 
 CREATE FUNCTION tombstone._require_internal(funcname text)
 RETURNS void
@@ -210,7 +211,8 @@ $$;
 -- trigger fires) and its catalog through statements it marks as its own.
 -- An INSERT into an empty table of the extension is a restore of a dump
 -- (pg_extension_config_dump loads them after CREATE EXTENSION).  DDL on
--- them is refused by the DDL guard (src/ddl_guard.c).
+-- them is refused by the DDL guard of the record
+-- (src/mechanisms/record_guard.c).
 
 CREATE FUNCTION tombstone._catalog_guard()
 RETURNS trigger

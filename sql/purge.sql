@@ -244,7 +244,7 @@ SELECT sqlstate, kind,
  WHERE sqlstate IN ('TB003', 'TB032', 'TB035')
  ORDER BY sqlstate;
 SELECT count(*) AS kinds, count(DISTINCT kind) AS distinct_kinds,
-       bool_and(sqlstate ~ '^TB0[0-5][0-9]$') AS all_class_tb
+       bool_and(sqlstate ~ '^TB[0-9]{3}$') AS all_class_tb
   FROM tombstone.refusals;
 
 -- resetting needs a privilege

@@ -1,7 +1,22 @@
 /*-------------------------------------------------------------------------
  *
  * pg_tombstone.c
- *	  Entry point of pg_tombstone: GUCs and installation of the hooks.
+ *	  Entry point of pg_tombstone: _PG_init starts every subsystem.
+ *
+ * The source is layered, and a file includes headers of its own layer and
+ * below only (scripts/check-source.pl checks it):
+ *
+ *	foundation/  settings and start-up state, the invalidation dispatcher,
+ *				 the protected-relation cache, the extension's own queries,
+ *				 tenants, refusals and their counters;
+ *	policy/		 JWS, keys and change tokens, the guard, purge permits;
+ *	recording/	 changes and the ledger, the row history writer;
+ *	mechanisms/  the planner rewrite, the executor hooks, triggers,
+ *				 foreign-key cascades, the DDL guard;
+ *	operations/  what SQL calls: protect, undelete, preview, purge, time
+ *				 travel.
+ *
+ * This file alone sits above them all: it wires them together.
  *
  * The library must be listed in shared_preload_libraries.  Loaded any other
  * way (LOAD, or on demand when one of its functions is called), it installs
@@ -17,46 +32,27 @@
  */
 #include "postgres.h"
 
-#include "fmgr.h"
 #include "miscadmin.h"
-#include "utils/guc.h"
-#include "utils/plancache.h"
 
-#include "pg_tombstone.h"
-#include "token.h"
+#include "foundation/catalog.h"
+#include "foundation/internal.h"
+#include "foundation/observe.h"
+#include "foundation/settings.h"
+#include "policy/guard.h"
+#include "policy/token.h"
+#include "recording/change.h"
+#include "recording/history.h"
+#include "mechanisms/cascade.h"
+#include "mechanisms/database_guard.h"
+#include "mechanisms/ddl_guard.h"
+#include "mechanisms/executor.h"
+#include "mechanisms/planner.h"
 
 PG_MODULE_MAGIC;
-
-/* true when _PG_init ran from shared_preload_libraries */
-bool		tombstone_preloaded = false;
-
-/* GUC tombstone.visibility */
-int			tombstone_visibility = TOMBSTONE_VISIBILITY_LIVE;
-
-static const struct config_enum_entry visibility_options[] = {
-	{"live", TOMBSTONE_VISIBILITY_LIVE, false},
-	{"all", TOMBSTONE_VISIBILITY_ALL, false},
-	{"deleted", TOMBSTONE_VISIBILITY_DELETED, false},
-	{NULL, 0, false}
-};
 
 void		_PG_init(void);
 
 PG_FUNCTION_INFO_V1(tombstone_preloaded_sql);
-
-/*
- * Plans cached by prepared statements, PL/pgSQL and the foreign-key triggers
- * were made with the visibility in force when they were planned, and a GUC
- * change does not invalidate them by itself.  Changing the visibility
- * therefore marks every cached plan for re-planning, so the new value takes
- * effect at once.
- */
-static void
-assign_visibility(int newval, void *extra)
-{
-	if (newval != tombstone_visibility)
-		ResetPlanCache();
-}
 
 void
 _PG_init(void)
@@ -64,31 +60,22 @@ _PG_init(void)
 	/*
 	 * What works whenever the library is loaded, preloaded or on demand:
 	 * the DDL guard (with the catalog cache it reads) refuses destructive
-	 * DDL, and internal functions refuse calls from outside the extension.
+	 * DDL, DROP DATABASE of a database that holds protected tables is
+	 * refused, and internal functions refuse calls from outside the
+	 * extension.
 	 */
 	TombstoneCatalogInit();
 	TombstoneDdlGuardInit();
+	TombstoneDatabaseGuardInit();
 	TombstoneInternalInit();
 
 	if (!process_shared_preload_libraries_in_progress)
 		return;
 
-	DefineCustomEnumVariable("tombstone.visibility",
-							 "Sets which rows of protected tables queries see.",
-							 "live hides tombstoned rows, deleted shows only them, all shows both.",
-							 &tombstone_visibility,
-							 TOMBSTONE_VISIBILITY_LIVE,
-							 visibility_options,
-							 PGC_USERSET,
-							 0,
-							 NULL,
-							 assign_visibility,
-							 NULL);
-
-	MarkGUCPrefixReserved("tombstone");
-
+	TombstoneSettingsInit();
 	TombstonePlannerInit();
-	TombstoneLedgerInit();
+	TombstoneExecutorInit();
+	TombstoneChangeInit();
 	TombstoneCascadeInit();
 	TombstoneTokenInit();
 	TombstoneGuardInit();

@@ -5,14 +5,14 @@
  *	  whole cluster, and who was refused in the server log.
  *
  * Every refusal of the extension raises an error whose SQLSTATE is in the
- * extension's own class "TB" (pg_tombstone.h), one code per kind.  Counting
- * them where they are raised would mean a call at every ereport() site, and
- * writing a table is impossible anyway: the transaction is aborting.  So the
- * counting happens in emit_log_hook, which sees every error on its way to
- * the server log, whoever raised it (C code, or a RAISE with a TB code in
- * the extension's PL/pgSQL): for each error of class TB the counter of its
- * code, a pg_atomic_uint64 in shared memory, goes up by one, and the time is
- * remembered.  No lock is taken on that path.
+ * extension's own class "TB" (foundation/errcodes.h), one code per kind.
+ * Counting them where they are raised would mean a call at every ereport()
+ * site, and writing a table is impossible anyway: the transaction is
+ * aborting.  So the counting happens in emit_log_hook, which sees every error
+ * on its way to the server log, whoever raised it (C code, or a RAISE with a
+ * TB code in the extension's PL/pgSQL): for each error of class TB the counter
+ * of its code, a pg_atomic_uint64 in shared memory, goes up by one, and the
+ * time is remembered.  No lock is taken on that path.
  *
  * Limits, as the README says: an error caught by a PL/pgSQL EXCEPTION block
  * (or any PG_CATCH that does not re-throw) is never emitted, so it is not
@@ -33,27 +33,25 @@
  * attached in shmem_startup_hook; both exist only when the library is
  * preloaded, which is the only way TombstoneObserveInit() is called.
  *
- * src/observe.c
+ * src/foundation/observe.c
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "access/xact.h"
-#include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
-#include "port/atomics.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "utils/builtins.h"
-#include "utils/elog.h"
 #include "utils/guc.h"
 #include "utils/timestamp.h"
-#include "utils/tuplestore.h"
 
-#include "pg_tombstone.h"
+#include "foundation/errcodes.h"
+#include "foundation/observe.h"
+#include "foundation/refuse.h"
 
 PG_FUNCTION_INFO_V1(tombstone_refusals);
 PG_FUNCTION_INFO_V1(tombstone_reset_refusals);
@@ -96,6 +94,11 @@ static const RefusalKind refusal_kinds[] = {
 	{"TB033", "row_threshold"},
 	{"TB034", "unprotect"},
 	{"TB035", "purge"},
+	{"TB036", "rewind"},
+	{"TB040", "history_ddl"},
+	{"TB041", "history_range"},
+	{"TB042", "no_history"},
+	{"TB043", "history_write"},
 	{"TB050", "internal_call"},
 	{"TB051", "own_objects"},
 	{"TB052", "unlogged"},

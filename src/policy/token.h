@@ -7,17 +7,15 @@
  * tombstone.authorize(token) verifies a JWS compact token (HS256 or EdDSA),
  * consumes one of its uses and binds it to the current transaction; the
  * binding ends with the transaction, or with the subtransaction that made it
- * if that one aborts.  The guard (ledger.c, ddl_guard.c, triggers.c) asks
- * which bound tokens cover what a statement is doing.
+ * if that one aborts.  The guard (policy/guard.c) and purge ask which bound
+ * tokens cover what a statement is doing.
  *
- * src/token.h
+ * src/policy/token.h
  *
  *-------------------------------------------------------------------------
  */
 #ifndef TOMBSTONE_TOKEN_H
 #define TOMBSTONE_TOKEN_H
-
-#include "postgres.h"
 
 #include "datatype/timestamp.h"
 #include "nodes/pg_list.h"

@@ -5,9 +5,11 @@
  *	  whether one of the tokens bound to the transaction covers them.
  *
  * The guard counts what actually happens, row by row, not what the SQL
- * text seems to say.  ledger.c calls TombstoneGuardRow() for every row that
- * a statement tombstones (cascades and tenant deletions included, since
- * they run as nested queries whose rows pass through the same trigger).
+ * text seems to say.  TombstoneGuardRow() is called for every row that a
+ * statement tombstones, by the row trigger or by tombstone._stamp() in the
+ * statement's own target list (mechanisms/triggers.c, executor.c), cascades
+ * and tenant deletions included, since they run as nested queries whose rows
+ * pass the same way.
  * The guard keeps, per transaction, the tables and tenants tombstoned so
  * far; as soon as
  *
@@ -29,7 +31,10 @@
  * What a transaction has seen is kept per subtransaction, so that a
  * savepoint rolled back also takes back the tenants it tombstoned.
  *
- * src/guard.c
+ * The guard is policy: it decides and refuses, and knows the tokens
+ * (policy/token.c); it neither counts changes nor writes anything.
+ *
+ * src/policy/guard.c
  *
  *-------------------------------------------------------------------------
  */
@@ -38,31 +43,25 @@
 #include "access/xact.h"
 #include "catalog/pg_inherits.h"
 #include "common/hashfn.h"
-#include "executor/spi.h"
-#include "fmgr.h"
-#include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
-#include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/regproc.h"
-#include "utils/rel.h"
-#include "utils/inval.h"
-#include "utils/syscache.h"
-#include "catalog/pg_type.h"
 
-#include "pg_tombstone.h"
-#include "token.h"
-
-/* how many tables or tenants an error detail names before "and N more" */
-#define GUARD_DETAIL_ITEMS	10
+#include "foundation/catalog.h"
+#include "foundation/errcodes.h"
+#include "foundation/refuse.h"
+#include "foundation/settings.h"
+#include "policy/guard.h"
+#include "policy/token.h"
 
 PG_FUNCTION_INFO_V1(tombstone_ddl_authorized);
 PG_FUNCTION_INFO_V1(tombstone_require_token);
-PG_FUNCTION_INFO_V1(tombstone_unregister);
+
+/* how many tables or tenants an error detail names before "and N more" */
+#define GUARD_DETAIL_ITEMS	10
 
 /* GUC tombstone.max_rows_without_token: 0 is off */
 static int	max_rows_without_token = 0;
@@ -333,8 +332,8 @@ find_token(const char *op, List *roots, List *tenants)
  * The role and application, for the server log: every refusal is logged
  * with them.
  */
-static char *
-who_text(void)
+char *
+TombstoneGuardWho(void)
 {
 	return psprintf("Refused for role \"%s\", application \"%s\".",
 					GetUserNameFromId(GetUserId(), false),
@@ -412,7 +411,7 @@ TombstoneGuardRow(Oid root, const char *tenant, bool registry, int64 change)
 							   tenant ? quote_literal_cstr(tenant) : "NULL",
 							   TombstoneQualifiedName(root),
 							   bound_text("delete_tenant")),
-					 errdetail_log("%s", who_text()),
+					 errdetail_log("%s", TombstoneGuardWho()),
 					 errhint("Authorise a token of operation \"delete_tenant\" naming tenant %s with tombstone.authorize() in the same transaction.",
 							 tenant ? quote_literal_cstr(tenant) : "NULL")));
 		if (tenant != NULL)
@@ -442,7 +441,7 @@ TombstoneGuardRow(Oid root, const char *tenant, bool registry, int64 change)
 							list_length(tenants)),
 					 errdetail("Rows tombstoned so far (table, tenant: rows): %s. %s",
 							   seen_text(), bound_text("delete")),
-					 errdetail_log("%s", who_text()),
+					 errdetail_log("%s", TombstoneGuardWho()),
 					 errhint("Delete one tenant's rows at a time, or authorise a token of operation \"delete\" naming these tables and tenants with tombstone.authorize() in the same transaction.")));
 		if (guard.token == NULL || strcmp(guard.token->op, "delete") != 0)
 		{
@@ -466,7 +465,7 @@ TombstoneGuardRow(Oid root, const char *tenant, bool registry, int64 change)
 					 errdetail("Rows tombstoned so far (table, tenant: rows): %s; tombstone.max_rows_without_token is %d. %s",
 							   seen_text(), max_rows_without_token,
 							   bound_text("delete")),
-					 errdetail_log("%s", who_text()),
+					 errdetail_log("%s", TombstoneGuardWho()),
 					 errhint("Tombstone fewer rows per statement, or authorise a token of operation \"delete\" naming these tables and tenants with tombstone.authorize() in the same transaction.")));
 		guard.token = t;
 		guard.token_change = change;
@@ -530,7 +529,7 @@ TombstoneGuardCharge(int64 rows, const char *what)
 							   seen_text(), t->jti, t->op, t->max_rows) :
 					 errdetail("Token \"%s\" of operation \"%s\" has max_rows " INT64_FORMAT ", which counts every row tombstoned, purged or rewound while it is bound; " INT64_FORMAT " were.",
 							   t->jti, t->op, t->max_rows, t->rows_used),
-					 errdetail_log("%s", who_text()),
+					 errdetail_log("%s", TombstoneGuardWho()),
 					 errhint("Check which rows the statement reaches; if all of them are meant, authorise a token of operation \"%s\" with a larger max_rows.",
 							 t->op)));
 	}
@@ -578,7 +577,7 @@ TombstoneGuardRequireRewind(List *roots, const char *tenant)
 				 errdetail("Rewinding tenant %s would change its rows in tables %s. %s",
 						   quote_literal_cstr(tenant), tables.data,
 						   bound_text("rewind")),
-				 errdetail_log("%s", who_text()),
+				 errdetail_log("%s", TombstoneGuardWho()),
 				 errhint("Authorise a token of operation \"rewind\" naming tenant %s and these tables with tombstone.authorize() in the same transaction.",
 						 quote_literal_cstr(tenant))));
 	}
@@ -686,7 +685,7 @@ tombstone_require_token(PG_FUNCTION_ARGS)
 					op, get_rel_name(relid)),
 			 errdetail("Table \"%s\" is protected. %s", TombstoneQualifiedName(relid),
 					   bound_text(op)),
-			 errdetail_log("%s", who_text()),
+			 errdetail_log("%s", TombstoneGuardWho()),
 			 errhint("Authorise a token of operation \"%s\" naming table \"%s\" with tombstone.authorize() in the same transaction.",
 					 op, TombstoneQualifiedName(relid))));
 	PG_RETURN_NULL();
@@ -753,7 +752,7 @@ guard_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 	if (event == SUBXACT_EVENT_ABORT_SUB)
 	{
 		guard_derive();
-		/* token.c unbinds the tokens bound in the aborted subtransaction */
+		/* policy/token.c unbinds the tokens bound in the aborted subtransaction */
 		if (guard.token != NULL && guard.token->subxid == mySubid)
 			guard.token = NULL;
 	}
@@ -798,70 +797,4 @@ TombstoneGuardInit(void)
 							 NULL, NULL, NULL);
 	RegisterXactCallback(guard_xact_callback, NULL);
 	RegisterSubXactCallback(guard_subxact_callback, NULL);
-}
-
-/*
- * tombstone._unregister(relid oid): forget that a table (and the partitions
- * and children protected through it) is protected, once a bound token of
- * operation "unprotect" or "ddl" names it.  Called by unprotect() and by
- * the drop event trigger after an authorised DROP.
- */
-Datum
-tombstone_unregister(PG_FUNCTION_ARGS)
-{
-	Oid			relid;
-	Oid			catrelid = TombstoneCatalogRelid();
-	Datum		values[1];
-	Oid			argtypes[1] = {OIDOID};
-	Oid			save_userid;
-	int			save_sec_context;
-
-	TombstoneRequireOwnCode("tombstone._unregister");
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("argument of tombstone._unregister() must not be null")));
-	relid = PG_GETARG_OID(0);
-	if (!OidIsValid(catrelid))
-		elog(ERROR, "catalog table tombstone.tables does not exist");
-	if (!tombstone_preloaded || !TombstoneGuardDdlAllowed(relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_TOMBSTONE_UNPROTECT),
-				 errmsg("cannot stop protecting table %u without a change token", relid),
-				 errdetail("No bound token of operation \"unprotect\" or \"ddl\" names the table."),
-				 errdetail_log("%s", who_text()),
-				 errhint("Call tombstone.unprotect() after authorising a token of operation \"unprotect\" naming the table.")));
-
-	values[0] = ObjectIdGetDatum(relid);
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(TombstoneRelationOwner(catrelid),
-						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	PG_TRY();
-	{
-		TombstoneOwnWriteBegin(catrelid);
-		if (SPI_execute_with_args("DELETE FROM tombstone.tables"
-								  " WHERE relid OPERATOR(pg_catalog.=) $1::pg_catalog.regclass"
-								  " OR parent OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
-								  1, argtypes, values, NULL, false, 0) != SPI_OK_DELETE)
-			elog(ERROR, "could not unregister relation %u", relid);
-		TombstoneOwnWriteBegin(get_relname_relid(TOMBSTONE_REGISTRY,
-												 get_rel_namespace(catrelid)));
-		if (SPI_execute_with_args("DELETE FROM tombstone.tenant_registry"
-								  " WHERE relid OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
-								  1, argtypes, values, NULL, false, 0) != SPI_OK_DELETE)
-			elog(ERROR, "could not unregister relation %u", relid);
-	}
-	PG_FINALLY();
-	{
-		TombstoneOwnWriteEnd();
-	}
-	PG_END_TRY();
-	SPI_finish();
-	SetUserIdAndSecContext(save_userid, save_sec_context);
-	if (SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
-		CacheInvalidateRelcacheByRelid(relid);
-	CacheInvalidateRelcacheByRelid(catrelid);
-	PG_RETURN_VOID();
 }

@@ -2,7 +2,7 @@
  *
  * internal.c
  *	  The extension's own code paths: which of its functions may call the
- *	  internal ones.
+ *	  internal ones, and which column renames of history tables are its own.
  *
  * protect(), protect_tenants(), unprotect() and the DDL event triggers do
  * their work through internal functions (_register, _create_history,
@@ -25,7 +25,14 @@
  * protect()'s own UPDATE, say) passes this check; every internal function
  * still checks its arguments and the caller's rights itself.
  *
- * src/internal.c
+ * The DDL guard refuses every change to a history table's columns but
+ * those the extension carries over from its protected table: the column
+ * rename that recording/history.c makes is marked here, in the lowest
+ * layer, because the writer sits below the guard that reads the mark
+ * (mechanisms/record_guard.c).  (The writes of the extension's own to its
+ * tables are marked in foundation/query.c, with its other queries.)
+ *
+ * src/foundation/internal.c
  *
  *-------------------------------------------------------------------------
  */
@@ -39,10 +46,12 @@
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/catcache.h"
-#include "utils/inval.h"
 #include "utils/syscache.h"
 
-#include "pg_tombstone.h"
+#include "foundation/errcodes.h"
+#include "foundation/internal.h"
+#include "foundation/inval.h"
+#include "foundation/names.h"
 
 PG_FUNCTION_INFO_V1(tombstone_require_internal);
 
@@ -64,8 +73,9 @@ static int	n_running = 0;
 
 static fmgr_hook_type prev_fmgr_hook = NULL;
 
+/* A function was created, changed or dropped: look the entry points up again */
 static void
-entry_oids_callback(Datum arg, int cacheid, uint32 hashvalue)
+entry_oids_callback(uint32 hashvalue)
 {
 	entry_oids_valid = false;
 }
@@ -169,7 +179,7 @@ TombstoneInternalInit(void)
 		return;
 	prev_fmgr_hook = fmgr_hook;
 	fmgr_hook = tombstone_fmgr_hook;
-	CacheRegisterSyscacheCallback(PROCOID, entry_oids_callback, (Datum) 0);
+	TombstoneOnSyscacheInval(PROCOID, entry_oids_callback);
 	RegisterXactCallback(internal_xact_callback, NULL);
 	done = true;
 }
@@ -219,4 +229,30 @@ TombstoneExtensionScript(void)
 {
 	return creating_extension &&
 		CurrentExtensionObject == get_extension_oid("pg_tombstone", true);
+}
+
+/*-------------------------------------------------------------------------
+ * Column renames carried over to history tables
+ *-------------------------------------------------------------------------
+ */
+
+/* the history table whose columns the extension itself is carrying over */
+static Oid	carried_over = InvalidOid;
+
+/*
+ * recording/history.c renames a history table's column with its protected
+ * table's: the rename of histrelid is the extension's own (InvalidOid:
+ * done).  The DDL guard (mechanisms/record_guard.c) asks
+ * TombstoneHistoryCarriedOver().
+ */
+void
+TombstoneHistoryCarryOver(Oid histrelid)
+{
+	carried_over = histrelid;
+}
+
+bool
+TombstoneHistoryCarriedOver(Oid histrelid)
+{
+	return OidIsValid(histrelid) && histrelid == carried_over;
 }

@@ -2,8 +2,7 @@
  *
  * undelete.c
  *	  Bringing rows back: tombstone.undelete(), undelete_change() and
- *	  undelete_tenant(); and tombstone.preview(), which shows what a DELETE
- *	  would tombstone without keeping anything.
+ *	  undelete_tenant().
  *
  * An undelete is an UPDATE that sets deleted_at back to NULL, run as the
  * caller (so privileges and row-level security apply as to a hand-written
@@ -17,38 +16,34 @@
  * the unique violation of the index; the error is re-raised naming the
  * table, the key and what to do.
  *
- * src/undelete.c
+ * src/operations/undelete.c
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
-#include "access/xact.h"
-#include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_operator.h"
-#include "catalog/pg_type.h"
 #include "executor/spi.h"
-#include "funcapi.h"
-#include "lib/stringinfo.h"
-#include "miscadmin.h"
-#include "nodes/parsenodes.h"
-#include "parser/parser.h"
-#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
-#include "utils/memutils.h"
-#include "utils/resowner.h"
 #include "utils/syscache.h"
 #include "utils/typcache.h"
 
-#include "pg_tombstone.h"
+#include "foundation/catalog.h"
+#include "foundation/names.h"
+#include "foundation/query.h"
+#include "foundation/refuse.h"
+#include "foundation/settings.h"
+#include "foundation/tenant.h"
+#include "recording/change.h"
+#include "recording/ledger.h"
+#include "mechanisms/cascade.h"
 
 PG_FUNCTION_INFO_V1(tombstone_undelete);
 PG_FUNCTION_INFO_V1(tombstone_undelete_change);
 PG_FUNCTION_INFO_V1(tombstone_undelete_tenant);
-PG_FUNCTION_INFO_V1(tombstone_preview);
 
 static void
 require_preloaded(const char *funcname)
@@ -330,81 +325,6 @@ report_table(Oid root, bool tombstoned)
 }
 
 /*
- * Append " AND alias.<tenant column> = ANY ($paramno::type[])" to sql, for the
- * tenant ids (text) given, and set the parameter's value and type.  False
- * (nothing appended) when the table has no tenant column, the list is
- * empty, or an id no longer converts to the column's type.
- */
-bool
-TombstoneAppendTenantFilter(StringInfo sql, const char *alias, Oid root,
-							List *tenants, int paramno, Datum *value, Oid *type)
-{
-	const TombstoneRel *trel = TombstoneRelLookup(root);
-	NameData	column;
-	Oid			coltype;
-	Datum	   *ids;
-	int			nids = 0;
-	int16		typlen;
-	bool		typbyval;
-	char		typalign;
-	ListCell   *lc;
-
-	if (trel == NULL || trel->tenant_attno == InvalidAttrNumber ||
-		tenants == NIL)
-		return false;
-	/* the lookups below may process invalidations: copy what trel says */
-	column = trel->tenant_column;
-	coltype = get_atttype(root, trel->tenant_attno);
-	ids = palloc(sizeof(Datum) * list_length(tenants));
-	foreach(lc, tenants)
-	{
-		if (!TombstoneTryInput(coltype, lfirst(lc), &ids[nids]))
-			return false;
-		nids++;
-	}
-	get_typlenbyvalalign(coltype, &typlen, &typbyval, &typalign);
-	*value = PointerGetDatum(construct_array(ids, nids, coltype, typlen,
-											 typbyval, typalign));
-	*type = get_array_type(coltype);
-	appendStringInfo(sql, " AND %s.%s = ANY ($%d::%s[])", alias,
-					 quote_identifier(NameStr(column)), paramno,
-					 format_type_be_qualified(coltype));
-	return true;
-}
-
-/*
- * The tenants (text) that change id counted rows of in root, from its ledger
- * entry; NIL when the entry does not name root (not written yet, or root
- * renamed since) or counted rows without a tenant.  Runs inside SPI.
- */
-List *
-TombstoneChangeTenants(int64 id, Oid root)
-{
-	Oid			argtypes[2] = {INT8OID, OIDOID};
-	Datum		values[2];
-	List	   *tenants = NIL;
-	uint64		i;
-
-	values[0] = Int64GetDatum(id);
-	values[1] = ObjectIdGetDatum(root);
-	(void) TombstoneRunInternal(TOMBSTONE_INTERNAL_QUERY
-								"SELECT r->>'tenant'"
-								"  FROM tombstone.changes c, jsonb_array_elements(c.rows) r"
-								" WHERE c.id = $1 AND to_regclass(r->>'table') = $2",
-								2, argtypes, values, NULL, BOOTSTRAP_SUPERUSERID);
-	for (i = 0; i < SPI_processed; i++)
-	{
-		char	   *tenant = SPI_getvalue(SPI_tuptable->vals[i],
-										  SPI_tuptable->tupdesc, 1);
-
-		if (tenant == NULL)
-			return NIL;
-		tenants = lappend(tenants, tenant);
-	}
-	return tenants;
-}
-
-/*
  * Restore (or, for a change that restored rows, tombstone again) the rows
  * of one table that change id touched.  No index covers deleted_change:
  * one would make every tombstoning UPDATE update an indexed column, never
@@ -430,7 +350,7 @@ restore_change_rows(Oid root, int64 id, bool restoring)
 					 restoring ? "NULL" : "now()", TOMBSTONE_DELETED_CHANGE,
 					 TOMBSTONE_DELETED_AT, restoring ? "NOT " : "");
 	if (TombstoneAppendTenantFilter(&sql, "t", root,
-									TombstoneChangeTenants(id, root), 2,
+									TombstoneLedgerTenants(id, root), 2,
 									&values[1], &argtypes[1]))
 		nargs = 2;
 	(void) run_restore(sql.data, nargs, argtypes, values, NULL);
@@ -650,116 +570,4 @@ tombstone_undelete_tenant(PG_FUNCTION_ARGS)
 	restored = TombstoneChangeRows(InvalidOid, false);
 	TombstoneChangeEnd(scope);
 	PG_RETURN_INT64(restored);
-}
-
-/*-------------------------------------------------------------------------
- * tombstone.preview(statement text)
- *-------------------------------------------------------------------------
- */
-
-static int
-tally_order(const ListCell *a, const ListCell *b)
-{
-	TombstoneTally *x = lfirst(a);
-	TombstoneTally *y = lfirst(b);
-	int			c = strcmp(get_rel_name(x->root), get_rel_name(y->root));
-
-	if (c != 0)
-		return c;
-	if (x->tenant == NULL || y->tenant == NULL)
-		return (x->tenant == NULL) - (y->tenant == NULL);
-	return strcmp(x->tenant, y->tenant);
-}
-
-/*
- * Run one DELETE in a subtransaction that is always rolled back, and
- * return per table and tenant how many rows it tombstoned, cascades
- * included.  Nothing persists: not the rows, not a ledger entry, not a
- * change id.  A refusal (a restricting foreign key, a guard) is raised as
- * the DELETE itself would raise it.
- */
-Datum
-tombstone_preview(PG_FUNCTION_ARGS)
-{
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	char	   *statement;
-	List	   *parsed;
-	Node	   *stmt;
-	MemoryContext oldcxt = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-	void	   *saved;
-	List	   *tally = NIL;
-	ListCell   *lc;
-
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("statement of tombstone.preview() must not be null"),
-				 errdetail("Called with statement NULL."),
-				 errhint("Give the text of one DELETE statement.")));
-	statement = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	require_preloaded("tombstone.preview");
-
-	parsed = raw_parser(statement, RAW_PARSE_DEFAULT);
-	stmt = list_length(parsed) == 1 ?
-		((RawStmt *) linitial(parsed))->stmt : NULL;
-	if (stmt == NULL || !IsA(stmt, DeleteStmt))
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("tombstone.preview() runs exactly one DELETE statement"),
-				 errdetail(list_length(parsed) == 1 ?
-						   "The statement given is not a DELETE." :
-						   "%d statements were given.", list_length(parsed)),
-				 errhint("Pass the text of a single DELETE, as in tombstone.preview('DELETE FROM orders WHERE id = 42').")));
-
-	InitMaterializedSRF(fcinfo, 0);
-
-	saved = TombstoneChangeSuspend(true);
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcxt);
-	PG_TRY();
-	{
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		if (SPI_execute(statement, false, 0) < 0)
-			elog(ERROR, "could not run the statement given to tombstone.preview()");
-		SPI_finish();
-		MemoryContextSwitchTo(oldcxt);
-		tally = TombstoneChangeTally();
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(oldcxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-		TombstoneChangeResume(saved);
-		ReThrowError(edata);
-	}
-	PG_END_TRY();
-	RollbackAndReleaseCurrentSubTransaction();
-	MemoryContextSwitchTo(oldcxt);
-	CurrentResourceOwner = oldowner;
-	TombstoneChangeResume(saved);
-
-	tally = list_copy(tally);
-	list_sort(tally, tally_order);
-	foreach(lc, tally)
-	{
-		TombstoneTally *t = lfirst(lc);
-		Datum		values[3];
-		bool		nulls[3] = {false, t->tenant == NULL, false};
-
-		if (t->tombstoned == 0)
-			continue;
-		values[0] = ObjectIdGetDatum(t->root);
-		values[1] = t->tenant ? CStringGetTextDatum(t->tenant) : (Datum) 0;
-		values[2] = Int64GetDatum(t->tombstoned);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	}
-	return (Datum) 0;
 }

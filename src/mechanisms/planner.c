@@ -21,7 +21,8 @@
  *
  *	- an UPDATE of a protected table with row history gets "valid_from =
  *	  tombstone._version(valid_from, xmin, ctid)", so that it can keep old
- *	  versions without the row trigger (see history.c and ledger.c);
+ *	  versions without the row trigger (see recording/history.c and
+ *	  executor.c);
  *
  *	- every reference to a protected relation in any join tree of the query
  *	  (subqueries, sublinks, CTEs, UPDATE and DELETE targets) is wrapped in a
@@ -42,7 +43,7 @@
  * only after get_relation_info: a member of an append relation (UNION ALL
  * branch, partition) whose parent is not itself protected.
  *
- * src/planner.c
+ * src/mechanisms/planner.c
  *
  *-------------------------------------------------------------------------
  */
@@ -50,11 +51,9 @@
 
 #include "catalog/pg_class.h"
 #include "catalog/pg_collation.h"
-#include "catalog/pg_type.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/cost.h"
-#include "optimizer/optimizer.h"
 #include "optimizer/pathnode.h"
 #include "optimizer/paths.h"
 #include "optimizer/plancat.h"
@@ -65,14 +64,18 @@
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 
-#include "pg_tombstone.h"
+#include "foundation/catalog.h"
+#include "foundation/names.h"
+#include "foundation/query.h"
+#include "foundation/settings.h"
+#include "policy/permit.h"
+#include "mechanisms/planner.h"
 
 /* location given to the visibility quals this file adds */
 #define TOMBSTONE_QUAL_LOCATION (-4242)
 
 /* true while planning a query the extension runs itself */
 static bool planning_internal = false;
-
 static planner_hook_type prev_planner_hook = NULL;
 static get_relation_info_hook_type prev_get_relation_info_hook = NULL;
 static set_rel_pathlist_hook_type prev_set_rel_pathlist_hook = NULL;
@@ -175,13 +178,13 @@ make_tombstone_target(const TombstoneRel *trel)
 }
 
 /*
- * The target list entry "deleted_change = tombstone._stamp(root, tenant)"
- * of a DELETE turned into a tombstoning UPDATE, or NULL when the relation
- * cannot take it (a partitioned table, or an installation without the
- * function).  ledger.c decides again when the
- * statement starts whether the row trigger can be left out, in which case
- * _stamp() counts the rows instead of the trigger; otherwise the trigger
- * does the counting and overwrites the value.
+ * The target list entry "deleted_change = tombstone._stamp(root, tenant)" of a
+ * DELETE turned into a tombstoning UPDATE, or NULL when the relation cannot
+ * take it (a partitioned table, or an installation without the
+ * function).  executor.c decides again when the statement starts whether the
+ * row trigger can be left out, in which case _stamp() counts the rows instead
+ * of the trigger; otherwise the trigger does the counting and overwrites the
+ * value.
  */
 static TargetEntry *
 make_stamp_target(Query *query, RangeTblEntry *rte, const TombstoneRel *trel)
@@ -224,11 +227,11 @@ make_stamp_target(Query *query, RangeTblEntry *rte, const TombstoneRel *trel)
 
 /*
  * The target list entry "valid_from = tombstone._version(valid_from, xmin,
- * ctid)" of an UPDATE of relation varno, for a plain table with row
- * history, or NULL.  ledger.c decides when the statement starts whether
- * the row trigger can be left out, in which case _version() stamps the row
- * and keeps its old version (history.c); otherwise it returns valid_from
- * as it is and the trigger does both.
+ * ctid)" of an UPDATE of relation varno, for a plain table with row history,
+ * or NULL.  executor.c decides when the statement starts whether the row
+ * trigger can be left out, in which case _version() stamps the row and keeps
+ * its old version (recording/history.c); otherwise it returns valid_from as it
+ * is and the trigger does both.
  */
 static TargetEntry *
 make_version_target(Index varno, RangeTblEntry *rte, const TombstoneRel *trel)
@@ -338,7 +341,7 @@ convert_delete(Query *query, bool top)
 	/* what an UPDATE OF deleted_at trigger and the executor look at */
 	rte->updatedCols = bms_make_singleton(trel->deleted_at_attno -
 										  FirstLowInvalidHeapAttributeNumber);
-	/* only a top-level DELETE: ledger.c looks at the statement's own rows */
+	/* only a top-level DELETE: executor.c looks at the statement's own rows */
 	if (top && (stamp = make_stamp_target(query, rte, trel)) != NULL)
 	{
 		TargetEntry *version;
@@ -430,7 +433,7 @@ is_fk_check(Query *query)
  * The visibility qual of a foreign-key check: "deleted_at IS NULL OR
  * tombstone._ri_tolerant()".  The function lets a row being tombstoned
  * pass the check PostgreSQL makes on it when the row it references was
- * tombstoned first; see ledger.c.
+ * tombstoned first; see recording/change.c.
  */
 static Expr *
 make_fk_check_qual(Index varno, const TombstoneRel *trel, Expr *qual)
@@ -539,11 +542,11 @@ tombstone_planner(Query *parse, const char *query_string, int cursorOptions,
 
 	if (OidIsValid(TombstoneCatalogRelid()))
 	{
-		/* purge.c's own DELETEs stay physical (its trigger re-checks each row) */
+		/* a purge's own DELETE stays physical (the trigger re-checks each row) */
 		if ((parse->commandType == CMD_DELETE ||
 			 parse->commandType == CMD_MERGE ||
 			 parse->hasModifyingCTE) &&
-			!(internal && TombstonePurgeActive()))
+			!(internal && TombstonePermitPlanning()))
 			converted_delete = convert_statement(parse, true);
 		if (!converted_delete)
 			convert_update(parse);

@@ -2,12 +2,13 @@
  *
  * catalog.c
  *	  Which relations are protected: a per-backend cache over the
- *	  extension's catalog table tombstone.tables.
+ *	  extension's catalog table tombstone.tables, and the OIDs and names of
+ *	  the extension's own relations.
  *
  * The planner hook asks, for every relation a query touches, whether it is
  * protected.  That question must cost a hash lookup, not a catalog scan, so
  * answers (positive and negative) are cached in a backend-local hash table
- * and dropped by a relcache invalidation callback:
+ * and dropped on relcache invalidation (foundation/inval.c):
  *
  *	- an invalidation of one relation drops that relation's entry (protect()
  *	  and every ALTER TABLE invalidate the relation they change);
@@ -18,7 +19,18 @@
  * ancestor they are protected through), so a lookup never has to walk
  * pg_inherits.
  *
- * src/catalog.c
+ * Which relations may be protected at all is decided here too: not a
+ * temporary or unlogged table, not one of the system, of pg_tombstone
+ * itself or of another extension (TombstoneCheckProtectable(), for
+ * protect() and the internal functions it calls, operations/protect.c).
+ * And the extension's own tables (its catalog, tenant registry, keys and
+ * token uses) are known by OID here, for the guards of the record
+ * (mechanisms/record_guard.c, mechanisms/triggers.c).
+ *
+ * This is the lowest layer that knows what protection is: every other
+ * subsystem asks here, and nothing here calls up.
+ *
+ * src/foundation/catalog.c
  *
  *-------------------------------------------------------------------------
  */
@@ -27,33 +39,29 @@
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "access/tableam.h"
 #include "catalog/catalog.h"
 #include "catalog/dependency.h"
-#include "commands/extension.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_inherits.h"
-#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
-#include "access/tableam.h"
-#include "executor/executor.h"
-#include "executor/spi.h"
-#include "fmgr.h"
+#include "commands/extension.h"
+#include "executor/tuptable.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
-#include "utils/fmgroids.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/fmgrprotos.h"
-#include "utils/hsearch.h"
-#include "utils/inval.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
-#include "utils/timestamp.h"
 #include "utils/syscache.h"
 
-#include "pg_tombstone.h"
+#include "foundation/catalog.h"
+#include "foundation/errcodes.h"
+#include "foundation/inval.h"
+#include "foundation/names.h"
 
 /* Column numbers of tombstone.tables; they follow the extension script. */
 #define Anum_tables_relid			1
@@ -75,30 +83,23 @@ static Oid	registry_relid = InvalidOid;
 static Oid	keys_relid = InvalidOid;
 static Oid	uses_relid = InvalidOid;
 
-/*
- * The one write of the extension's own to one of its tables that is
- * running (see TombstoneOwnWriteBegin), or InvalidOid.
- */
-static Oid	own_write_relid = InvalidOid;
-static int	own_write_depth = -1;
-
 /* the last relation TombstoneQualifiedName() was asked for, and its name */
 static Oid	qualname_relid = InvalidOid;
 static char *qualname = NULL;
 
-/* Syscache callback on schemas: a rename changes qualified names. */
+/* A schema was renamed (or changed): qualified names may have changed. */
 static void
-namespace_cache_callback(Datum arg, int cacheid, uint32 hashvalue)
+namespace_cache_callback(uint32 hashvalue)
 {
 	qualname_relid = InvalidOid;
 }
 
 /*
- * Relcache callback: forget what an invalidated relation was, or everything
- * when the catalog itself (or every relation) is invalidated.
+ * A relation was invalidated: forget what it was, or everything when the
+ * catalog itself (or every relation) is invalidated.
  */
 static void
-rel_cache_callback(Datum arg, Oid relid)
+rel_cache_callback(Oid relid)
 {
 	HASH_SEQ_STATUS status;
 	TombstoneRel *entry;
@@ -127,16 +128,15 @@ rel_cache_callback(Datum arg, Oid relid)
 		hash_search(rel_cache, &entry->relid, HASH_REMOVE, NULL);
 }
 
+/*
+ * Follow invalidations; from _PG_init, and at the first use of a cache in a
+ * backend that loaded the library on demand.
+ */
 void
 TombstoneCatalogInit(void)
 {
-	static bool done = false;
-
-	if (done)
-		return;
-	done = true;
-	CacheRegisterRelcacheCallback(rel_cache_callback, (Datum) 0);
-	CacheRegisterSyscacheCallback(NAMESPACEOID, namespace_cache_callback, (Datum) 0);
+	TombstoneOnRelcacheInval(rel_cache_callback);
+	TombstoneOnSyscacheInval(NAMESPACEOID, namespace_cache_callback);
 }
 
 /*
@@ -151,6 +151,7 @@ extension_relid(Oid *cache, const char *name)
 
 	if (OidIsValid(*cache))
 		return *cache;
+	TombstoneCatalogInit();
 	nspid = get_namespace_oid(TOMBSTONE_SCHEMA, true);
 	if (!OidIsValid(nspid))
 		return InvalidOid;
@@ -235,6 +236,7 @@ TombstoneRelLookup(Oid relid)
 	{
 		HASHCTL		ctl;
 
+		TombstoneCatalogInit();
 		ctl.keysize = sizeof(Oid);
 		ctl.entrysize = sizeof(TombstoneRel);
 		ctl.hcxt = CacheMemoryContext;
@@ -404,15 +406,15 @@ TombstoneQualifiedName(Oid relid)
 {
 	/*
 	 * The last name asked for is kept: every ledger entry names its tables.
-	 * The relcache callback forgets it when the relation changes (RENAME,
-	 * SET SCHEMA), the syscache callback when any schema does; both are
-	 * registered only when the library is preloaded.
+	 * It is forgotten when the relation changes (RENAME, SET SCHEMA) and
+	 * when any schema does.
 	 */
-	if (relid != qualname_relid || qualname == NULL || !tombstone_preloaded)
+	if (relid != qualname_relid || qualname == NULL)
 	{
 		char	   *nspname = get_namespace_name(get_rel_namespace(relid));
 		char	   *relname = get_rel_name(relid);
 
+		TombstoneCatalogInit();
 		if (nspname == NULL || relname == NULL)
 			elog(ERROR, "cache lookup failed for relation %u", relid);
 		if (qualname != NULL)
@@ -455,38 +457,6 @@ TombstoneOwnTable(Oid relid)
 }
 
 /*
- * The extension writes one of its own tables through SPI (protect(),
- * unprotect(), add_key(), remove_key()): the guard triggers of the table let
- * that statement through, and nothing else.  End it with
- * TombstoneOwnWriteEnd(), also on error.
- */
-void
-TombstoneOwnWriteBegin(Oid relid)
-{
-	own_write_relid = relid;
-	own_write_depth = TombstoneExecDepth();
-}
-
-void
-TombstoneOwnWriteEnd(void)
-{
-	own_write_relid = InvalidOid;
-	own_write_depth = -1;
-}
-
-/*
- * Is the statement writing relid the extension's own?  Its statement
- * triggers fire inside its executor run, one level below where it was
- * started (the executor hooks count levels only when preloaded).
- */
-bool
-TombstoneOwnWriteAllows(Oid relid)
-{
-	return OidIsValid(own_write_relid) && own_write_relid == relid &&
-		TombstoneExecDepth() == own_write_depth + (tombstone_preloaded ? 1 : 0);
-}
-
-/*
  * The names of the columns of relid whose numbers are in keys, an int2[]
  * such as pg_constraint.conkey; their count goes to *nkeys.
  */
@@ -505,8 +475,6 @@ TombstoneColumnNames(Oid relid, Datum keys, int *nkeys)
 	return names;
 }
 
-PG_FUNCTION_INFO_V1(tombstone_register);
-
 /*
  * The owner of a relation.
  */
@@ -522,68 +490,6 @@ TombstoneRelationOwner(Oid relid)
 	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
 	ReleaseSysCache(tup);
 	return owner;
-}
-
-/*
- * Insert one row into a catalog table of the extension as the table's owner.
- * Application roles cannot write the catalog; the SQL-callable functions
- * that do check the caller's right first.
- */
-void
-TombstoneInsertAsOwner(Oid catrelid, const char *sql, int nargs,
-					   Oid *argtypes, Datum *values, const char *nulls)
-{
-	Oid			save_userid;
-	int			save_sec_context;
-
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(TombstoneRelationOwner(catrelid), save_sec_context |
-						   SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	TombstoneOwnWriteBegin(catrelid);
-	PG_TRY();
-	{
-		if (SPI_execute_with_args(sql, nargs, argtypes, values, nulls, false, 0) !=
-			SPI_OK_INSERT)
-			elog(ERROR, "could not insert into relation %u", catrelid);
-	}
-	PG_FINALLY();
-	{
-		TombstoneOwnWriteEnd();
-	}
-	PG_END_TRY();
-	SPI_finish();
-	SetUserIdAndSecContext(save_userid, save_sec_context);
-}
-
-/*
- * Insert a tuple into a relation of the extension (the ledger, a history
- * table) directly, heap and indexes, without the executor: no privilege
- * checks and no triggers, as for a system catalog.  The caller holds
- * RowExclusiveLock on rel.
- */
-void
-TombstoneInsertTuple(Relation rel, HeapTuple tuple)
-{
-	EState	   *estate;
-	ResultRelInfo *rri;
-	TupleTableSlot *slot;
-
-	estate = CreateExecutorState();
-	rri = makeNode(ResultRelInfo);
-	InitResultRelInfo(rri, rel, 1, NULL, 0);
-	ExecOpenIndices(rri, false);
-	slot = ExecInitExtraTupleSlot(estate, RelationGetDescr(rel),
-								  &TTSOpsHeapTuple);
-	ExecStoreHeapTuple(tuple, slot, false);
-	simple_table_tuple_insert(rel, slot);
-	if (rri->ri_NumIndices > 0)
-		(void) ExecInsertIndexTuples(rri, slot, estate, false, false, NULL, NIL);
-	ExecCloseIndices(rri);
-	ExecResetTupleTable(estate->es_tupleTable, false);
-	FreeExecutorState(estate);
 }
 
 /*
@@ -605,62 +511,10 @@ TombstoneHistoryBase(Oid histrelid)
 	return TombstoneFindProtected(has_history_table, &histrelid);
 }
 
-/*
- * tombstone._register(tbl, tenant_column, retention, history, parent,
- *					   history_table)
- *
- * Records one relation in tombstone.tables.  Called by protect() and by the
- * DDL event trigger that adopts new partitions, both running as the user who
- * owns the table.  Application roles cannot write the catalog, so after
- * checking ownership the row is inserted as the catalog's owner.  Finally
- * the relation's relcache entry is invalidated, which re-plans every cached
- * plan that uses it and drops this and other backends' cached answer.
+/*-------------------------------------------------------------------------
+ * Which relations can be protected
+ *-------------------------------------------------------------------------
  */
-Datum
-tombstone_register(PG_FUNCTION_ARGS)
-{
-	Oid			relid;
-	Oid			catrelid;
-	Datum		values[6];
-	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
-	Oid			argtypes[6] = {REGCLASSOID, NAMEOID, INTERVALOID, BOOLOID,
-	REGCLASSOID, REGCLASSOID};
-	int			i;
-
-	TombstoneRequireOwnCode("tombstone._register");
-	for (i = 0; i < 4; i++)
-		if (PG_ARGISNULL(i))
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("argument %d of tombstone._register() must not be null", i + 1),
-					 errhint("Protect tables with tombstone.protect().")));
-	relid = PG_GETARG_OID(0);
-	TombstoneCheckRegistration(relid, NameStr(*PG_GETARG_NAME(1)),
-							   PG_GETARG_BOOL(3),
-							   PG_ARGISNULL(4) ? InvalidOid : PG_GETARG_OID(4),
-							   PG_ARGISNULL(5) ? InvalidOid : PG_GETARG_OID(5));
-
-	catrelid = TombstoneCatalogRelid();
-	if (!OidIsValid(catrelid))
-		elog(ERROR, "catalog table tombstone.tables does not exist");
-
-	for (i = 0; i < 6; i++)
-	{
-		values[i] = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);
-		if (PG_ARGISNULL(i))
-			nulls[i] = 'n';
-	}
-
-	TombstoneInsertAsOwner(catrelid,
-						   "INSERT INTO tombstone.tables "
-						   "(relid, tenant_column, retention, history, parent, history_table) "
-						   "VALUES ($1, $2, $3, $4, $5, $6)",
-						   6, argtypes, values, nulls);
-	CacheInvalidateRelcacheByRelid(relid);
-	/* a database copied from a template lacks the mark: see ddl_guard.c */
-	TombstoneMarkDatabase(true);
-	PG_RETURN_VOID();
-}
 
 /*
  * The relation relid, which must exist, for internal function funcname;
@@ -836,165 +690,23 @@ TombstoneCheckProtectable(Oid relid, const char *funcname)
 				 errhint("Protect tables of your own.")));
 }
 
-PG_FUNCTION_INFO_V1(tombstone_check_protectable);
-
 /*
- * tombstone._check_protectable(tbl regclass): what protect() checks first,
- * for every table it is about to protect.  Changes nothing.
+ * Does rel have no row that a new snapshot sees?  A restore loads the
+ * extension's tables (dumped by pg_extension_config_dump) into the empty
+ * tables CREATE EXTENSION made, with their guard triggers in place.
  */
-Datum
-tombstone_check_protectable(PG_FUNCTION_ARGS)
+bool
+TombstoneRelationIsEmpty(Relation rel)
 {
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("argument of tombstone._check_protectable() must not be null"),
-				 errhint("Name a table.")));
-	TombstoneCheckProtectable(PG_GETARG_OID(0), "tombstone.protect");
-	PG_RETURN_VOID();
-}
+	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	TupleTableSlot *slot = table_slot_create(rel, NULL);
+	TableScanDesc scan;
+	bool		empty;
 
-PG_FUNCTION_INFO_V1(tombstone_register_tenants);
-PG_FUNCTION_INFO_V1(tombstone_set_retention);
-
-/*
- * tombstone._register_tenants(tbl, id_column)
- *
- * Records the tenant registry.  Called by protect_tenants() as the user who
- * owns the table, after protect() has protected it.
- */
-Datum
-tombstone_register_tenants(PG_FUNCTION_ARGS)
-{
-	Oid			relid;
-	Oid			nspid;
-	Oid			regrelid;
-	const char *relname;
-	const TombstoneRel *trel;
-	Datum		values[2];
-	Oid			argtypes[2] = {REGCLASSOID, NAMEOID};
-
-	TombstoneRequireOwnCode("tombstone._register_tenants");
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("arguments of tombstone._register_tenants() must not be null"),
-				 errhint("Declare the tenant registry with tombstone.protect_tenants().")));
-	relid = PG_GETARG_OID(0);
-	relname = TombstoneRelationArg(relid, "tombstone._register_tenants");
-	if (!pg_class_ownercheck(relid, GetUserId()))
-		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, relname);
-	trel = TombstoneRelLookup(relid);
-	if (trel == NULL || OidIsValid(trel->parent) ||
-		get_attnum(relid, NameStr(*PG_GETARG_NAME(1))) <= 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("table \"%s\" cannot be the tenant registry with id column \"%s\"",
-						relname, NameStr(*PG_GETARG_NAME(1))),
-				 errdetail("The tenant registry is a protected table, protected on its own, and its id column exists."),
-				 errhint("Declare the tenant registry with tombstone.protect_tenants().")));
-
-	nspid = get_namespace_oid(TOMBSTONE_SCHEMA, false);
-	regrelid = get_relname_relid(TOMBSTONE_REGISTRY, nspid);
-	if (!OidIsValid(regrelid))
-		elog(ERROR, "catalog table tombstone.%s does not exist",
-			 TOMBSTONE_REGISTRY);
-	values[0] = PG_GETARG_DATUM(0);
-	values[1] = PG_GETARG_DATUM(1);
-	TombstoneInsertAsOwner(regrelid,
-						   "INSERT INTO tombstone.tenant_registry (relid, id_column) "
-						   "VALUES ($1, $2)",
-						   2, argtypes, values, NULL);
-	CacheInvalidateRelcacheByRelid(relid);
-	PG_RETURN_VOID();
-}
-
-/*
- * tombstone.set_retention(tbl regclass, retention interval)
- *
- * Changes how long the tombstones and old row versions of a protected
- * table are kept before a purge may remove them: tombstone.tables is
- * written by the extension only.  The caller must own the table; a shorter
- * retention lets a purge remove rows sooner, so it needs a bound change
- * token of operation "ddl" naming the table.
- */
-Datum
-tombstone_set_retention(PG_FUNCTION_ARGS)
-{
-	Oid			relid;
-	const char *relname;
-	const TombstoneRel *trel;
-	Interval   *retention;
-	Interval	zero;
-	Oid			catrelid = TombstoneCatalogRelid();
-	Datum		values[2];
-	Oid			argtypes[2] = {REGCLASSOID, INTERVALOID};
-	Oid			save_userid;
-	int			save_sec_context;
-
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("arguments of tombstone.set_retention() must not be null"),
-				 errhint("Name a protected table and its new retention.")));
-	relid = PG_GETARG_OID(0);
-	retention = PG_GETARG_INTERVAL_P(1);
-	relname = TombstoneRelationArg(relid, "tombstone.set_retention");
-	if (!tombstone_preloaded)
-		TombstoneRefuseNotPreloaded(psprintf("The retention of table \"%s\" was not changed: a shorter one needs a change token, which only the preloaded library checks.",
-											 relname));
-	if (!pg_class_ownercheck(relid, GetUserId()))
-		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, relname);
-	trel = TombstoneRelLookup(relid);
-	if (trel == NULL || OidIsValid(trel->parent))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("table \"%s\" is not protected on its own", relname),
-				 errdetail("A retention belongs to a table protect() was called on; its partitions and children share it."),
-				 errhint("See tombstone.protected_tables.")));
-	memset(&zero, 0, sizeof(zero));
-	if (DatumGetBool(DirectFunctionCall2(interval_lt, IntervalPGetDatum(retention),
-										 IntervalPGetDatum(&zero))))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("retention of table \"%s\" must not be negative", relname),
-				 errhint("Give how long tombstoned rows are kept before they may be purged, such as '30 days'.")));
-	if (DatumGetBool(DirectFunctionCall2(interval_lt, IntervalPGetDatum(retention),
-										 IntervalPGetDatum(&trel->retention))) &&
-		!TombstoneGuardDdlAllowed(relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_TOMBSTONE_RETENTION),
-				 errmsg("cannot shorten the retention of table \"%s\" without a change token", relname),
-				 errdetail("Table \"%s\" keeps tombstones and old row versions for %s; %s would let a purge remove them sooner.",
-						   relname,
-						   DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(&trel->retention))),
-						   DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(retention)))),
-				 errhint(TOMBSTONE_DDL_HINT)));
-
-	values[0] = ObjectIdGetDatum(relid);
-	values[1] = IntervalPGetDatum(retention);
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(TombstoneRelationOwner(catrelid), save_sec_context |
-						   SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	TombstoneOwnWriteBegin(catrelid);
-	PG_TRY();
-	{
-		if (SPI_execute_with_args("UPDATE tombstone.tables SET retention = $2"
-								  " WHERE relid OPERATOR(pg_catalog.=) $1",
-								  2, argtypes, values, NULL, false, 0) != SPI_OK_UPDATE)
-			elog(ERROR, "could not update tombstone.tables");
-	}
-	PG_FINALLY();
-	{
-		TombstoneOwnWriteEnd();
-	}
-	PG_END_TRY();
-	SPI_finish();
-	SetUserIdAndSecContext(save_userid, save_sec_context);
-	/* partitions and children copy their root's retention: forget them all */
-	CacheInvalidateRelcacheByRelid(catrelid);
-	PG_RETURN_VOID();
+	scan = table_beginscan(rel, snapshot, 0, NULL);
+	empty = !table_scan_getnextslot(scan, ForwardScanDirection, slot);
+	table_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	UnregisterSnapshot(snapshot);
+	return empty;
 }

@@ -28,49 +28,40 @@
  * still tombstoned is refused (except through a SET NULL / SET DEFAULT
  * key, whose child rows may live on while their parent is tombstoned).
  *
- * The row trigger (ledger.c) queues copies of the rows that have such
- * dependents; when the query that changed them has finished, the queue of
+ * The row trigger (mechanisms/triggers.c) queues copies of the rows that have
+ * such dependents; when the query that changed them has finished, the queue of
  * its executor depth is worked off with one set-based query per foreign key
- * (the keys travel as arrays), so cost grows with the number of rows
- * changed, not with the size of the tables.  The queries run as the owner
- * of the table they touch, as PostgreSQL's own referential actions do.
+ * (the keys travel as arrays), so cost grows with the number of rows changed,
+ * not with the size of the tables.  The queries run as the owner of the table
+ * they touch, as PostgreSQL's own referential actions do.
  *
  * The foreign keys between protected tables are read from pg_constraint
  * once and kept until a relcache invalidation.
  *
- * src/cascade.c
+ * src/mechanisms/cascade.c
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "access/genam.h"
-#include "access/htup_details.h"
 #include "access/table.h"
-#include "access/xact.h"
-#include "catalog/indexing.h"
-#include "catalog/namespace.h"
 #include "catalog/partition.h"
-#include "catalog/pg_class.h"
 #include "catalog/pg_constraint.h"
-#include "catalog/pg_type.h"
 #include "executor/spi.h"
-#include "nodes/params.h"
-#include "lib/stringinfo.h"
-#include "miscadmin.h"
-#include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/fmgroids.h"
-#include "utils/hsearch.h"
-#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/rel.h"
-#include "utils/resowner.h"
 #include "utils/snapmgr.h"
-#include "utils/syscache.h"
 
-#include "pg_tombstone.h"
+#include "foundation/catalog.h"
+#include "foundation/inval.h"
+#include "foundation/names.h"
+#include "foundation/query.h"
+#include "foundation/tenant.h"
+#include "recording/change.h"
+#include "recording/ledger.h"
+#include "mechanisms/cascade.h"
 
 /*
  * rewind_tenant() restores exactly the rows that were live at its time:
@@ -79,13 +70,6 @@
  * restored rows are still checked against their parents).
  */
 static bool cascade_restores = true;
-
-/* Column numbers of tombstone.tenant_registry */
-#define Anum_registry_relid		1
-#define Anum_registry_id_column	2
-
-/* Longest internal query whose plan is kept */
-#define PLAN_KEY_MAX 2048
 
 /* A foreign key between two protected tables. */
 typedef struct FkLink
@@ -105,8 +89,6 @@ typedef struct Graph
 {
 	bool		valid;
 	List	   *links;			/* FkLink */
-	Oid			registry;		/* tenant registry table, or InvalidOid */
-	char	   *registry_column;
 	List	   *roots_children_first;
 	List	   *roots_parents_first;
 } Graph;
@@ -137,22 +119,13 @@ typedef struct PendingChunk
 
 static List *pending = NIL;	/* in TopTransactionContext */
 
-/* Kept plans of internal queries, by query text. */
-typedef struct PlanEntry
-{
-	char		sql[PLAN_KEY_MAX];
-	SPIPlanPtr	plan;
-} PlanEntry;
-
-static HTAB *plans = NULL;
-
 /*-------------------------------------------------------------------------
  * The graph of foreign keys between protected tables
  *-------------------------------------------------------------------------
  */
 
 static void
-graph_invalidate(Datum arg, Oid relid)
+graph_invalidate(Oid relid)
 {
 	graph.valid = false;
 	graph_generation++;
@@ -161,41 +134,6 @@ graph_invalidate(Datum arg, Oid relid)
 		hash_destroy(wanted);
 		wanted = NULL;
 	}
-}
-
-static void
-read_registry(void)
-{
-	Oid			nspid = get_namespace_oid(TOMBSTONE_SCHEMA, true);
-	Oid			regrelid;
-	Relation	rel;
-	SysScanDesc scan;
-	Snapshot	snapshot;
-	HeapTuple	tup;
-
-	graph.registry = InvalidOid;
-	graph.registry_column = NULL;
-	if (!OidIsValid(nspid) ||
-		!OidIsValid(regrelid = get_relname_relid(TOMBSTONE_REGISTRY, nspid)))
-		return;
-	rel = table_open(regrelid, AccessShareLock);
-	snapshot = RegisterSnapshot(GetLatestSnapshot());
-	scan = systable_beginscan(rel, InvalidOid, false, snapshot, 0, NULL);
-	if (HeapTupleIsValid(tup = systable_getnext(scan)))
-	{
-		bool		isnull;
-
-		graph.registry = DatumGetObjectId(heap_getattr(tup, Anum_registry_relid,
-													   RelationGetDescr(rel),
-													   &isnull));
-		graph.registry_column =
-			pstrdup(NameStr(*DatumGetName(heap_getattr(tup, Anum_registry_id_column,
-													   RelationGetDescr(rel),
-													   &isnull))));
-	}
-	systable_endscan(scan);
-	UnregisterSnapshot(snapshot);
-	table_close(rel, AccessShareLock);
 }
 
 /*
@@ -266,6 +204,7 @@ graph_build(void)
 again:
 	if (graph.valid)
 		return;
+	TombstoneOnRelcacheInval(graph_invalidate);
 	generation = graph_generation;
 	if (graph_cxt == NULL)
 		graph_cxt = AllocSetContextCreate(CacheMemoryContext,
@@ -306,25 +245,12 @@ again:
 	systable_endscan(scan);
 	table_close(conrel, AccessShareLock);
 
-	read_registry();
 	order_roots(TombstoneProtectedRoots());
 	MemoryContextSwitchTo(oldcxt);
 	/* an invalidation that arrived while reading means: read again */
 	graph.valid = (generation == graph_generation);
 	if (!graph.valid)
 		goto again;
-}
-
-/*
- * The registry table and its id column, or InvalidOid.
- */
-Oid
-TombstoneRegistry(char **id_column)
-{
-	graph_build();
-	if (id_column)
-		*id_column = graph.registry_column;
-	return graph.registry;
 }
 
 List *
@@ -367,6 +293,7 @@ TombstonePendingWanted(Relation rel, bool tombstoned)
 	{
 		WantedEntry tmp;
 		List	   *selves;
+		Oid			registry = TombstoneRegistry(NULL);
 		ListCell   *lc;
 
 		graph_build();
@@ -374,7 +301,7 @@ TombstonePendingWanted(Relation rel, bool tombstoned)
 		tmp.tombstoned = tmp.restored = false;
 		selves = rel->rd_rel->relispartition ? self_and_ancestors(relid) :
 			list_make1_oid(relid);
-		if (list_member_oid(selves, graph.registry))
+		if (list_member_oid(selves, registry))
 			tmp.tombstoned = tmp.restored = true;
 		foreach(lc, graph.links)
 		{
@@ -393,7 +320,7 @@ TombstonePendingWanted(Relation rel, bool tombstoned)
 				link->deltype != FKCONSTR_ACTION_SETDEFAULT)
 				tmp.restored = true;
 		}
-		/* graph_build may have processed invalidations: look again */
+		/* the lookups may have processed invalidations: look again */
 		if (wanted == NULL)
 			return TombstonePendingWanted(rel, tombstoned);
 		entry = hash_search(wanted, &relid, HASH_ENTER, &found);
@@ -442,8 +369,8 @@ TombstonePendingAdd(Relation rel, HeapTuple oldtup, bool tombstoned)
  * rolled back.  Chunks being worked off are no longer in the queue and are
  * not touched.
  */
-void
-TombstonePendingDiscard(int above_level)
+static void
+pending_discard(int above_level)
 {
 	List	   *keep = NIL;
 	ListCell   *lc;
@@ -467,160 +394,33 @@ TombstonePendingDiscard(int above_level)
 }
 
 /*
- * At the end of the transaction, whose memory holds the queue.
+ * At the end of the transaction, whose memory holds the queue, forget it.
  */
-void
-TombstonePendingReset(void)
+static void
+cascade_xact_callback(XactEvent event, void *arg)
 {
-	pending = NIL;
-	cascade_restores = true;
-}
-
-/*-------------------------------------------------------------------------
- * Running internal queries
- *-------------------------------------------------------------------------
- */
-
-/*
- * The executor depth at which TombstoneRunInternal() is running its query,
- * or -1.  The planner treats a query as the extension's own only when its
- * text says so and it is planned at that depth: a user's query that merely
- * starts with the same comment, or one run by a user trigger that an
- * internal query fired (a level deeper), is planned like any other.
- */
-static int	internal_depth = -1;
-
-bool
-TombstoneRunningInternal(void)
-{
-	return internal_depth >= 0 && internal_depth == TombstoneExecDepth();
-}
-
-/*
- * Is the row being changed now one of a query TombstoneRunInternal() runs
- * (not of a statement a trigger of the user's runs inside it)?  Its rows
- * are changed one executor level below where it was started.
- */
-bool
-TombstoneRowFromInternal(void)
-{
-	return internal_depth >= 0 && TombstoneExecDepth() == internal_depth + 1;
-}
-
-/*
- * SPI_execute_plan() with internal_depth set for the planner hook; the rows
- * go to dest when it is given, else to SPI_tuptable.
- */
-static int
-execute_internal(SPIPlanPtr plan, int nargs, Oid *argtypes, Datum *values,
-				 const char *nulls, DestReceiver *dest)
-{
-	int			save_internal_depth = internal_depth;
-	int			rc;
-
-	internal_depth = TombstoneExecDepth();
-	PG_TRY();
+	switch (event)
 	{
-		if (dest == NULL)
-			rc = SPI_execute_plan(plan, values, nulls, false, 0);
-		else
-		{
-			SPIExecuteOptions options;
-			ParamListInfo params = makeParamList(nargs);
-			int			i;
-
-			for (i = 0; i < nargs; i++)
-			{
-				params->params[i].value = values[i];
-				params->params[i].isnull = nulls != NULL && nulls[i] == 'n';
-				params->params[i].pflags = PARAM_FLAG_CONST;
-				params->params[i].ptype = argtypes[i];
-			}
-			memset(&options, 0, sizeof(options));
-			options.params = params;
-			options.read_only = false;
-			options.dest = dest;
-			rc = SPI_execute_plan_extended(plan, &options);
-		}
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_PREPARE:
+			pending = NIL;
+			cascade_restores = true;
+			break;
+		default:
+			break;
 	}
-	PG_FINALLY();
-	{
-		internal_depth = save_internal_depth;
-	}
-	PG_END_TRY();
-	return rc;
 }
 
-/*
- * Run one internal query (text starting with TOMBSTONE_INTERNAL_QUERY) as
- * user as_user, with row-level security as the owner sees it, or as the
- * caller when as_user is InvalidOid.  The caller has connected to SPI.
- * Plans are prepared once per query text and kept.  Returns SPI_processed.
- */
-uint64
-TombstoneRunInternal(const char *sql, int nargs, Oid *argtypes, Datum *values,
-					 const char *nulls, Oid as_user)
+/* The queries deeper than where a subtransaction's error was caught are gone */
+static void
+cascade_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						 SubTransactionId parentSubid, void *arg)
 {
-	return TombstoneRunInternalTo(sql, nargs, argtypes, values, nulls,
-								  as_user, NULL);
-}
-
-/* The same, sending the rows to dest (NULL: to SPI_tuptable) */
-uint64
-TombstoneRunInternalTo(const char *sql, int nargs, Oid *argtypes,
-					   Datum *values, const char *nulls, Oid as_user,
-					   DestReceiver *dest)
-{
-	SPIPlanPtr	plan;
-	PlanEntry  *entry = NULL;
-	Oid			save_userid;
-	int			save_sec_context;
-	int			rc;
-	Assert(strncmp(sql, TOMBSTONE_INTERNAL_QUERY,
-				   strlen(TOMBSTONE_INTERNAL_QUERY)) == 0);
-	if (plans == NULL)
-	{
-		HASHCTL		ctl;
-
-		ctl.keysize = PLAN_KEY_MAX;
-		ctl.entrysize = sizeof(PlanEntry);
-		ctl.hcxt = TopMemoryContext;
-		plans = hash_create("pg_tombstone internal plans", 64, &ctl,
-							HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
-	}
-	if (strlen(sql) < PLAN_KEY_MAX)
-		entry = hash_search(plans, sql, HASH_FIND, NULL);
-	if (entry != NULL)
-		plan = entry->plan;
-	else
-	{
-		plan = SPI_prepare(sql, nargs, argtypes);
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed for \"%s\": %s",
-				 sql, SPI_result_code_string(SPI_result));
-		if (strlen(sql) < PLAN_KEY_MAX)
-		{
-			bool		found;
-
-			if (SPI_keepplan(plan) != 0)
-				elog(ERROR, "SPI_keepplan failed");
-			entry = hash_search(plans, sql, HASH_ENTER, &found);
-			entry->plan = plan;
-		}
-	}
-
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	if (OidIsValid(as_user))
-		SetUserIdAndSecContext(as_user, save_sec_context |
-							   SECURITY_LOCAL_USERID_CHANGE |
-							   SECURITY_NOFORCE_RLS);
-	rc = execute_internal(plan, nargs, argtypes, values, nulls, dest);
-	SetUserIdAndSecContext(save_userid, save_sec_context);
-	if (rc < 0)
-		elog(ERROR, "internal query failed: %s", SPI_result_code_string(rc));
-	if (entry == NULL)
-		SPI_freeplan(plan);
-	return SPI_processed;
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		pending_discard(TombstoneExecDepth());
 }
 
 /* "ONLY " for a plain table: foreign keys are not inherited */
@@ -855,7 +655,7 @@ cascade_link(FkLink *link, PendingChunk *chunk, TupleDesc desc)
 		appendStringInfoString(&query, sql.data);
 		if (OidIsValid(child_root) &&
 			TombstoneAppendTenantFilter(&query, "c", link->child,
-										TombstoneChangeTenants(DatumGetInt64(values[n]),
+										TombstoneLedgerTenants(DatumGetInt64(values[n]),
 															   child_root),
 										n + 2, &values[n + 1], &argtypes[n + 1]))
 			nargs = n + 2;
@@ -959,7 +759,8 @@ static void
 registry_arrays(PendingChunk *chunk, TupleDesc desc, Datum *tenants,
 				Datum *changes)
 {
-	char	   *cols[2] = {pstrdup(graph.registry_column), TOMBSTONE_DELETED_CHANGE};
+	char	   *registry_column;
+	char	   *cols[2];
 	Datum		arrays[2];
 	Oid			types[2];
 	ArrayType  *arr;
@@ -970,6 +771,9 @@ registry_arrays(PendingChunk *chunk, TupleDesc desc, Datum *tenants,
 	Oid			typoutput;
 	bool		varlena;
 
+	(void) TombstoneRegistry(&registry_column);
+	cols[0] = pstrdup(registry_column);
+	cols[1] = TOMBSTONE_DELETED_CHANGE;
 	key_arrays(chunk, desc, 2, cols, arrays, types, NULL);
 	getTypeOutputInfo(types[0], &typoutput, &varlena);
 	arr = DatumGetArrayTypeP(arrays[0]);
@@ -998,45 +802,6 @@ registry_arrays(PendingChunk *chunk, TupleDesc desc, Datum *tenants,
 }
 
 /*
- * Convert str to a value of type typid (into *result unless it is NULL);
- * false when it is not one (tenant "acme" has no rows in a table whose
- * tenant column is an integer).
- */
-bool
-TombstoneTryInput(Oid typid, const char *str, Datum *result)
-{
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	volatile bool ok = true;
-	Oid			typinput;
-	Oid			typioparam;
-
-	getTypeInputInfo(typid, &typinput, &typioparam);
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		Datum		value = OidInputFunctionCall(typinput, (char *) str,
-													 typioparam, -1);
-
-		if (result != NULL)
-			*result = value;
-		ReleaseCurrentSubTransaction();
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(cxt);
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		ok = false;
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(cxt);
-	CurrentResourceOwner = owner;
-	return ok;
-}
-
-/*
  * Tenant deletion: tombstone the rows of the registry's tombstoned tenants
  * in every other protected table, children before parents; restoring,
  * bring back their rows that the same change tombstoned, parents first.
@@ -1058,7 +823,7 @@ sweep_tenants(PendingChunk *chunk, TupleDesc desc)
 	ListCell   *lc;
 
 	graph_build();
-	registry = graph.registry;
+	registry = TombstoneRegistry(NULL);
 	registry_arrays(chunk, desc, &arrays[0], &arrays[1]);
 	deconstruct_array(DatumGetArrayTypeP(arrays[0]), TEXTOID, -1, false,
 					  TYPALIGN_INT, &tenants, &tenant_nulls, &n);
@@ -1135,7 +900,7 @@ sweep_tenants(PendingChunk *chunk, TupleDesc desc)
 		/*
 		 * A DELETE, which the planner turns into the tombstoning UPDATE: on
 		 * a table without dependent rows it then skips the row trigger
-		 * (ledger.c).  Internal queries get no visibility qual, so the
+		 * (executor.c).  Internal queries get no visibility qual, so the
 		 * query says itself that it wants live rows only.
 		 */
 		sql = psprintf(TOMBSTONE_INTERNAL_QUERY
@@ -1189,7 +954,7 @@ TombstonePendingProcess(int level)
 	 * work from a copy.
 	 */
 	graph_build();
-	registry = graph.registry;
+	registry = TombstoneRegistry(NULL);
 	foreach(lc, graph.links)
 	{
 		FkLink	   *link = palloc(sizeof(FkLink));
@@ -1264,8 +1029,14 @@ TombstoneCascadeRestores(bool on)
 	cascade_restores = on;
 }
 
+/*
+ * Follow relcache invalidations and the ends of transactions and
+ * subtransactions; from _PG_init.
+ */
 void
 TombstoneCascadeInit(void)
 {
-	CacheRegisterRelcacheCallback(graph_invalidate, (Datum) 0);
+	TombstoneOnRelcacheInval(graph_invalidate);
+	RegisterXactCallback(cascade_xact_callback, NULL);
+	RegisterSubXactCallback(cascade_subxact_callback, NULL);
 }

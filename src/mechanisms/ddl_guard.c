@@ -9,8 +9,9 @@
  *	- ProcessUtility_hook inspects a command before it runs, when the
  *	  objects it names are known: TRUNCATE, DROP TABLE and DROP EXTENSION,
  *	  ALTER TABLE subcommands (disabling our triggers, DETACH PARTITION,
- *	  NO INHERIT, dropping or retyping a tombstone column), renames, and
- *	  ALTER EVENT TRIGGER on the extension's own event triggers.
+ *	  NO INHERIT, dropping or retyping a tombstone column, SET UNLOGGED),
+ *	  renames, and ALTER EVENT TRIGGER on the extension's own event
+ *	  triggers.
  *
  *	- object_access_hook sees every object PostgreSQL is about to delete,
  *	  including those reached only through dependencies: DROP SCHEMA ...
@@ -18,68 +19,57 @@
  *	  partitions of a dropped table.  Refusing there aborts the command
  *	  before anything is gone.
  *
+ * The same statements on the record (history tables, the ledger, the
+ * extension's own tables and functions) are refused by
+ * mechanisms/record_guard.c, and DROP DATABASE by
+ * mechanisms/database_guard.c; the hooks here call both.
+ *
  * Without the library preloaded, the extension's event trigger at
- * ddl_command_start (tombstone._on_ddl_start, in C) loads the library,
- * which installs both hooks for the rest of the session, and checks that
- * first statement itself; the TRUNCATE and DELETE triggers refuse the rest
- * (see triggers.c).  Event triggers do not fire for ALTER EVENT TRIGGER or
- * DROP DATABASE, so those are guarded only once the library is loaded.
+ * ddl_command_start (tombstone._on_ddl_start, in C, below) loads the
+ * library, which installs both hooks for the rest of the session, and
+ * checks that first statement itself; the TRUNCATE and DELETE triggers
+ * refuse the rest (see mechanisms/triggers.c).  Event triggers do not fire
+ * for ALTER EVENT TRIGGER or DROP DATABASE, so those are guarded only once
+ * the library is loaded.
  *
- * Signed change tokens that authorise these commands come in a later
- * release; every refusal here ends in the same hint so that users know
- * what will unlock it.
+ * A change token of operation "ddl" naming the table authorises these
+ * commands (policy/guard.c); every refusal here ends in the same hint.
  *
- * src/ddl_guard.c
+ * src/mechanisms/ddl_guard.c
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "access/genam.h"
-#include "access/htup_details.h"
 #include "access/table.h"
-#include "catalog/dependency.h"
-#include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/objectaccess.h"
-#include "catalog/pg_class.h"
-#include "catalog/pg_database.h"
 #include "catalog/pg_event_trigger.h"
 #include "catalog/pg_extension.h"
-#include "catalog/pg_proc.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_trigger.h"
-#include "commands/dbcommands.h"
 #include "commands/event_trigger.h"
-#include "commands/seclabel.h"
 #include "commands/trigger.h"
 #include "commands/extension.h"
 #include "commands/user.h"
-#include "miscadmin.h"
-#include "nodes/parsenodes.h"
-#include "parser/parse_func.h"
 #include "tcop/utility.h"
-#include "utils/acl.h"
-#include "utils/builtins.h"
-#include "utils/regproc.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
-#include "utils/rel.h"
 #include "utils/syscache.h"
-#include "utils/guc.h"
-#include "utils/varlena.h"
 
-#include "pg_tombstone.h"
+#include "foundation/catalog.h"
+#include "foundation/errcodes.h"
+#include "foundation/names.h"
+#include "foundation/refuse.h"
+#include "policy/guard.h"
+#include "recording/history.h"
+#include "mechanisms/database_guard.h"
+#include "mechanisms/ddl_guard.h"
+#include "mechanisms/record_guard.h"
 
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 static object_access_hook_type prev_object_access_hook = NULL;
-
-static bool
-is_tombstone_trigger_name(const char *name)
-{
-	return strncmp(name, TOMBSTONE_TRIGGER_PREFIX,
-				   strlen(TOMBSTONE_TRIGGER_PREFIX)) == 0;
-}
 
 /*
  * Is this one of the columns protection depends on: the tombstone columns
@@ -93,286 +83,6 @@ is_protected_column(const TombstoneRel *trel, const char *colname)
 		strcmp(colname, NameStr(trel->tenant_column)) == 0 ||
 		(OidIsValid(trel->history_relid) &&
 		 strcmp(colname, TOMBSTONE_VALID_FROM) == 0);
-}
-
-static void refuse_trigger_change(Oid relid, const char *trigname,
-								  const char *action);
-
-/*
- * The tables of the record: what happened to protected rows and who may
- * authorise what.  They are guarded like the protected tables themselves.
- */
-typedef enum RecordKind
-{
-	RECORD_NONE,
-	RECORD_HISTORY,				/* tombstone_history.<t> of a protected <t> */
-	RECORD_LEDGER,				/* tombstone.changes */
-	RECORD_OWN					/* tombstone.tables, tenant_registry, keys,
-								 * token_uses */
-} RecordKind;
-
-/* the history table whose columns the extension itself is carrying over */
-static Oid	carried_over = InvalidOid;
-
-/*
- * history.c renames a history table's column with its protected table's:
- * the rename of histrelid is the extension's own (InvalidOid: done).
- */
-void
-TombstoneHistoryCarryOver(Oid histrelid)
-{
-	carried_over = histrelid;
-}
-
-/* Which table of the record relid is; *base: the table a history keeps. */
-static RecordKind
-record_kind(Oid relid, Oid *base)
-{
-	Oid			histnsp;
-
-	*base = InvalidOid;
-	if (!OidIsValid(relid))
-		return RECORD_NONE;
-	if (relid == TombstoneLedgerRelid())
-		return RECORD_LEDGER;
-	if (TombstoneOwnTable(relid))
-		return RECORD_OWN;
-	histnsp = get_namespace_oid(TOMBSTONE_HISTORY_SCHEMA, true);
-	if (OidIsValid(histnsp) && get_rel_namespace(relid) == histnsp &&
-		OidIsValid(*base = TombstoneHistoryBase(relid)))
-		return RECORD_HISTORY;
-	return RECORD_NONE;
-}
-
-/*
- * May a table of the record be changed now?  By the extension's script;
- * a history table also as its protected table changes (the DDL event
- * trigger, a rename carried over), or with a "ddl" token naming the
- * protected table.
- */
-static bool
-record_change_allowed(RecordKind kind, Oid relid, Oid base)
-{
-	if (TombstoneExtensionScript())
-		return true;
-	if (kind != RECORD_HISTORY)
-		return false;
-	return TombstoneOwnCode() || relid == carried_over ||
-		TombstoneGuardDdlAllowed(base);
-}
-
-/*
- * Refuse "what" (a phrase: "drop a column of") on table relid of the
- * record; code is the SQLSTATE for a history table, whose refusals share
- * the codes of the same refusals on protected tables.
- */
-static void
-refuse_record_change(RecordKind kind, Oid relid, Oid base, const char *what,
-					 int code)
-{
-	char	   *relname = get_rel_name(relid);
-
-	if (record_change_allowed(kind, relid, base))
-		return;
-	if (kind == RECORD_LEDGER)
-		ereport(ERROR,
-				(errcode(ERRCODE_TOMBSTONE_LEDGER),
-				 errmsg("cannot %s the ledger \"%s\"", what, relname),
-				 errdetail("Only pg_tombstone appends to the ledger, which records every change to protected tables."),
-				 errhint("The ledger can only be appended to by pg_tombstone.")));
-	if (kind == RECORD_OWN)
-		TombstoneRefuseOwnTableChange(relname, what, true);
-	ereport(ERROR,
-			(errcode(code),
-			 errmsg("cannot %s history table \"%s\"", what, relname),
-			 errdetail("History table \"%s\" keeps the old versions of the rows of table %s; only pg_tombstone changes it, as that table changes.",
-					   relname, TombstoneQualifiedName(base)),
-			 errhint("Change table %s instead, and its history table follows; a change token of operation \"ddl\" naming it authorises changing the history table itself.",
-					 TombstoneQualifiedName(base))));
-}
-
-/*
- * ALTER TABLE ... SET UNLOGGED: after a crash PostgreSQL empties an
- * unlogged table.  A protected table needs a "ddl" token naming it, a
- * history table one naming its protected table; the ledger and the
- * extension's other tables are never made unlogged.
- */
-static void
-refuse_unlogged(Oid relid, RecordKind kind, Oid base)
-{
-	char	   *relname = get_rel_name(relid);
-
-	if (TombstoneExtensionScript())
-		return;
-	if (kind == RECORD_NONE && TombstoneGuardDdlAllowed(relid))
-		return;
-	if (kind == RECORD_HISTORY && record_change_allowed(kind, relid, base))
-		return;
-	if (kind == RECORD_NONE)
-		ereport(ERROR,
-				(errcode(ERRCODE_TOMBSTONE_UNLOGGED),
-				 errmsg("cannot make protected table \"%s\" unlogged", relname),
-				 errdetail("After a crash PostgreSQL empties an unlogged table: every row of %s, tombstones included, would be lost.",
-						   TombstoneQualifiedName(relid)),
-				 errhint(TOMBSTONE_DDL_HINT)));
-	if (kind == RECORD_HISTORY)
-		ereport(ERROR,
-				(errcode(ERRCODE_TOMBSTONE_UNLOGGED),
-				 errmsg("cannot make history table \"%s\" unlogged", relname),
-				 errdetail("After a crash PostgreSQL empties an unlogged table: the old versions of the rows of table %s would be lost.",
-						   TombstoneQualifiedName(base)),
-				 errhint("Authorise a change token of operation \"ddl\" naming table %s with tombstone.authorize() in the same transaction.",
-						 TombstoneQualifiedName(base))));
-	ereport(ERROR,
-			(errcode(ERRCODE_TOMBSTONE_UNLOGGED),
-			 errmsg("cannot make %s \"%s\" of pg_tombstone unlogged",
-					get_rel_relkind(relid) == RELKIND_SEQUENCE ? "sequence" : "table",
-					relname),
-			 errdetail("After a crash PostgreSQL empties an unlogged %s: %s of %s would be lost.",
-					   get_rel_relkind(relid) == RELKIND_SEQUENCE ? "sequence" : "table",
-					   get_rel_relkind(relid) == RELKIND_SEQUENCE ? "the change ids" : "every row",
-					   TombstoneQualifiedName(relid)),
-			 errhint("Keep the tables and the sequence of pg_tombstone logged.")));
-}
-
-/*
- * ALTER TABLE of a table of the record.  A history table keeps its guard
- * triggers, columns and types; the ledger and the extension's other tables
- * take only what cannot lose or forge a row (storage options, statistics,
- * owner, clustering).
- */
-static void
-check_alter_record(AlterTableStmt *stmt, RecordKind kind, Oid relid, Oid base)
-{
-	ListCell   *lc;
-
-	foreach(lc, stmt->cmds)
-	{
-		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
-
-		if (cmd->subtype == AT_SetUnLogged)
-		{
-			refuse_unlogged(relid, kind, base);
-			continue;
-		}
-		if (kind == RECORD_HISTORY)
-		{
-			switch (cmd->subtype)
-			{
-				case AT_DisableTrig:
-				case AT_EnableTrig:
-				case AT_EnableReplicaTrig:
-					if (is_tombstone_trigger_name(cmd->name))
-						refuse_record_change(kind, relid, base,
-											 "disable or change the firing of a trigger of",
-											 ERRCODE_TOMBSTONE_DISABLE_TRIGGER);
-					break;
-				case AT_DisableTrigAll:
-				case AT_DisableTrigUser:
-				case AT_EnableTrigAll:
-				case AT_EnableTrigUser:
-					refuse_record_change(kind, relid, base,
-										 "disable or change the firing of the triggers of",
-										 ERRCODE_TOMBSTONE_DISABLE_TRIGGER);
-					break;
-				case AT_DropColumn:
-					refuse_record_change(kind, relid, base, "drop a column of",
-										 ERRCODE_TOMBSTONE_HISTORY_DDL);
-					break;
-				case AT_AlterColumnType:
-					refuse_record_change(kind, relid, base,
-										 "change the type of a column of",
-										 ERRCODE_TOMBSTONE_HISTORY_DDL);
-					break;
-				default:
-					break;
-			}
-			continue;
-		}
-		switch (cmd->subtype)
-		{
-			case AT_DisableTrig:
-			case AT_EnableTrig:
-			case AT_EnableReplicaTrig:
-			case AT_DisableTrigAll:
-			case AT_DisableTrigUser:
-			case AT_EnableTrigAll:
-			case AT_EnableTrigUser:
-				if (kind == RECORD_LEDGER)
-					refuse_trigger_change(relid, cmd->name ? cmd->name : "",
-										  (cmd->subtype == AT_DisableTrig ||
-										   cmd->subtype == AT_DisableTrigAll ||
-										   cmd->subtype == AT_DisableTrigUser) ?
-										  "disable" : "change the firing of");
-				refuse_record_change(kind, relid, base,
-									 "disable or change the firing of the triggers of",
-									 ERRCODE_TOMBSTONE_OWN_OBJECTS);
-				break;
-			case AT_SetRelOptions:
-			case AT_ResetRelOptions:
-			case AT_ReplaceRelOptions:
-			case AT_SetStatistics:
-			case AT_SetStorage:
-			case AT_SetCompression:
-			case AT_ClusterOn:
-			case AT_DropCluster:
-			case AT_ChangeOwner:
-			case AT_ReplicaIdentity:
-			case AT_EnableAlwaysTrig:
-				break;
-			default:
-				refuse_record_change(kind, relid, base, "alter",
-									 ERRCODE_TOMBSTONE_OWN_OBJECTS);
-		}
-	}
-}
-
-/*
- * The extension's functions and views are replaced or changed only by its
- * script: CREATE OR REPLACE of a guard trigger's function would switch the
- * guard off for every table.
- */
-static void
-refuse_own_object(const char *what)
-{
-	if (TombstoneExtensionScript())
-		return;
-	ereport(ERROR,
-			(errcode(ERRCODE_TOMBSTONE_OWN_OBJECTS),
-			 errmsg("cannot %s", what),
-			 errdetail("The objects of schema %s guard the protected tables; only the extension's own scripts change them.",
-					   TOMBSTONE_SCHEMA),
-			 errhint("Update the extension with ALTER EXTENSION pg_tombstone UPDATE.")));
-}
-
-/* Is function funcid one of the extension's (in its schema)? */
-static bool
-own_function(Oid funcid)
-{
-	return OidIsValid(funcid) &&
-		get_func_namespace(funcid) == get_namespace_oid(TOMBSTONE_SCHEMA, true);
-}
-
-static void
-check_create_function(CreateFunctionStmt *stmt)
-{
-	char	   *name;
-	Oid			nspid = QualifiedNameGetCreationNamespace(stmt->funcname, &name);
-
-	if (nspid == get_namespace_oid(TOMBSTONE_SCHEMA, true))
-		refuse_own_object(psprintf("%s function %s in the schema of pg_tombstone",
-								   stmt->replace ? "create or replace" : "create",
-								   quote_qualified_identifier(TOMBSTONE_SCHEMA, name)));
-}
-
-static void
-check_alter_function(ObjectType objtype, ObjectWithArgs *func)
-{
-	Oid			funcid = LookupFuncWithArgs(objtype, func, true);
-
-	if (own_function(funcid))
-		refuse_own_object(psprintf("alter function %s of pg_tombstone",
-								   format_procedure(funcid)));
 }
 
 static void
@@ -434,12 +144,7 @@ refuse_trigger_change(Oid relid, const char *trigname, const char *action)
 	char	   *relname = get_rel_name(relid);
 
 	if (relid == TombstoneLedgerRelid())
-		ereport(ERROR,
-				(errcode(ERRCODE_TOMBSTONE_LEDGER),
-				 errmsg("cannot %s the triggers of the ledger \"%s\"",
-						action, relname),
-				 errdetail("The triggers of the ledger keep it append-only."),
-				 errhint("The ledger can only be appended to by pg_tombstone.")));
+		TombstoneRefuseLedgerTriggerChange(relid, action);
 	if (TombstoneGuardDdlAllowed(relid))
 		return;
 	ereport(ERROR,
@@ -522,7 +227,7 @@ check_alter_table(AlterTableStmt *stmt)
 {
 	Oid			relid;
 	Oid			base;
-	RecordKind	kind;
+	TombstoneRecordKind kind;
 	const TombstoneRel *trel;
 	ListCell   *lc;
 
@@ -533,7 +238,7 @@ check_alter_table(AlterTableStmt *stmt)
 		foreach(lc, stmt->cmds)
 			if (OidIsValid(relid) && relid == TombstoneLedgerSeqRelid() &&
 				lfirst_node(AlterTableCmd, lc)->subtype == AT_SetUnLogged)
-				refuse_unlogged(relid, RECORD_LEDGER, InvalidOid);
+				TombstoneRefuseUnlogged(relid, RECORD_LEDGER, InvalidOid);
 		return;
 	}
 	if (stmt->objtype != OBJECT_TABLE)
@@ -541,9 +246,9 @@ check_alter_table(AlterTableStmt *stmt)
 	relid = RangeVarGetRelid(stmt->relation, NoLock, true);
 	if (!OidIsValid(relid))
 		return;
-	if ((kind = record_kind(relid, &base)) != RECORD_NONE)
+	if ((kind = TombstoneRecordKindOf(relid, &base)) != RECORD_NONE)
 	{
-		check_alter_record(stmt, kind, relid, base);
+		TombstoneRecordCheckAlterTable(stmt, kind, relid, base);
 		return;
 	}
 	trel = TombstoneRelLookup(relid);
@@ -559,7 +264,7 @@ check_alter_table(AlterTableStmt *stmt)
 			case AT_EnableTrig:
 			case AT_EnableReplicaTrig:
 				/* only ENABLE ALWAYS keeps our triggers firing everywhere */
-				if (!is_tombstone_trigger_name(cmd->name))
+				if (!TombstoneIsTriggerName(cmd->name))
 					break;
 				target = protected_in_tree(relid);
 				if (OidIsValid(target))
@@ -630,7 +335,7 @@ check_alter_table(AlterTableStmt *stmt)
 				break;
 			case AT_SetUnLogged:
 				if (trel != NULL)
-					refuse_unlogged(relid, RECORD_NONE, InvalidOid);
+					TombstoneRefuseUnlogged(relid, RECORD_NONE, InvalidOid);
 				break;
 			case AT_AlterColumnType:
 				if (trel != NULL &&
@@ -659,14 +364,14 @@ check_rename(RenameStmt *stmt)
 	const TombstoneRel *trel;
 
 	if (stmt->renameType == OBJECT_EVENT_TRIGGER &&
-		is_tombstone_trigger_name(strVal(stmt->object)) &&
+		TombstoneIsTriggerName(strVal(stmt->object)) &&
 		TombstoneAnyProtected())
 		refuse_event_trigger_change(strVal(stmt->object), "rename");
 	if ((stmt->renameType == OBJECT_FUNCTION ||
 		 stmt->renameType == OBJECT_PROCEDURE ||
 		 stmt->renameType == OBJECT_ROUTINE) && stmt->object != NULL)
-		check_alter_function(stmt->renameType,
-							 castNode(ObjectWithArgs, stmt->object));
+		TombstoneRecordCheckAlterFunction(stmt->renameType,
+										  castNode(ObjectWithArgs, stmt->object));
 
 	/* tables of the record: a history table may be renamed itself */
 	if (stmt->relation != NULL &&
@@ -675,20 +380,20 @@ check_rename(RenameStmt *stmt)
 		 stmt->renameType == OBJECT_TABCONSTRAINT))
 	{
 		Oid			base;
-		RecordKind	kind;
+		TombstoneRecordKind kind;
 
 		relid = RangeVarGetRelid(stmt->relation, NoLock, true);
-		kind = record_kind(relid, &base);
+		kind = TombstoneRecordKindOf(relid, &base);
 		if (kind == RECORD_LEDGER || kind == RECORD_OWN)
-			refuse_record_change(kind, relid, base, "rename",
-								 ERRCODE_TOMBSTONE_OWN_OBJECTS);
+			TombstoneRecordRefuse(kind, relid, base, "rename",
+								  ERRCODE_TOMBSTONE_OWN_OBJECTS);
 		else if (kind == RECORD_HISTORY && stmt->renameType == OBJECT_COLUMN)
-			refuse_record_change(kind, relid, base, "rename a column of",
-								 ERRCODE_TOMBSTONE_HISTORY_DDL);
+			TombstoneRecordRefuse(kind, relid, base, "rename a column of",
+								  ERRCODE_TOMBSTONE_HISTORY_DDL);
 		else if (kind == RECORD_HISTORY && stmt->renameType == OBJECT_TRIGGER &&
-				 is_tombstone_trigger_name(stmt->subname))
-			refuse_record_change(kind, relid, base, "rename a trigger of",
-								 ERRCODE_TOMBSTONE_DISABLE_TRIGGER);
+				 TombstoneIsTriggerName(stmt->subname))
+			TombstoneRecordRefuse(kind, relid, base, "rename a trigger of",
+								  ERRCODE_TOMBSTONE_DISABLE_TRIGGER);
 	}
 
 	if (stmt->renameType != OBJECT_COLUMN && stmt->renameType != OBJECT_TRIGGER)
@@ -699,14 +404,14 @@ check_rename(RenameStmt *stmt)
 	if (!OidIsValid(relid))
 		return;
 	if (stmt->renameType == OBJECT_TRIGGER &&
-		is_tombstone_trigger_name(stmt->subname) &&
+		TombstoneIsTriggerName(stmt->subname) &&
 		relid == TombstoneLedgerRelid())
 		refuse_trigger_change(relid, stmt->subname, "rename");
 	if ((trel = TombstoneRelLookup(relid)) == NULL)
 		return;
 
 	if (stmt->renameType == OBJECT_TRIGGER &&
-		is_tombstone_trigger_name(stmt->subname))
+		TombstoneIsTriggerName(stmt->subname))
 		refuse_trigger_change(relid, stmt->subname, "rename");
 
 	if (stmt->renameType == OBJECT_COLUMN &&
@@ -818,20 +523,20 @@ check_drop(DropStmt *stmt)
 			rv = makeRangeVarFromNameList(list_truncate(list_copy(names),
 														list_length(names) - 1));
 			relid = RangeVarGetRelid(rv, NoLock, true);
-			if (OidIsValid(relid) && is_tombstone_trigger_name(trigname))
+			if (OidIsValid(relid) && TombstoneIsTriggerName(trigname))
 			{
 				Oid			base;
-				RecordKind	kind = record_kind(relid, &base);
+				TombstoneRecordKind kind = TombstoneRecordKindOf(relid, &base);
 
 				if (kind == RECORD_OWN)
-					refuse_record_change(kind, relid, base, "drop a trigger of",
-										 ERRCODE_TOMBSTONE_OWN_OBJECTS);
+					TombstoneRecordRefuse(kind, relid, base, "drop a trigger of",
+										  ERRCODE_TOMBSTONE_OWN_OBJECTS);
 				if (kind == RECORD_HISTORY)
-					refuse_record_change(kind, relid, base, "drop a trigger of",
-										 ERRCODE_TOMBSTONE_DROP_TRIGGER);
+					TombstoneRecordRefuse(kind, relid, base, "drop a trigger of",
+										  ERRCODE_TOMBSTONE_DROP_TRIGGER);
 			}
 			if (OidIsValid(relid) && relid == TombstoneLedgerRelid() &&
-				is_tombstone_trigger_name(trigname))
+				TombstoneIsTriggerName(trigname))
 				ereport(ERROR,
 						(errcode(ERRCODE_TOMBSTONE_LEDGER),
 						 errmsg("cannot drop trigger \"%s\" of the ledger \"%s\"",
@@ -861,7 +566,7 @@ check_create_trigger(CreateTrigStmt *stmt)
 {
 	Oid			relid;
 	Oid			base;
-	RecordKind	kind;
+	TombstoneRecordKind kind;
 
 	/*
 	 * A trigger or rule of the user's on the ledger or the extension's
@@ -869,204 +574,29 @@ check_create_trigger(CreateTrigStmt *stmt)
 	 * extension writes through SQL.
 	 */
 	relid = RangeVarGetRelid(stmt->relation, NoLock, true);
-	kind = record_kind(relid, &base);
+	kind = TombstoneRecordKindOf(relid, &base);
 	if (kind == RECORD_OWN || kind == RECORD_LEDGER)
-		refuse_record_change(kind, relid, base, "create a trigger on",
-							 ERRCODE_TOMBSTONE_OWN_OBJECTS);
+		TombstoneRecordRefuse(kind, relid, base, "create a trigger on",
+							  ERRCODE_TOMBSTONE_OWN_OBJECTS);
 
-	if (!stmt->replace || !is_tombstone_trigger_name(stmt->trigname))
+	if (!stmt->replace || !TombstoneIsTriggerName(stmt->trigname))
 		return;
 	if (OidIsValid(relid) && (TombstoneRelLookup(relid) != NULL ||
 							  relid == TombstoneLedgerRelid()))
 		refuse_trigger_change(relid, stmt->trigname, "replace");
 	if (kind == RECORD_HISTORY)
-		refuse_record_change(kind, relid, base, "replace a trigger of",
-							 ERRCODE_TOMBSTONE_DISABLE_TRIGGER);
-}
-
-static void
-check_create_rule(RuleStmt *stmt)
-{
-	Oid			relid = RangeVarGetRelid(stmt->relation, NoLock, true);
-	Oid			base;
-	RecordKind	kind = record_kind(relid, &base);
-
-	if (kind == RECORD_OWN || kind == RECORD_LEDGER)
-		refuse_record_change(kind, relid, base, "create a rule on",
-							 ERRCODE_TOMBSTONE_OWN_OBJECTS);
-}
-
-/* ALTER TABLE ... SET SCHEMA of a table of the record, ALTER FUNCTION ... SET SCHEMA */
-static void
-check_alter_schema(AlterObjectSchemaStmt *stmt)
-{
-	if (stmt->objectType == OBJECT_TABLE && stmt->relation != NULL)
-	{
-		Oid			relid = RangeVarGetRelid(stmt->relation, NoLock, true);
-		Oid			base;
-		RecordKind	kind = record_kind(relid, &base);
-
-		if (kind != RECORD_NONE)
-			refuse_record_change(kind, relid, base, "move to another schema",
-								 kind == RECORD_HISTORY ? ERRCODE_TOMBSTONE_HISTORY_DDL :
-								 ERRCODE_TOMBSTONE_OWN_OBJECTS);
-	}
-	else if (stmt->objectType == OBJECT_FUNCTION ||
-			 stmt->objectType == OBJECT_PROCEDURE ||
-			 stmt->objectType == OBJECT_ROUTINE)
-		check_alter_function(stmt->objectType,
-							 castNode(ObjectWithArgs, stmt->object));
-}
-
-/* ALTER EXTENSION pg_tombstone ADD/DROP: only its scripts change its members */
-static void
-check_alter_extension_contents(AlterExtensionContentsStmt *stmt)
-{
-	if (strcmp(stmt->extname, "pg_tombstone") == 0)
-		refuse_own_object(stmt->action > 0 ? "add a member to extension pg_tombstone" :
-						  "remove a member from extension pg_tombstone");
+		TombstoneRecordRefuse(kind, relid, base, "replace a trigger of",
+							  ERRCODE_TOMBSTONE_DISABLE_TRIGGER);
 }
 
 static void
 check_alter_event_trigger(AlterEventTrigStmt *stmt)
 {
-	if (!is_tombstone_trigger_name(stmt->trigname) ||
+	if (!TombstoneIsTriggerName(stmt->trigname) ||
 		stmt->tgenabled == TRIGGER_FIRES_ALWAYS ||
 		!TombstoneAnyProtected())
 		return;
 	refuse_event_trigger_change(stmt->trigname, "change the firing of");
-}
-
-/*-------------------------------------------------------------------------
- * DROP DATABASE
- *
- * DROP DATABASE runs from another database, which cannot read the dropped
- * one's catalogs.  So whether a database holds what pg_tombstone keeps
- * (protected tables, their history, the ledger) is kept where every
- * database can read it: a security label of provider "pg_tombstone" on the
- * database, in the shared catalog pg_shseclabel.  The extension's script
- * sets it (CREATE EXTENSION, ALTER EXTENSION UPDATE), protect() sets it
- * when it is missing (a database copied from a template), and only DROP
- * EXTENSION pg_tombstone removes it -- which is refused while tables are
- * protected.  It is written once per database, so protect() calls in
- * concurrent transactions never wait for each other on it.  The label
- * provider refuses to remove or change the label by SQL while the
- * extension is installed.  A superuser authorises a deliberate drop by
- * naming the database in tombstone.drop_database in the session that drops
- * it.
- *-------------------------------------------------------------------------
- */
-
-#define TOMBSTONE_LABEL_PROVIDER	"pg_tombstone"
-#define TOMBSTONE_LABEL_MARK		"holds pg_tombstone"
-
-/* GUC tombstone.drop_database: databases that may be dropped on purpose */
-static char *drop_database_names = NULL;
-
-/*
- * Mark this database as holding what pg_tombstone keeps (on), or remove the
- * mark (when the extension is dropped).  Writes only when that changes it.
- */
-void
-TombstoneMarkDatabase(bool on)
-{
-	ObjectAddress db;
-	char	   *label;
-
-	ObjectAddressSet(db, DatabaseRelationId, MyDatabaseId);
-	label = GetSecurityLabel(&db, TOMBSTONE_LABEL_PROVIDER);
-	if (on && label == NULL)
-		SetSecurityLabel(&db, TOMBSTONE_LABEL_PROVIDER, TOMBSTONE_LABEL_MARK);
-	else if (!on && label != NULL)
-		SetSecurityLabel(&db, TOMBSTONE_LABEL_PROVIDER, NULL);
-}
-
-/*
- * SECURITY LABEL FOR pg_tombstone: marking a database is harmless (a
- * restore of a dump made with --create does it); removing or changing the
- * mark of the current database is refused while the extension is
- * installed in it, and of another database always (this one cannot tell).
- */
-static void
-label_provider_hook(const ObjectAddress *object, const char *seclabel)
-{
-	if (object->classId != DatabaseRelationId)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("pg_tombstone labels databases only"),
-				 errhint("Leave the labels of provider \"%s\" to pg_tombstone.", TOMBSTONE_LABEL_PROVIDER)));
-	if (seclabel != NULL && strcmp(seclabel, TOMBSTONE_LABEL_MARK) == 0)
-		return;
-	if (seclabel == NULL && object->objectId == MyDatabaseId &&
-		!OidIsValid(get_extension_oid("pg_tombstone", true)))
-		return;
-	ereport(ERROR,
-			(errcode(ERRCODE_TOMBSTONE_DROP_DATABASE),
-			 errmsg("cannot change the mark of database \"%s\"",
-					get_database_name(object->objectId) ? get_database_name(object->objectId) : "?"),
-			 errdetail("The mark says the database holds protected tables, their history or the ledger of pg_tombstone, and keeps it from being dropped by accident; DROP EXTENSION pg_tombstone removes it."),
-			 errhint("To drop the database on purpose, name it in tombstone.drop_database.")));
-}
-
-/* Is dbname listed in tombstone.drop_database? */
-static bool
-drop_database_authorised(const char *dbname)
-{
-	char	   *rawstring;
-	List	   *names;
-	ListCell   *lc;
-	bool		found = false;
-
-	if (drop_database_names == NULL || drop_database_names[0] == '\0')
-		return false;
-	rawstring = pstrdup(drop_database_names);
-	if (!SplitIdentifierString(rawstring, ',', &names))
-		return false;
-	foreach(lc, names)
-		if (strcmp((char *) lfirst(lc), dbname) == 0)
-			found = true;
-	return found;
-}
-
-static bool
-check_drop_database_names(char **newval, void **extra, GucSource source)
-{
-	char	   *rawstring = pstrdup(*newval);
-	List	   *names;
-
-	if (!SplitIdentifierString(rawstring, ',', &names))
-	{
-		GUC_check_errdetail("List syntax is invalid.");
-		return false;
-	}
-	return true;
-}
-
-static void
-check_drop_database(DropdbStmt *stmt)
-{
-	Oid			dboid = get_database_oid(stmt->dbname, true);
-	ObjectAddress db;
-
-	if (!OidIsValid(dboid))
-		return;
-	ObjectAddressSet(db, DatabaseRelationId, dboid);
-	if (GetSecurityLabel(&db, TOMBSTONE_LABEL_PROVIDER) == NULL)
-		return;
-	if (drop_database_authorised(stmt->dbname))
-	{
-		ereport(LOG,
-				(errmsg("pg_tombstone: database \"%s\" is dropped as tombstone.drop_database allows",
-						stmt->dbname)));
-		return;
-	}
-	ereport(ERROR,
-			(errcode(ERRCODE_TOMBSTONE_DROP_DATABASE),
-			 errmsg("cannot drop database \"%s\", where pg_tombstone keeps protected rows", stmt->dbname),
-			 errdetail("DROP DATABASE would remove the protected tables of \"%s\" with all of their rows, tombstones included, their history and the ledger.",
-					   stmt->dbname),
-			 errhint("Unprotect its tables (with change tokens) and drop extension pg_tombstone in it first; or, as a superuser, drop it on purpose with SET tombstone.drop_database = '%s' in this session.",
-					 stmt->dbname)));
 }
 
 /*
@@ -1087,7 +617,7 @@ check_utility(Node *parsetree)
 {
 	/* from any database, with or without the extension */
 	if (IsA(parsetree, DropdbStmt))
-		check_drop_database((DropdbStmt *) parsetree);
+		TombstoneDatabaseCheckDrop((DropdbStmt *) parsetree);
 	if (OidIsValid(TombstoneCatalogRelid()))
 	{
 		switch (nodeTag(parsetree))
@@ -1111,23 +641,23 @@ check_utility(Node *parsetree)
 				check_create_trigger((CreateTrigStmt *) parsetree);
 				break;
 			case T_RuleStmt:
-				check_create_rule((RuleStmt *) parsetree);
+				TombstoneRecordCheckCreateRule((RuleStmt *) parsetree);
 				break;
 			case T_AlterEventTrigStmt:
 				check_alter_event_trigger((AlterEventTrigStmt *) parsetree);
 				break;
 			case T_AlterObjectSchemaStmt:
-				check_alter_schema((AlterObjectSchemaStmt *) parsetree);
+				TombstoneRecordCheckAlterSchema((AlterObjectSchemaStmt *) parsetree);
 				break;
 			case T_CreateFunctionStmt:
-				check_create_function((CreateFunctionStmt *) parsetree);
+				TombstoneRecordCheckCreateFunction((CreateFunctionStmt *) parsetree);
 				break;
 			case T_AlterFunctionStmt:
-				check_alter_function(((AlterFunctionStmt *) parsetree)->objtype,
-									 ((AlterFunctionStmt *) parsetree)->func);
+				TombstoneRecordCheckAlterFunction(((AlterFunctionStmt *) parsetree)->objtype,
+												  ((AlterFunctionStmt *) parsetree)->func);
 				break;
 			case T_AlterExtensionContentsStmt:
-				check_alter_extension_contents((AlterExtensionContentsStmt *) parsetree);
+				TombstoneRecordCheckAlterExtension((AlterExtensionContentsStmt *) parsetree);
 				break;
 			default:
 				break;
@@ -1231,7 +761,7 @@ check_object_drop(Oid classId, Oid objectId, int subId)
 			Oid			base;
 
 			/* a history table, or one of its columns (DROP TYPE CASCADE) */
-			if (record_kind(objectId, &base) != RECORD_HISTORY)
+			if (TombstoneRecordKindOf(objectId, &base) != RECORD_HISTORY)
 				return;
 			if (subId == 0)
 				refuse_drop_history(objectId);
@@ -1244,9 +774,9 @@ check_object_drop(Oid classId, Oid objectId, int subId)
 			 */
 			if (colname != NULL && trel != NULL && is_protected_column(trel, colname))
 				refuse_drop_column(base, colname);
-			refuse_record_change(RECORD_HISTORY, objectId, base,
-								 "drop a column of",
-								 ERRCODE_TOMBSTONE_HISTORY_DDL);
+			TombstoneRecordRefuse(RECORD_HISTORY, objectId, base,
+								  "drop a column of",
+								  ERRCODE_TOMBSTONE_HISTORY_DDL);
 			return;
 		}
 		if (subId == 0)
@@ -1263,13 +793,13 @@ check_object_drop(Oid classId, Oid objectId, int subId)
 		Oid			base;
 
 		if (trigger_identity(objectId, &relid, &name) &&
-			is_tombstone_trigger_name(NameStr(name)) &&
+			TombstoneIsTriggerName(NameStr(name)) &&
 			TombstoneRelLookup(relid) == NULL &&
-			record_kind(relid, &base) == RECORD_HISTORY)
-			refuse_record_change(RECORD_HISTORY, relid, base, "drop a trigger of",
-								 ERRCODE_TOMBSTONE_DROP_TRIGGER);
+			TombstoneRecordKindOf(relid, &base) == RECORD_HISTORY)
+			TombstoneRecordRefuse(RECORD_HISTORY, relid, base, "drop a trigger of",
+								  ERRCODE_TOMBSTONE_DROP_TRIGGER);
 		if (trigger_identity(objectId, &relid, &name) &&
-			is_tombstone_trigger_name(NameStr(name)) &&
+			TombstoneIsTriggerName(NameStr(name)) &&
 			TombstoneRelLookup(relid) != NULL &&
 			!TombstoneGuardDdlAllowed(relid))
 			ereport(ERROR,
@@ -1296,7 +826,7 @@ check_object_drop(Oid classId, Oid objectId, int subId)
 			NameData	name = ((Form_pg_event_trigger) GETSTRUCT(tup))->evtname;
 
 			ReleaseSysCache(tup);
-			if (is_tombstone_trigger_name(NameStr(name)) &&
+			if (TombstoneIsTriggerName(NameStr(name)) &&
 				TombstoneAnyProtected())
 				refuse_event_trigger_change(NameStr(name), "drop");
 		}
@@ -1334,30 +864,8 @@ TombstoneDdlGuardInit(void)
 	if (done)
 		return;
 	done = true;
-	DefineCustomStringVariable("tombstone.drop_database",
-							   "Names the databases that may be dropped although they hold protected tables.",
-							   "A comma-separated list; set it in the session that runs DROP DATABASE.",
-							   &drop_database_names,
-							   "",
-							   PGC_SUSET,
-							   GUC_LIST_INPUT,
-							   check_drop_database_names, NULL, NULL);
-	register_label_provider(TOMBSTONE_LABEL_PROVIDER, label_provider_hook);
 	prev_ProcessUtility = ProcessUtility_hook;
 	ProcessUtility_hook = tombstone_ProcessUtility;
 	prev_object_access_hook = object_access_hook;
 	object_access_hook = tombstone_object_access;
-}
-
-PG_FUNCTION_INFO_V1(tombstone_mark_database);
-
-/*
- * tombstone._mark_database(): mark this database as holding what
- * pg_tombstone keeps, from the extension's script.  Changes nothing else.
- */
-Datum
-tombstone_mark_database(PG_FUNCTION_ARGS)
-{
-	TombstoneMarkDatabase(true);
-	PG_RETURN_VOID();
 }

@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * history.c
- *	  Row history of protected tables and time travel per tenant.
+ *	  The row history writer: the old version of every row an UPDATE
+ *	  changes goes into the history table of its protected table.
  *
  * A table protected with history => true has a column valid_from, the start
  * of the live version's validity, and a history table in schema
@@ -11,10 +12,11 @@
  * same instant, as SQL:2011 system versioning does.  A plain UPDATE does
  * that through tombstone._version() in its target list (see "An UPDATE
  * without the row trigger" below); every other one through the BEFORE
- * UPDATE trigger (triggers.c), which calls TombstoneHistoryWrite().  An old version that the current
- * transaction wrote itself was never seen by anyone else and is not kept, so
- * several changes of one row in one transaction leave one version.  INSERT
- * writes no history: the live row carries the start of its validity.
+ * UPDATE trigger (mechanisms/triggers.c), which calls
+ * TombstoneHistoryWrite().  An old version that the current transaction
+ * wrote itself was never seen by anyone else and is not kept, so several
+ * changes of one row in one transaction leave one version.  INSERT writes
+ * no history: the live row carries the start of its validity.
  *
  * The history row is inserted directly into the heap and the indexes of the
  * history table, with the column map from the protected relation (a
@@ -25,12 +27,12 @@
  * its target heap page pinned, as COPY does.
  *
  * A version of a row is visible at time T when valid_from <= T < valid_to
- * (valid_to is infinite for the live row) and it is not a tombstone, so
- * as_of() reads the live table and the history table with that condition,
- * both through their tenant indexes.  rewind_tenant() makes a tenant's rows
- * equal to what as_of() returns, with three kinds of UPDATE per table.
+ * (valid_to is infinite for the live row) and it is not a tombstone; the
+ * readers, as_of(), extract_tenant() and rewind_tenant(), are in
+ * operations/timetravel.c.  History tables are created by protect()
+ * (operations/protect.c) and guarded by mechanisms/triggers.c.
  *
- * src/history.c
+ * src/recording/history.c
  *
  *-------------------------------------------------------------------------
  */
@@ -38,42 +40,21 @@
 
 #include "access/genam.h"
 #include "access/heapam.h"
-#include "access/htup_details.h"
-#include "access/table.h"
-#include "access/tableam.h"
-#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_am.h"
-#include "catalog/pg_class.h"
-#include "catalog/pg_namespace.h"
-#include "catalog/pg_type.h"
-#include "commands/trigger.h"
 #include "executor/executor.h"
-#include "executor/spi.h"
-#include "executor/tstoreReceiver.h"
-#include "funcapi.h"
-#include "lib/ilist.h"
-#include "lib/stringinfo.h"
-#include "miscadmin.h"
 #include "storage/bufmgr.h"
-#include "utils/acl.h"
 #include "utils/builtins.h"
-#include "utils/hsearch.h"
-#include "utils/inval.h"
 #include "utils/lsyscache.h"
-#include "utils/memutils.h"
-#include "utils/rel.h"
-#include "utils/rls.h"
-#include "utils/syscache.h"
-#include "utils/timestamp.h"
-#include "utils/typcache.h"
 
-#include "pg_tombstone.h"
+#include "foundation/catalog.h"
+#include "foundation/errcodes.h"
+#include "foundation/internal.h"
+#include "foundation/inval.h"
+#include "foundation/names.h"
+#include "foundation/query.h"
+#include "recording/history.h"
 
-PG_FUNCTION_INFO_V1(tombstone_create_history);
-PG_FUNCTION_INFO_V1(tombstone_history_guard);
-PG_FUNCTION_INFO_V1(tombstone_as_of);
-PG_FUNCTION_INFO_V1(tombstone_rewind_tenant);
 PG_FUNCTION_INFO_V1(tombstone_version);
 
 /*
@@ -94,7 +75,7 @@ static HTAB *history_maps = NULL;
 
 /* Forget the maps of an invalidated relation or history table. */
 static void
-history_map_callback(Datum arg, Oid relid)
+history_map_callback(Oid relid)
 {
 	HASH_SEQ_STATUS status;
 	HistoryMap *map;
@@ -114,6 +95,7 @@ history_map_callback(Datum arg, Oid relid)
 
 static void history_xact_callback(XactEvent event, void *arg);
 static void version_mark_dead(SubTransactionId subid);
+
 static void history_subxact_callback(SubXactEvent event,
 									 SubTransactionId mySubid,
 									 SubTransactionId parentSubid, void *arg);
@@ -131,7 +113,7 @@ history_register_callbacks(void)
 
 	if (registered)
 		return;
-	CacheRegisterRelcacheCallback(history_map_callback, (Datum) 0);
+	TombstoneOnRelcacheInval(history_map_callback);
 	RegisterXactCallback(history_xact_callback, NULL);
 	RegisterSubXactCallback(history_subxact_callback, NULL);
 	registered = true;
@@ -664,14 +646,14 @@ TombstoneHistoryWrite(FmgrInfo *flinfo, Relation rel, HeapTuple oldtup,
  * PostgreSQL locks a row, and WAL-logs the lock, before it runs a BEFORE
  * UPDATE row trigger, and the trigger copies the new row to stamp it.  For
  * an UPDATE (or a DELETE turned into one) of a plain heap table with
- * history and no row trigger of the user's, planner.c sets
+ * history and no row trigger of the user's, mechanisms/planner.c sets
  *
  *		valid_from = tombstone._version(valid_from, xmin, ctid)
  *
- * and ledger.c, when the statement starts, leaves the trigger out and calls
- * TombstoneVersionStart().  _version() stamps the new version from the old
- * one's valid_from and xmin, as the trigger would, and remembers the old
- * version's ctid.
+ * and mechanisms/executor.c, when the statement starts, leaves the trigger
+ * out and calls TombstoneVersionStart().  _version() stamps the new version
+ * from the old one's valid_from and xmin, as the trigger would, and
+ * remembers the old version's ctid.
  *
  * The projection that calls _version() runs before the row is updated, and
  * a row may not be updated after all: a concurrent update makes the
@@ -681,7 +663,7 @@ TombstoneHistoryWrite(FmgrInfo *flinfo, Relation rel, HeapTuple oldtup,
  * or when the statement finishes, the old version is read back from the
  * heap and kept when this very command (transaction and command id) updated
  * it.  Only one row is ever pending, and nothing is kept per row.
- * ledger.c allows this only for a plan whose scan produces each row once
+ * The executor allows this only for a plan whose scan produces each row once
  * (no join): a row updated twice in one command would be kept twice.
  *-------------------------------------------------------------------------
  */
@@ -889,7 +871,7 @@ xmin_is_current(Relation rel, ItemPointer tid, TransactionId xmin)
 
 /*
  * tombstone._version(valid_from timestamptz, xmin xid, ctid tid) returns
- * timestamptz: see above.  Anywhere but in the call planner.c made for the
+ * timestamptz: see above.  Anywhere but in the call the planner made for the
  * running statement it returns valid_from unchanged, and the row trigger
  * (which did not stay out) stamps the row itself.
  */
@@ -926,625 +908,6 @@ tombstone_version(PG_FUNCTION_ARGS)
 }
 
 /*
- * tombstone._create_history(tbl regclass, tenant_column name) RETURNS regclass
- *
- * Creates the history table of tbl, which the caller owns, for protect():
- * the columns of tbl (LIKE: types and NOT NULL, no defaults, identities or
- * generation expressions) plus valid_to, an index on (tenant, valid_to) so
- * that reading one tenant at one time reads only that tenant's versions,
- * and the guard triggers.  Schema tombstone_history belongs to the
- * extension, so the table is created as the schema's owner and then given
- * to the owner of tbl.
- */
-/*
- * Run utility commands (DDL built from catalog names, quoted) as role
- * "user": the schema's owner creates history tables there, the history
- * table's owner renames its columns.
- */
-static void
-run_utility_as(Oid user, const char *const *cmds, int ncmds)
-{
-	Oid			save_userid;
-	int			save_sec_context;
-	int			i;
-
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(user, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	for (i = 0; i < ncmds; i++)
-		if (SPI_execute(cmds[i], false, 0) != SPI_OK_UTILITY)
-			elog(ERROR, "pg_tombstone: command failed: %s", cmds[i]);
-	SPI_finish();
-	SetUserIdAndSecContext(save_userid, save_sec_context);
-}
-
-static Oid
-namespace_owner(Oid nspid)
-{
-	HeapTuple	tup = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(nspid));
-	Oid			owner;
-
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for namespace %u", nspid);
-	owner = ((Form_pg_namespace) GETSTRUCT(tup))->nspowner;
-	ReleaseSysCache(tup);
-	return owner;
-}
-
-Datum
-tombstone_create_history(PG_FUNCTION_ARGS)
-{
-	Oid			relid;
-	char	   *tenant_column;
-	Oid			nspid;
-	Oid			owner;
-	char	   *relname;
-	char	   *histname;
-	char	   *qhist;
-	Oid			histrelid;
-	const char *cmds[8];
-
-	TombstoneRequireOwnCode("tombstone._create_history");
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("arguments of tombstone._create_history() must not be null"),
-				 errhint("Protect tables with tombstone.protect().")));
-	relid = PG_GETARG_OID(0);
-	tenant_column = NameStr(*PG_GETARG_NAME(1));
-	relname = TombstoneRelationArg(relid, "tombstone._create_history");
-	if (!pg_class_ownercheck(relid, GetUserId()))
-		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, relname);
-	TombstoneCheckProtectable(relid, "tombstone._create_history");
-	if (get_attnum(relid, tenant_column) <= 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_COLUMN),
-				 errmsg("column \"%s\" of table \"%s\" does not exist",
-						tenant_column, relname),
-				 errhint("Give the column that holds the tenant id.")));
-	if (TombstoneRelLookup(relid) != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_DUPLICATE_OBJECT),
-				 errmsg("table \"%s\" is already protected", relname),
-				 errhint("See tombstone.protected_tables.")));
-
-	nspid = get_namespace_oid(TOMBSTONE_HISTORY_SCHEMA, false);
-	histname = relname;
-	if (OidIsValid(get_relname_relid(histname, nspid)))
-		histname = psprintf("%.40s_%u", relname, relid);
-	qhist = quote_qualified_identifier(TOMBSTONE_HISTORY_SCHEMA, histname);
-	owner = TombstoneRelationOwner(relid);
-
-	cmds[0] = psprintf("CREATE TABLE %s (LIKE %s)", qhist,
-					   TombstoneQualifiedName(relid));
-	cmds[1] = psprintf("ALTER TABLE %s ADD COLUMN %s timestamptz NOT NULL",
-					   qhist, TOMBSTONE_VALID_TO);
-	cmds[2] = psprintf("CREATE INDEX ON %s (%s, %s)", qhist,
-					   quote_identifier(tenant_column), TOMBSTONE_VALID_TO);
-	cmds[3] = psprintf("CREATE TRIGGER tombstone_history_guard BEFORE UPDATE OR DELETE ON %s"
-					   " FOR EACH ROW EXECUTE FUNCTION tombstone._history_guard()", qhist);
-	cmds[4] = psprintf("CREATE TRIGGER tombstone_history_truncate BEFORE TRUNCATE ON %s"
-					   " FOR EACH STATEMENT EXECUTE FUNCTION tombstone._history_guard()", qhist);
-	cmds[5] = psprintf("CREATE TRIGGER tombstone_history_insert BEFORE INSERT ON %s"
-					   " FOR EACH STATEMENT EXECUTE FUNCTION tombstone._history_guard()", qhist);
-	cmds[6] = psprintf("ALTER TABLE %s ENABLE ALWAYS TRIGGER tombstone_history_guard,"
-					   " ENABLE ALWAYS TRIGGER tombstone_history_truncate,"
-					   " ENABLE ALWAYS TRIGGER tombstone_history_insert", qhist);
-	cmds[7] = psprintf("ALTER TABLE %s OWNER TO %s", qhist,
-					   quote_identifier(GetUserNameFromId(owner, false)));
-
-	run_utility_as(namespace_owner(nspid), cmds, lengthof(cmds));
-
-	histrelid = get_relname_relid(histname, nspid);
-	if (!OidIsValid(histrelid))
-		elog(ERROR, "history table %s was not created", qhist);
-	PG_RETURN_OID(histrelid);
-}
-
-/*
- * tombstone._history_guard(): BEFORE UPDATE OR DELETE FOR EACH ROW, BEFORE
- * INSERT FOR EACH STATEMENT and BEFORE TRUNCATE on every history table.
- * History is written only by the extension (directly, never firing these)
- * and removed only by an authorised purge (or, for TRUNCATE, with a "ddl"
- * token naming the protected table).
- */
-Datum
-tombstone_history_guard(PG_FUNCTION_ARGS)
-{
-	TriggerData *trigdata;
-	Relation	rel;
-	Oid			base;
-	char	   *basename;
-
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("function \"%s\" was not called by trigger manager",
-						"tombstone_history_guard")));
-	trigdata = (TriggerData *) fcinfo->context;
-	rel = trigdata->tg_relation;
-
-	if (TRIGGER_FIRED_BY_DELETE(trigdata->tg_event) &&
-		TombstonePurgeHistoryAllows(RelationGetRelid(rel)))
-		return PointerGetDatum(trigdata->tg_trigtuple);
-
-	base = TombstoneHistoryBase(RelationGetRelid(rel));
-	if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event) && OidIsValid(base) &&
-		TombstoneGuardDdlAllowed(base))
-		return PointerGetDatum(NULL);
-	basename = OidIsValid(base) ? TombstoneQualifiedName(base) : pstrdup("?");
-
-	if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
-		ereport(ERROR,
-				(errcode(ERRCODE_TOMBSTONE_TRUNCATE),
-				 errmsg("cannot truncate history table \"%s\"",
-						RelationGetRelationName(rel)),
-				 errdetail("TRUNCATE would remove every old version of the rows of table %s.",
-						   basename),
-				 errhint(TOMBSTONE_DDL_HINT)));
-	ereport(ERROR,
-			(errcode(ERRCODE_TOMBSTONE_HISTORY_WRITE),
-			 errmsg("cannot %s history table \"%s\"",
-					TRIGGER_FIRED_BY_DELETE(trigdata->tg_event) ? "delete rows of" :
-					TRIGGER_FIRED_BY_INSERT(trigdata->tg_event) ? "insert rows into" :
-					"update rows of",
-					RelationGetRelationName(rel)),
-			 errdetail("History table \"%s\" keeps the old versions of the rows of table %s; only pg_tombstone writes it.",
-					   RelationGetRelationName(rel), basename),
-			 errhint("Old versions are removed only by tombstone.purge() once they are older than the table's retention.")));
-	PG_RETURN_NULL();			/* keep compiler quiet */
-}
-
-/*-------------------------------------------------------------------------
- * Reading the past
- *-------------------------------------------------------------------------
- */
-
-/*
- * The catalog entry of relid, which must be a protected root with history,
- * checked for the caller: privileges mode on it, and no row-level security
- * that the history could not apply.
- */
-static const TombstoneRel *
-history_table_for(Oid relid, const char *funcname, AclMode mode)
-{
-	const TombstoneRel *trel = TombstoneRelLookup(relid);
-	AclResult	aclresult;
-
-	if (trel == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_TOMBSTONE_NO_HISTORY),
-				 errmsg("table \"%s\" is not protected", get_rel_name(relid)),
-				 errdetail("%s() reads the row history that tombstone.protect() keeps.",
-						   funcname),
-				 errhint("Protect the table with tombstone.protect(..., history => true).")));
-	if (OidIsValid(trel->parent))
-		ereport(ERROR,
-				(errcode(ERRCODE_TOMBSTONE_NO_HISTORY),
-				 errmsg("table \"%s\" is protected through table \"%s\"",
-						get_rel_name(relid), get_rel_name(trel->parent)),
-				 errdetail("The history of table \"%s\" is kept with that of table \"%s\".",
-						   get_rel_name(relid), get_rel_name(trel->parent)),
-				 errhint("Call %s() with the row type of table \"%s\".",
-						 funcname, get_rel_name(trel->parent))));
-	if (!OidIsValid(trel->history_relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_TOMBSTONE_NO_HISTORY),
-				 errmsg("table \"%s\" has no row history", get_rel_name(relid)),
-				 errdetail("Table \"%s\" was protected with history => false.",
-						   get_rel_name(relid)),
-				 errhint("Only tables protected with history => true can be read as of a past time.")));
-
-	aclresult = pg_class_aclcheck(relid, GetUserId(), mode);
-	if (aclresult != ACLCHECK_OK)
-		aclcheck_error(aclresult, OBJECT_TABLE, get_rel_name(relid));
-	if (check_enable_rls(relid, InvalidOid, true) == RLS_ENABLED)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("%s() cannot apply the row-level security of table \"%s\"",
-						funcname, get_rel_name(relid)),
-				 errdetail("Row-level security applies to the current role on table \"%s\", and its history table has no policies.",
-						   get_rel_name(relid)),
-				 errhint("Call %s() as a role that row-level security does not restrict, such as the table's owner.",
-						 funcname)));
-	return trel;
-}
-
-/* Refuse a time the history cannot answer for. */
-static void
-check_as_of_time(const TombstoneRel *trel, TimestampTz at, const char *funcname)
-{
-	TimestampTz now = GetCurrentTimestamp();
-	TimestampTz oldest;
-
-	if (at > now)
-		ereport(ERROR,
-				(errcode(ERRCODE_TOMBSTONE_HISTORY_RANGE),
-				 errmsg("%s() cannot read table \"%s\" as of a time in the future",
-						funcname, get_rel_name(trel->relid)),
-				 errdetail("Time %s was given; it is now %s.",
-						   pstrdup(timestamptz_to_str(at)), pstrdup(timestamptz_to_str(now))),
-				 errhint("Give a past time.")));
-	/* before protect(), rows had no valid_from and no old versions */
-	if (at < trel->history_since)
-		ereport(ERROR,
-				(errcode(ERRCODE_TOMBSTONE_HISTORY_RANGE),
-				 errmsg("%s() cannot read table \"%s\" as of a time before its history began",
-						funcname, get_rel_name(trel->relid)),
-				 errdetail("Time %s was given; table \"%s\" has kept history since it was protected, at %s.",
-						   pstrdup(timestamptz_to_str(at)), get_rel_name(trel->relid),
-						   pstrdup(timestamptz_to_str(trel->history_since))),
-				 errhint("Give a time after %s.",
-						 pstrdup(timestamptz_to_str(trel->history_since)))));
-	oldest = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
-													 TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()),
-													 IntervalPGetDatum(&trel->retention)));
-	if (at < oldest)
-		ereport(ERROR,
-				(errcode(ERRCODE_TOMBSTONE_HISTORY_RANGE),
-				 errmsg("%s() cannot read table \"%s\" as of a time before its retention",
-						funcname, get_rel_name(trel->relid)),
-				 errdetail("Time %s was given; table \"%s\" keeps history for %s, since %s.",
-						   pstrdup(timestamptz_to_str(at)), get_rel_name(trel->relid),
-						   DatumGetCString(DirectFunctionCall1(interval_out,
-															   IntervalPGetDatum(&trel->retention))),
-						   pstrdup(timestamptz_to_str(oldest))),
-				 errhint("Give a time within the retention; older versions may have been purged.")));
-}
-
-/*
- * The query of the tenant's rows of root as of $2 (tenant $1 as text), in
- * the column order of root.  Identifiers come from the catalogs, quoted.
- */
-static char *
-as_of_query(Oid root, const TombstoneRel *trel)
-{
-	Relation	rel = table_open(root, AccessShareLock);
-	Relation	hist = table_open(trel->history_relid, AccessShareLock);
-	TupleDesc	desc = RelationGetDescr(rel);
-	TupleDesc	hdesc = RelationGetDescr(hist);
-	StringInfoData live;
-	StringInfoData past;
-	Form_pg_attribute tatt;
-	char	   *tenant_cond;
-	int			i;
-
-	initStringInfo(&live);
-	initStringInfo(&past);
-	for (i = 0; i < desc->natts; i++)
-	{
-		Form_pg_attribute att = TupleDescAttr(desc, i);
-		const char *name = quote_identifier(NameStr(att->attname));
-		int			j;
-		bool		found = false;
-
-		if (att->attisdropped)
-			continue;
-		appendStringInfo(&live, "%s%s", live.len > 0 ? ", " : "", name);
-		if (past.len > 0)
-			appendStringInfoString(&past, ", ");
-		for (j = 0; j < hdesc->natts && !found; j++)
-		{
-			Form_pg_attribute hatt = TupleDescAttr(hdesc, j);
-
-			found = !hatt->attisdropped &&
-				strcmp(NameStr(hatt->attname), NameStr(att->attname)) == 0;
-		}
-		if (found)
-			appendStringInfoString(&past, name);
-		else
-			appendStringInfo(&past, "NULL::%s",
-							 format_type_with_typemod(att->atttypid, att->atttypmod));
-	}
-	tatt = TupleDescAttr(desc, trel->tenant_attno - 1);
-	tenant_cond = psprintf("%s = CAST($1 AS %s)",
-						   quote_identifier(NameStr(tatt->attname)),
-						   format_type_with_typemod(tatt->atttypid, tatt->atttypmod));
-	table_close(hist, AccessShareLock);
-	table_close(rel, AccessShareLock);
-
-	return psprintf("SELECT %s FROM %s WHERE %s AND %s <= $2 AND %s IS NULL"
-					" UNION ALL "
-					"SELECT %s FROM %s WHERE %s AND %s > $2 AND %s <= $2 AND %s IS NULL",
-					live.data, TombstoneQualifiedName(root), tenant_cond,
-					TOMBSTONE_VALID_FROM, TOMBSTONE_DELETED_AT,
-					past.data, TombstoneQualifiedName(trel->history_relid),
-					tenant_cond, TOMBSTONE_VALID_TO, TOMBSTONE_VALID_FROM,
-					TOMBSTONE_DELETED_AT);
-}
-
-/*
- * Refuse without the library preloaded, and NULL arguments first..nargs - 1
- * (as_of's first argument is a NULL of the row type).
- */
-static void
-require_args(FunctionCallInfo fcinfo, int first, int nargs, const char *funcname)
-{
-	int			i;
-
-	if (!tombstone_preloaded)
-		TombstoneRefuseNotPreloaded(psprintf("%s() reads row history, which the library keeps only when it is preloaded.",
-											 funcname));
-	for (i = first; i < nargs; i++)
-		if (PG_ARGISNULL(i))
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("argument %d of %s() must not be null", i + 1, funcname),
-					 errhint("Give the tenant and the time.")));
-}
-
-/*
- * tombstone.as_of(rowtype anyelement, tenant text, at timestamptz)
- *		RETURNS SETOF anyelement
- */
-Datum
-tombstone_as_of(PG_FUNCTION_ARGS)
-{
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	Oid			typid = get_fn_expr_argtype(fcinfo->flinfo, 0);
-	Oid			relid;
-	const TombstoneRel *trel;
-	TimestampTz at;
-	char	   *sql;
-	Oid			argtypes[2] = {TEXTOID, TIMESTAMPTZOID};
-	Datum		values[2];
-	DestReceiver *dest;
-	Oid			owner;
-
-	require_args(fcinfo, 1, 3, "tombstone.as_of");
-	relid = OidIsValid(typid) ? get_typ_typrelid(typid) : InvalidOid;
-	if (!OidIsValid(relid) || get_rel_relkind(relid) == RELKIND_COMPOSITE_TYPE)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("tombstone.as_of() needs the row type of a protected table, not type %s",
-						OidIsValid(typid) ? format_type_be(typid) : "unknown"),
-				 errhint("Call it as tombstone.as_of(NULL::schema.table, tenant, time).")));
-	trel = history_table_for(relid, "tombstone.as_of", ACL_SELECT);
-	at = PG_GETARG_TIMESTAMPTZ(2);
-	check_as_of_time(trel, at, "tombstone.as_of");
-	owner = TombstoneRelationOwner(relid);
-	sql = psprintf(TOMBSTONE_INTERNAL_QUERY "%s", as_of_query(relid, trel));
-
-	InitMaterializedSRF(fcinfo, 0);
-	dest = CreateDestReceiver(DestTuplestore);
-	SetTuplestoreDestReceiverParams(dest, rsinfo->setResult,
-									rsinfo->econtext->ecxt_per_query_memory,
-									false, rsinfo->setDesc,
-									gettext_noop("as_of query returned rows unlike the table's"));
-	values[0] = PG_GETARG_DATUM(1);
-	values[1] = TimestampTzGetDatum(at);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	(void) TombstoneRunInternalTo(sql, 2, argtypes, values, NULL, owner, dest);
-	SPI_finish();
-	dest->rDestroy(dest);
-	return (Datum) 0;
-}
-
-/*-------------------------------------------------------------------------
- * Rewinding a tenant
- *-------------------------------------------------------------------------
- */
-
-/*
- * The two statements that rewind table root for a tenant: first tombstone
- * the rows that are live now and were not then ($1 tenant, $2 time), then
- * give the rows that were live then their old values, restoring the
- * tombstoned ones.  Rows are matched by primary key.
- */
-static void
-rewind_queries(Oid root, const TombstoneRel *trel, char **tombstone_sql,
-			   char **restore_sql)
-{
-	Relation	rel = table_open(root, AccessShareLock);
-	TupleDesc	desc = RelationGetDescr(rel);
-	Oid			pkoid;
-	Relation	pkrel;
-	StringInfoData match;
-	StringInfoData set;
-	StringInfoData differ;
-	char	   *asof = as_of_query(root, trel);
-	Form_pg_attribute tatt = TupleDescAttr(desc, trel->tenant_attno - 1);
-	char	   *tenant_cond;
-	int			i;
-
-	RelationGetIndexList(rel);
-	pkoid = rel->rd_pkindex;
-	if (!OidIsValid(pkoid))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("cannot rewind table \"%s\" without a primary key",
-						RelationGetRelationName(rel)),
-				 errdetail("rewind_tenant() matches the rows of table \"%s\" with their old versions by primary key.",
-						   RelationGetRelationName(rel)),
-				 errhint("Add a primary key to the table.")));
-
-	initStringInfo(&match);
-	pkrel = index_open(pkoid, AccessShareLock);
-	for (i = 0; i < pkrel->rd_index->indnkeyatts; i++)
-	{
-		AttrNumber	attno = pkrel->rd_index->indkey.values[i];
-		const char *name = quote_identifier(NameStr(TupleDescAttr(desc, attno - 1)->attname));
-
-		appendStringInfo(&match, "%ss.%s = t.%s", i > 0 ? " AND " : "",
-						 name, name);
-	}
-
-	initStringInfo(&set);
-	initStringInfo(&differ);
-	appendStringInfo(&set, "%s = NULL", TOMBSTONE_DELETED_AT);
-	appendStringInfo(&differ, "t.%s IS NOT NULL", TOMBSTONE_DELETED_AT);
-	for (i = 0; i < desc->natts; i++)
-	{
-		Form_pg_attribute att = TupleDescAttr(desc, i);
-		const char *name = quote_identifier(NameStr(att->attname));
-		bool		is_key = false;
-		int			k;
-		TypeCacheEntry *tc;
-
-		if (att->attisdropped || att->attgenerated || att->attnum == trel->tenant_attno ||
-			strcmp(NameStr(att->attname), TOMBSTONE_DELETED_AT) == 0 ||
-			strcmp(NameStr(att->attname), TOMBSTONE_DELETED_CHANGE) == 0 ||
-			strcmp(NameStr(att->attname), TOMBSTONE_VALID_FROM) == 0)
-			continue;
-		for (k = 0; k < pkrel->rd_index->indnkeyatts; k++)
-			if (pkrel->rd_index->indkey.values[k] == att->attnum)
-				is_key = true;
-		if (is_key)
-			continue;
-		appendStringInfo(&set, ", %s = s.%s", name, name);
-		/* types without equality (json, point, ...) compare as text */
-		tc = lookup_type_cache(att->atttypid, TYPECACHE_EQ_OPR);
-		if (OidIsValid(tc->eq_opr))
-			appendStringInfo(&differ, " OR t.%s IS DISTINCT FROM s.%s", name, name);
-		else
-			appendStringInfo(&differ, " OR t.%s::text IS DISTINCT FROM s.%s::text",
-							 name, name);
-	}
-	index_close(pkrel, AccessShareLock);
-
-	tenant_cond = psprintf("t.%s = CAST($1 AS %s)",
-						   quote_identifier(NameStr(tatt->attname)),
-						   format_type_with_typemod(tatt->atttypid, tatt->atttypmod));
-	*tombstone_sql = psprintf(TOMBSTONE_INTERNAL_QUERY
-							  "UPDATE %s t SET %s = now() WHERE %s AND t.%s IS NULL"
-							  " AND NOT EXISTS (SELECT FROM (%s) s WHERE %s)",
-							  TombstoneQualifiedName(root), TOMBSTONE_DELETED_AT,
-							  tenant_cond, TOMBSTONE_DELETED_AT, asof, match.data);
-	*restore_sql = psprintf(TOMBSTONE_INTERNAL_QUERY
-							"UPDATE %s t SET %s FROM (%s) s WHERE %s AND %s AND (%s)",
-							TombstoneQualifiedName(root), set.data, asof,
-							match.data, tenant_cond, differ.data);
-	table_close(rel, AccessShareLock);
-}
-
-/*
- * tombstone.rewind_tenant(tenant text, at timestamptz)
- *		RETURNS TABLE (table_name regclass, tombstoned bigint, rewound bigint)
- *
- * Makes the tenant's rows in every protected table with history what they
- * were at time at, as one change of operation "rewind": rows live now but
- * not then are tombstoned (children first), rows live then get their old
- * values back, tombstoned ones restored (parents first).  Needs a bound
- * token of operation "rewind" covering the tenant and the tables.
- */
-Datum
-tombstone_rewind_tenant(PG_FUNCTION_ARGS)
-{
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	char	   *tenant;
-	TimestampTz at;
-	List	   *parents_first;
-	List	   *roots = NIL;
-	ListCell   *lc;
-	Oid			argtypes[2] = {TEXTOID, TIMESTAMPTZOID};
-	Datum		values[2];
-	int			n;
-	int			i;
-	Oid		   *relids;
-	int64	   *tombstoned;
-	int64	   *rewound;
-	char	  **tombstone_sqls;
-	char	  **restore_sqls;
-	void	   *scope;
-
-	require_args(fcinfo, 0, 2, "tombstone.rewind_tenant");
-	tenant = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	at = PG_GETARG_TIMESTAMPTZ(1);
-
-	parents_first = list_copy(TombstoneRootsInOrder(true));
-	foreach(lc, parents_first)
-	{
-		Oid			root = lfirst_oid(lc);
-		const TombstoneRel *trel = TombstoneRelLookup(root);
-
-		if (trel == NULL)
-			continue;
-		if (!OidIsValid(trel->history_relid))
-		{
-			ereport(NOTICE,
-					(errmsg("table \"%s\" has no row history; its rows of tenant %s are left as they are",
-							get_rel_name(root), quote_literal_cstr(tenant))));
-			continue;
-		}
-		(void) history_table_for(root, "tombstone.rewind_tenant",
-								 ACL_SELECT | ACL_UPDATE);
-		check_as_of_time(trel, at, "tombstone.rewind_tenant");
-		roots = lappend_oid(roots, root);
-	}
-	if (roots == NIL)
-		ereport(ERROR,
-				(errcode(ERRCODE_TOMBSTONE_NO_HISTORY),
-				 errmsg("no protected table has row history"),
-				 errdetail("rewind_tenant() was called for tenant %s.",
-						   quote_literal_cstr(tenant)),
-				 errhint("Protect tables with tombstone.protect(..., history => true).")));
-	TombstoneGuardRequireRewind(roots, tenant);
-
-	n = list_length(roots);
-	relids = palloc(sizeof(Oid) * n);
-	tombstoned = palloc0(sizeof(int64) * n);
-	rewound = palloc0(sizeof(int64) * n);
-	tombstone_sqls = palloc(sizeof(char *) * n);
-	restore_sqls = palloc(sizeof(char *) * n);
-	i = 0;
-	foreach(lc, roots)
-	{
-		relids[i] = lfirst_oid(lc);
-		rewind_queries(relids[i], TombstoneRelLookup(relids[i]),
-					   &tombstone_sqls[i], &restore_sqls[i]);
-		i++;
-	}
-
-	scope = TombstoneChangeBegin("rewind", 0);
-	values[0] = PG_GETARG_DATUM(0);
-	values[1] = TimestampTzGetDatum(at);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	TombstoneCascadeRestores(false);
-	PG_TRY();
-	{
-		/* rows created since: children first, so no cascade is needed */
-		for (i = n - 1; i >= 0; i--)
-			tombstoned[i] = TombstoneRunInternal(tombstone_sqls[i], 2, argtypes,
-												 values, NULL,
-												 TombstoneRelationOwner(relids[i]));
-		/* rows as they were: parents first, so children find them live */
-		for (i = 0; i < n; i++)
-		{
-			rewound[i] = TombstoneRunInternal(restore_sqls[i], 2, argtypes,
-											  values, NULL,
-											  TombstoneRelationOwner(relids[i]));
-			TombstoneChangeAddRewound(relids[i], tenant, rewound[i]);
-			/* bound tokens' budgets count rows rewound, as rows tombstoned */
-			TombstoneGuardCharge(rewound[i], "rewound");
-		}
-	}
-	PG_FINALLY();
-	{
-		TombstoneCascadeRestores(true);
-		TombstoneGuardRewindDone(TombstoneChangeId());
-	}
-	PG_END_TRY();
-	SPI_finish();
-	TombstoneChangeEnd(scope);
-
-	InitMaterializedSRF(fcinfo, 0);
-	for (i = 0; i < n; i++)
-	{
-		Datum		row[3];
-		bool		nulls[3] = {false, false, false};
-
-		row[0] = ObjectIdGetDatum(relids[i]);
-		row[1] = Int64GetDatum(tombstoned[i]);
-		row[2] = Int64GetDatum(rewound[i]);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row, nulls);
-	}
-	return (Datum) 0;
-}
-
-/*
  * Called by the DDL guard before ALTER TABLE ... RENAME COLUMN of a
  * protected table runs: the history table's column is renamed with it, so
  * that old versions stay readable under the new name.
@@ -1575,10 +938,12 @@ TombstoneHistoryRenameColumn(Oid relid, const char *oldname, const char *newname
 	sql = psprintf("ALTER TABLE %s RENAME COLUMN %s TO %s",
 				   TombstoneQualifiedName(histrelid), quote_identifier(oldname),
 				   quote_identifier(newname));
+	/* the DDL guard lets this rename of the history table through */
 	TombstoneHistoryCarryOver(histrelid);
 	PG_TRY();
 	{
-		run_utility_as(TombstoneRelationOwner(histrelid), (const char *const *) &sql, 1);
+		TombstoneRunUtilityAs(TombstoneRelationOwner(histrelid),
+							  (const char *const *) &sql, 1);
 	}
 	PG_FINALLY();
 	{

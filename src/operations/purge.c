@@ -31,53 +31,51 @@
  * along with a purged parent.  A self-referencing table loses one level of
  * such a chain per call.
  *
- * How the physical DELETE gets through: the planner (planner.c) leaves a
- * DELETE physical only when its text starts with TOMBSTONE_INTERNAL_QUERY
- * and TombstonePurgeActive() is true, that is while this file runs its own
- * DELETE; the BEFORE DELETE guard trigger (triggers.c) then lets a row go
- * only if TombstonePurgeAllows() re-checks it: a row of the table being
- * purged, at the executor depth of the purge's own DELETE, tombstoned,
- * older than the cutoff (purge) or of the tenant being erased
- * (purge_tenant), and of a tenant the token covers.  The state is reset when
- * the DELETE ends, also by error, and at the end of the transaction.
+ * How the physical DELETE gets through: while this file runs one of its own
+ * DELETEs it holds a permit (policy/permit.c) saying what that DELETE may
+ * remove.  The planner leaves a DELETE physical only when its text starts
+ * with TOMBSTONE_INTERNAL_QUERY and the permit's DELETE is being planned;
+ * the BEFORE DELETE guard trigger (mechanisms/triggers.c) then lets a row go
+ * only if the permit covers it: a row of the table being purged, at the
+ * executor depth of the purge's own DELETE, tombstoned, older than the
+ * cutoff (purge) or of the tenant being erased (purge_tenant), and of a
+ * tenant the token covers.  The permit ends when the DELETE ends, also by
+ * error, and at the end of the transaction.
  *
  * A purge is one change on the ledger, of operation "purge", with the rows
- * removed per table and tenant.  Row history does not exist yet, so a purge
- * deletes no history; when it does, purging a row must purge its history in
- * the same call.
+ * removed per table and tenant.  The old versions of the purged tables'
+ * rows go from their history tables in the same call, under the same kind
+ * of permit: versions that ended before the retention cutoff, or for
+ * purge_tenant() every version of the tenant.
  *
- * src/purge.c
+ * src/operations/purge.c
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "access/genam.h"
-#include "access/htup_details.h"
 #include "access/table.h"
-#include "access/xact.h"
 #include "catalog/partition.h"
-#include "catalog/pg_class.h"
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_inherits.h"
-#include "catalog/pg_type.h"
 #include "executor/spi.h"
-#include "fmgr.h"
 #include "funcapi.h"
-#include "lib/stringinfo.h"
-#include "miscadmin.h"
-#include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/fmgrprotos.h"
 #include "utils/lsyscache.h"
-#include "utils/memutils.h"
-#include "utils/rel.h"
-#include "utils/resowner.h"
-#include "utils/timestamp.h"
-#include "utils/tuplestore.h"
 
-#include "pg_tombstone.h"
-#include "token.h"
+#include "foundation/catalog.h"
+#include "foundation/errcodes.h"
+#include "foundation/names.h"
+#include "foundation/query.h"
+#include "foundation/refuse.h"
+#include "foundation/settings.h"
+#include "foundation/tenant.h"
+#include "policy/guard.h"
+#include "policy/permit.h"
+#include "policy/token.h"
+#include "recording/change.h"
+#include "mechanisms/cascade.h"
 
 PG_FUNCTION_INFO_V1(tombstone_purge);
 PG_FUNCTION_INFO_V1(tombstone_purge_tenant);
@@ -144,132 +142,6 @@ typedef struct PurgeGroup
 	int64		purged;			/* removed in the end */
 	TombstoneToken *token;		/* the token charged with them */
 } PurgeGroup;
-
-/*
- * What TombstonePurgeAllows() checks rows against, set only while one of
- * this file's DELETEs runs.
- */
-static struct
-{
-	bool		active;
-	int			depth;			/* executor depth of that DELETE */
-	Oid			history_relid;	/* a DELETE from this history table */
-	Oid			root;
-	bool		by_tenant;
-	TimestampTz cutoff;
-	const char *tenant;			/* the tenant filter, or NULL */
-	List	   *tenants;		/* tenants the tokens cover (char *) */
-	bool		null_tenant;	/* rows with a NULL tenant are covered */
-} purging;
-
-static bool xact_callback_registered = false;
-
-static void
-purge_reset(void)
-{
-	purging.active = false;
-	purging.depth = -1;
-	purging.root = InvalidOid;
-	purging.tenant = NULL;
-	purging.tenants = NIL;
-	purging.null_tenant = false;
-	purging.history_relid = InvalidOid;
-}
-
-static void
-purge_xact_callback(XactEvent event, void *arg)
-{
-	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
-		event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
-		event == XACT_EVENT_PREPARE)
-		purge_reset();
-}
-
-/*
- * Whether one of purge.c's own DELETEs is being planned: the planner leaves
- * a DELETE with the internal query prefix physical only then.  The
- * executor depth tells that DELETE (planned just before its executor run)
- * from a query that a trigger runs while it executes, one level deeper,
- * which stays a tombstone whatever its text.
- */
-bool
-TombstonePurgeActive(void)
-{
-	return purging.active && TombstoneExecDepth() == purging.depth - 1;
-}
-
-/* Is this file deleting old versions from history table histrelid? */
-bool
-TombstonePurgeHistoryAllows(Oid histrelid)
-{
-	return purging.active && purging.history_relid == histrelid &&
-		TombstoneExecDepth() == purging.depth;
-}
-
-/* A tenant value as text, as the SQL cast to text gives it */
-static char *
-tenant_string(Datum value, Oid typid)
-{
-	Oid			typoutput;
-	bool		isvarlena;
-	char	   *str;
-
-	getTypeOutputInfo(typid, &typoutput, &isvarlena);
-	str = OidOutputFunctionCall(typoutput, value);
-	if (typid == BPCHAROID)
-	{
-		int			len = strlen(str);
-
-		while (len > 0 && str[len - 1] == ' ')
-			str[--len] = '\0';
-	}
-	return str;
-}
-
-/*
- * Called by the BEFORE DELETE guard trigger for every row that reaches it:
- * true only for a row this purge may remove.  Everything the DELETE's own
- * quals said is checked again on the row itself, so that nothing else that
- * happens to run meanwhile (a trigger's query, say) can use the window.
- */
-bool
-TombstonePurgeAllows(Relation rel, HeapTuple tuple)
-{
-	const TombstoneRel *trel;
-	TupleDesc	desc = RelationGetDescr(rel);
-	Datum		d;
-	bool		isnull;
-	char	   *tenant = NULL;
-
-	if (!purging.active || TombstoneExecDepth() != purging.depth)
-		return false;
-	trel = TombstoneRelLookup(RelationGetRelid(rel));
-	if (trel == NULL || trel->root != purging.root)
-		return false;
-
-	d = heap_getattr(tuple, trel->deleted_at_attno, desc, &isnull);
-	if (isnull)
-		return false;			/* a live row never goes */
-	if (!purging.by_tenant && DatumGetTimestampTz(d) >= purging.cutoff)
-		return false;
-
-	d = heap_getattr(tuple, trel->tenant_attno, desc, &isnull);
-	if (!isnull)
-		tenant = tenant_string(d, TupleDescAttr(desc, trel->tenant_attno - 1)->atttypid);
-	if (purging.tenant != NULL &&
-		(tenant == NULL || strcmp(tenant, purging.tenant) != 0))
-		return false;
-	if (tenant == NULL)
-		return purging.null_tenant;
-	{
-		ListCell   *lc;
-
-		foreach(lc, purging.tenants)
-			if (strcmp((const char *) lfirst(lc), tenant) == 0)
-				return true;
-	}
-	return false;
-}
 
 /*-------------------------------------------------------------------------
  * Building the queries
@@ -792,6 +664,7 @@ delete_table(PurgeScope *scope, Oid target, List *groups)
 	ListCell   *lc;
 	uint64		i;
 	volatile uint64 n = 0;
+	TombstonePermit permit;
 
 	elems = palloc(sizeof(Datum) * (list_length(groups) + 1));
 	foreach(lc, groups)
@@ -833,14 +706,14 @@ delete_table(PurgeScope *scope, Oid target, List *groups)
 					 null_tenant ? " IS NULL" : "",
 					 col);
 
-	purging.root = trel->root;
-	purging.by_tenant = scope->by_tenant;
-	purging.cutoff = scope->by_tenant ? 0 : root_cutoff(scope, trel->root);
-	purging.tenant = scope->tenant;
-	purging.tenants = tenants;
-	purging.null_tenant = null_tenant;
-	purging.depth = TombstoneExecDepth() + 1;
-	purging.active = true;
+	memset(&permit, 0, sizeof(permit));
+	permit.root = trel->root;
+	permit.by_tenant = scope->by_tenant;
+	permit.cutoff = scope->by_tenant ? 0 : root_cutoff(scope, trel->root);
+	permit.tenant = scope->tenant;
+	permit.tenants = tenants;
+	permit.null_tenant = null_tenant;
+	TombstonePermitGrant(&permit);
 	PG_TRY();
 	{
 		n = TombstoneRunInternal(q.sql.data, q.nparams, q.argtypes, q.values,
@@ -848,7 +721,7 @@ delete_table(PurgeScope *scope, Oid target, List *groups)
 	}
 	PG_FINALLY();
 	{
-		purge_reset();
+		TombstonePermitRevoke();
 	}
 	PG_END_TRY();
 
@@ -913,11 +786,12 @@ static uint64
 delete_history_run(const char *sql, Oid *argtypes, Datum *values,
 				   Oid histrelid)
 {
-	uint64		n = 0;
+	volatile uint64 n = 0;
+	TombstonePermit permit;
 
-	purging.history_relid = histrelid;
-	purging.depth = TombstoneExecDepth() + 1;
-	purging.active = true;
+	memset(&permit, 0, sizeof(permit));
+	permit.history_relid = histrelid;
+	TombstonePermitGrant(&permit);
 	PG_TRY();
 	{
 		n = TombstoneRunInternal(sql, 2, argtypes, values, NULL,
@@ -925,7 +799,7 @@ delete_history_run(const char *sql, Oid *argtypes, Datum *values,
 	}
 	PG_FINALLY();
 	{
-		purge_reset();
+		TombstonePermitRevoke();
 	}
 	PG_END_TRY();
 	return n;
@@ -1056,11 +930,6 @@ run_purge(FunctionCallInfo fcinfo, PurgeScope *scope, Oid tbl)
 	ListCell   *lc;
 	void	   *change_scope;
 
-	if (!xact_callback_registered)
-	{
-		RegisterXactCallback(purge_xact_callback, NULL);
-		xact_callback_registered = true;
-	}
 	InitMaterializedSRF(fcinfo, 0);
 	tokens = purge_tokens(scope, tbl);
 

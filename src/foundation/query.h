@@ -1,0 +1,41 @@
+/*-------------------------------------------------------------------------
+ *
+ * query.h
+ *	  The executor depth, the extension's own queries, direct inserts into
+ *	  the extension's tables, and the writes of its own to them.
+ *
+ * src/foundation/query.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef TOMBSTONE_QUERY_H
+#define TOMBSTONE_QUERY_H
+
+#include "access/htup.h"
+#include "tcop/dest.h"
+#include "utils/relcache.h"
+
+extern int	TombstoneExecDepth(void);
+extern int	TombstoneExecDepthEnter(void);
+extern void TombstoneExecDepthLeave(void);
+
+extern bool TombstoneRunningInternal(void);
+extern bool TombstoneRowFromInternal(void);
+extern uint64 TombstoneRunInternal(const char *sql, int nargs, Oid *argtypes,
+								   Datum *values, const char *nulls,
+								   Oid as_user);
+extern uint64 TombstoneRunInternalTo(const char *sql, int nargs, Oid *argtypes,
+									 Datum *values, const char *nulls,
+									 Oid as_user, DestReceiver *dest);
+extern void TombstoneRunUtilityAs(Oid user, const char *const *cmds, int ncmds);
+extern void TombstoneInsertAsOwner(Oid catrelid, const char *sql, int nargs,
+								   Oid *argtypes, Datum *values,
+								   const char *nulls);
+extern void TombstoneInsertTuple(Relation rel, HeapTuple tuple);
+
+/* A write of the extension's own to one of its tables */
+extern void TombstoneOwnWriteBegin(Oid relid);
+extern void TombstoneOwnWriteEnd(void);
+extern bool TombstoneOwnWriteAllows(Oid relid);
+
+#endif							/* TOMBSTONE_QUERY_H */
