@@ -4,6 +4,7 @@ MODULE_big = pg_tombstone
 OBJS = \
 	src/pg_tombstone.o \
 	src/foundation/catalog.o \
+	src/foundation/internal.o \
 	src/foundation/inval.o \
 	src/foundation/observe.o \
 	src/foundation/query.o \
@@ -19,10 +20,12 @@ OBJS = \
 	src/recording/history.o \
 	src/recording/ledger.o \
 	src/mechanisms/cascade.o \
+	src/mechanisms/database_guard.o \
 	src/mechanisms/ddl_guard.o \
 	src/mechanisms/executor.o \
 	src/mechanisms/fkgraph.o \
 	src/mechanisms/planner.o \
+	src/mechanisms/record_guard.o \
 	src/mechanisms/triggers.o \
 	src/operations/preview.o \
 	src/operations/protect.o \
@@ -34,7 +37,7 @@ DATA = $(wildcard sql/pg_tombstone--*.sql)
 PGFILEDESC = "pg_tombstone - DELETE becomes a recoverable tombstone"
 
 # pg_regress suites, in order
-REGRESS = protect delete_forms visibility guard odd_paths ledger tokens guard_tokens purge history history_oracle
+REGRESS = protect delete_forms visibility guard odd_paths ledger tokens guard_tokens purge history history_oracle integrity
 REGRESS_OPTS = --load-extension=pg_tombstone
 
 # isolation specs (specs/), run by installcheck after REGRESS

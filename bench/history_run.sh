@@ -199,6 +199,7 @@ psql_db() { psql_in "$db" "$@"; }
 create_db() {
     dbs+=("$1")
     psql_maint -c 'SET client_min_messages = warning' \
+               -c "SET tombstone.drop_database = '$1'" \
                -c "DROP DATABASE IF EXISTS \"$1\" WITH (FORCE)" \
                -c "CREATE DATABASE \"$1\"" \
                -c "ALTER DATABASE \"$1\" SET synchronous_commit = off" \

@@ -239,7 +239,8 @@ ledger_scale() {
     counts=$(ledger_counts)
     ledger_dbs+=("$ldb")
     log "5./6. tables x$s: loading $ntenants tenants of $per_tenant rows per side into database $ldb"
-    psql_maint -c "DROP DATABASE IF EXISTS \"$ldb\" WITH (FORCE)" \
+    psql_maint -c "SET tombstone.drop_database = '$ldb'" \
+               -c "DROP DATABASE IF EXISTS \"$ldb\" WITH (FORCE)" \
                -c "CREATE DATABASE \"$ldb\"" \
                -c "ALTER DATABASE \"$ldb\" SET synchronous_commit = off" \
                -c "ALTER DATABASE \"$ldb\" SET jit = off" >/dev/null
@@ -293,7 +294,8 @@ ledger_scale() {
 # setup
 #------------------------------------------------------------------------
 log "creating database $db"
-psql_maint -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" \
+psql_maint -c "SET tombstone.drop_database = '$db'" \
+           -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" \
            -c "CREATE DATABASE \"$db\"" \
            -c "ALTER DATABASE \"$db\" SET synchronous_commit = off" \
            -c "ALTER DATABASE \"$db\" SET jit = off" >/dev/null

@@ -11,6 +11,7 @@ drop_db() {
     local i
     for i in 1 2 3 4 5; do
         "$PGBIN/psql" -X -q -d "$maint_db" \
+            -c "SET tombstone.drop_database = '$1'" \
             -c "DROP DATABASE IF EXISTS \"$1\" WITH (FORCE)" >/dev/null 2>&1 && return 0
         [ "$i" = 5 ] && echo "${0##*/}: warning: could not drop database $1" >&2
         sleep 2

@@ -62,7 +62,7 @@ trap 'rm -rf "$tmp"' EXIT
 
 [ -x "$TOOL" ] || { echo "token_bench.sh: build $TOOL first (make)" >&2; exit 1; }
 
-psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
+psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "SET client_min_messages = warning" -c "SET tombstone.drop_database = '$DB'" -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL
 CREATE EXTENSION pg_tombstone;
 SELECT tombstone.add_key('bench_hs', 'HS256', convert_to('token benchmark secret, 32 bytes or more', 'UTF8'));
@@ -282,4 +282,4 @@ BEGIN {
     printf "(%d rounds of %s s per repeat run and %d fresh tokens per first-use run; token_uses: %s)\n", rounds, s, n, uses
 }'
 
-psql -X -q -d postgres -c "DROP DATABASE $DB"
+psql -X -q -d postgres -c "SET tombstone.drop_database = '$DB'" -c "DROP DATABASE $DB"

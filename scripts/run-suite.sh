@@ -21,9 +21,16 @@ if ! make -s installcheck PG_CONFIG="$PG_CONFIG"; then
 fi
 
 echo "== pgTAP"
-psql -qX -c "DROP DATABASE IF EXISTS tombstone_tap" -c "CREATE DATABASE tombstone_tap" >/dev/null
+# a database holding protected tables is dropped only when named (TB055)
+psql -qX -c "SET tombstone.drop_database = 'tombstone_tap'" -c "DROP DATABASE IF EXISTS tombstone_tap" \
+    -c "CREATE DATABASE tombstone_tap" >/dev/null
 psql -qX -d tombstone_tap -c "CREATE EXTENSION pgtap" -c "CREATE EXTENSION pg_tombstone" >/dev/null
 if ! pg_prove -d tombstone_tap test/*.sql; then
+    failed=1
+fi
+
+echo "== sweep: every function of schema tombstone with bad input (TAP)"
+if ! prove --exec bash test/sweep.sh; then
     failed=1
 fi
 
@@ -34,7 +41,8 @@ if ! prove --exec bash $(ls test/tools/*.sh | grep -v '/lib\.sh$'); then
 fi
 
 echo "== pg_regress (library not preloaded: fail closed)"
-psql -qX -c "DROP DATABASE IF EXISTS tombstone_failclosed" -c "CREATE DATABASE tombstone_failclosed" >/dev/null
+psql -qX -c "SET tombstone.drop_database = 'tombstone_failclosed'" -c "DROP DATABASE IF EXISTS tombstone_failclosed" \
+    -c "CREATE DATABASE tombstone_failclosed" >/dev/null
 psql -qX -v ON_ERROR_STOP=1 -d tombstone_failclosed -f test/fail_closed_setup.psql >/dev/null || failed=1
 cluster="${PGVERSION:-15} regress"
 pg_conftool $cluster remove shared_preload_libraries
@@ -49,7 +57,8 @@ pg_conftool $cluster set shared_preload_libraries pg_tombstone
 pg_ctlcluster $cluster restart
 
 # one closing line over the runners: pg_regress files, isolation specs, and
-# the TAP assertions of pg_prove and prove (each prints "Files=N, Tests=N")
+# the TAP assertions of pg_prove and prove (pgTAP, the sweep, the tools; each
+# prints "Files=N, Tests=N")
 counts=$(awk '/^(test| ) .* \.\.\. ok/ {ok++}
               /^(test| ) .* \.\.\. FAILED/ {bad++}
               /^Files=[0-9]+, Tests=[0-9]+/ {split($2, t, "="); tap += t[2] + 0}

@@ -185,4 +185,7 @@ DELETE FROM g.issues WHERE id IN (4, 5);
 \set QUIET on
 \c contrib_regression
 \set QUIET off
+-- it holds protected tables: dropped on purpose
+SET tombstone.drop_database = 'guard_tokens';
 DROP DATABASE guard_tokens;
+RESET tombstone.drop_database;

@@ -31,6 +31,7 @@
 -- only this test's tables
 SELECT current_database() AS oracle_home \gset
 SET client_min_messages = warning;
+SET tombstone.drop_database = 'history_oracle';
 DROP DATABASE IF EXISTS history_oracle;
 CREATE DATABASE history_oracle;
 RESET client_min_messages;
@@ -1063,5 +1064,7 @@ SELECT CASE WHEN count(*) = 8 AND bool_and(ok) THEN 'ok' ELSE 'FAILED' END AS ve
 \set QUIET off
 \if :{?keep}
 \else
+SET tombstone.drop_database = 'history_oracle';
 DROP DATABASE history_oracle;
+RESET tombstone.drop_database;
 \endif

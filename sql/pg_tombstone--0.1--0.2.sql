@@ -79,7 +79,8 @@ AS $$
              WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped))
        AND (SELECT count(*) FROM pg_trigger t
              WHERE t.tgrelid = h.oid AND t.tgenabled = 'A'
-               AND t.tgfoid = 'tombstone._history_guard()'::regprocedure) = 2
+               AND t.tgfoid = 'tombstone._history_guard()'::regprocedure
+               AND t.tgname IN ('tombstone_history_guard', 'tombstone_history_truncate')) = 2
 $$;
 COMMENT ON FUNCTION tombstone._adoptable_history(regclass) IS
     'Internal: a restored history table that protect() takes as the history of tbl, or NULL';
@@ -144,6 +145,8 @@ BEGIN
                   DETAIL = 'The rows of a temporary table disappear with the session, so they cannot be kept.',
                   HINT = 'Protect a permanent table.';
     END IF;
+    -- not a table of the system, of pg_tombstone or of an extension
+    PERFORM tombstone._check_protectable(tbl);
 
     SELECT t.protected_through INTO d
       FROM tombstone.protected_tables t WHERE t.table_name = tbl;
@@ -257,6 +260,12 @@ BEGIN
         hist := tombstone._adoptable_history(tbl);
         IF hist IS NULL THEN
             hist := tombstone._create_history(tbl, tenant_column);
+        ELSIF NOT EXISTS (SELECT FROM pg_trigger g WHERE g.tgrelid = hist
+                             AND g.tgname = 'tombstone_history_insert') THEN
+            -- restored from a dump of 0.1: it refuses INSERT as 0.2 does
+            EXECUTE format('CREATE TRIGGER tombstone_history_insert BEFORE INSERT ON %s'
+                           ' FOR EACH STATEMENT EXECUTE FUNCTION tombstone._history_guard()', hist);
+            EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER tombstone_history_insert', hist);
         END IF;
     END IF;
     PERFORM tombstone._register(tbl, tenant_column, retention, history, NULL, hist);
@@ -277,116 +286,6 @@ COMMENT ON FUNCTION tombstone.protect(regclass, name, interval, boolean) IS
 -- tombstone.check(): pg_tombstone's triggers that do not fire ALWAYS, and
 -- tables that carry them without an entry (issue 16, items 4 and 5)
 --------------------------------------------------------------------------
-CREATE OR REPLACE FUNCTION tombstone.check()
-RETURNS TABLE (hazard text, table_name regclass, object_name text,
-               detail text, suggestion text)
-LANGUAGE plpgsql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    IF NOT tombstone._preloaded() THEN
-        hazard := 'library_not_preloaded';
-        object_name := 'shared_preload_libraries';
-        detail := 'pg_tombstone is not in shared_preload_libraries: DELETE on a protected table is refused instead of tombstoned, tombstones are not hidden and the DDL guard is off.';
-        suggestion := 'Add pg_tombstone to shared_preload_libraries in postgresql.conf and restart the server.';
-        RETURN NEXT;
-    END IF;
-
-    RETURN QUERY
-    SELECT 'unique_holds_tombstones', t.relid, i.indexrelid::regclass::text,
-           format('A tombstoned row keeps its key in unique index %s, so a new row with the same key is refused while the old one is deleted.',
-                  i.indexrelid::regclass),
-           format('%sCREATE UNIQUE INDEX ON %s (%s) WHERE deleted_at IS NULL;',
-                  CASE WHEN con.conname IS NOT NULL
-                       THEN format('ALTER TABLE %s DROP CONSTRAINT %I; ', t.relid, con.conname) ELSE '' END,
-                  t.relid,
-                  (SELECT string_agg(pg_get_indexdef(i.indexrelid, k, true), ', ' ORDER BY k)
-                     FROM generate_series(1, i.indnkeyatts) k))
-      FROM tombstone.tables t
-      JOIN pg_index i ON i.indrelid = t.relid
-      LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.contype = 'u'
-     WHERE i.indisunique AND NOT i.indisprimary
-       AND NOT EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhrelid = i.indexrelid)
-       AND coalesce(pg_get_expr(i.indpred, i.indrelid), '') !~ 'deleted_at IS NULL'
-     ORDER BY 2, 3;
-
-    RETURN QUERY
-    SELECT 'cascade_from_unprotected', con.conrelid::regclass, con.conname::text,
-           format('Deleting a row of unprotected table %s deletes it physically and only tombstones the rows of %s that reference it, which are then left referencing a row that no longer exists.',
-                  con.confrelid::regclass, con.conrelid::regclass),
-           format('Protect %s as well, or make foreign key %I ON DELETE RESTRICT.', con.confrelid::regclass, con.conname)
-      FROM pg_constraint con
-      JOIN tombstone.tables t ON t.relid = con.conrelid
-     WHERE con.contype = 'f' AND con.confdeltype = 'c' AND con.conparentid = 0
-       AND NOT EXISTS (SELECT 1 FROM tombstone.tables p WHERE p.relid = con.confrelid)
-     ORDER BY 2, 3;
-
-    RETURN QUERY
-    SELECT 'unprotected_reference', con.conrelid::regclass, con.conname::text,
-           format('Rows of unprotected table %s keep referencing rows of %s after those are tombstoned.',
-                  con.conrelid::regclass, con.confrelid::regclass),
-           format('Protect %s as well.', con.conrelid::regclass)
-      FROM pg_constraint con
-      JOIN tombstone.tables t ON t.relid = con.confrelid
-     WHERE con.contype = 'f' AND con.conparentid = 0
-       AND NOT EXISTS (SELECT 1 FROM tombstone.tables c WHERE c.relid = con.conrelid)
-     ORDER BY 2, 3;
-
-    RETURN QUERY
-    SELECT 'no_tenant_index', t.relid, t.tenant_column::text,
-           format('No index of %s starts with tenant column %I: reading, deleting or undeleting one tenant, and undoing a change, scan the whole table.',
-                  t.relid, t.tenant_column),
-           format('CREATE INDEX ON %s (%I);', t.relid, t.tenant_column)
-      FROM tombstone.tables t
-      JOIN pg_attribute a ON a.attrelid = t.relid AND a.attname = t.tenant_column
-     WHERE t.parent IS NULL
-       AND NOT EXISTS (SELECT 1 FROM pg_index i
-                        WHERE i.indrelid = t.relid AND i.indkey[0] = a.attnum)
-     ORDER BY 2;
-
-    -- pg_tombstone's triggers and event triggers fire ALWAYS, also with
-    -- session_replication_role = replica; any other firing leaves a gap
-    RETURN QUERY
-    SELECT 'guard_trigger_not_always', t.tgrelid::regclass, t.tgname::text,
-           format('Trigger %I of %s runs tombstone.%s() but %s.', t.tgname, t.tgrelid::regclass, p.proname,
-                  CASE t.tgenabled WHEN 'O' THEN 'fires on origin only: it is off with session_replication_role = replica'
-                                   WHEN 'R' THEN 'fires with session_replication_role = replica only'
-                                   ELSE 'is disabled' END),
-           format('ALTER TABLE %s ENABLE ALWAYS TRIGGER %I;', t.tgrelid::regclass, t.tgname)
-      FROM pg_trigger t
-      JOIN pg_proc p ON p.oid = t.tgfoid
-     WHERE p.pronamespace = 'tombstone'::regnamespace AND t.tgenabled <> 'A'
-     ORDER BY 2, 3;
-    RETURN QUERY
-    SELECT 'guard_trigger_not_always', NULL::regclass, e.evtname::text,
-           format('Event trigger %I runs tombstone.%s() but %s.', e.evtname, p.proname,
-                  CASE e.evtenabled WHEN 'O' THEN 'fires on origin only: it is off with session_replication_role = replica'
-                                    WHEN 'R' THEN 'fires with session_replication_role = replica only'
-                                    ELSE 'is disabled' END),
-           format('ALTER EVENT TRIGGER %I ENABLE ALWAYS;', e.evtname)
-      FROM pg_event_trigger e
-      JOIN pg_proc p ON p.oid = e.evtfoid
-     WHERE p.pronamespace = 'tombstone'::regnamespace AND e.evtenabled <> 'A'
-     ORDER BY 3;
-
-    -- a table restored from a dump of single tables: the triggers came
-    -- back, the entry in tombstone.tables did not
-    RETURN QUERY
-    SELECT 'not_protected', c.oid::regclass, NULL::text,
-           format('Table %s has pg_tombstone''s triggers but no entry in tombstone.protected_tables (as after restoring a dump of single tables): its tombstones read as live rows and every DELETE is refused.',
-                  c.oid::regclass),
-           format('SELECT tombstone.protect(%L, <its tenant column>);', c.oid::regclass::text)
-      FROM pg_class c
-     WHERE c.relkind IN ('r', 'p')
-       AND EXISTS (SELECT 1 FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid
-                    WHERE t.tgrelid = c.oid AND p.pronamespace = 'tombstone'::regnamespace
-                      AND p.proname IN ('_guard_delete', '_before_update', '_guard_truncate'))
-       AND NOT EXISTS (SELECT 1 FROM tombstone.tables x WHERE x.relid = c.oid)
-     ORDER BY 2;
-END
-$$;
-COMMENT ON FUNCTION tombstone.check() IS
-    'List hazards that weaken the protection of protected tables, with a suggested fix for each';
 
 --------------------------------------------------------------------------
 -- The database's owner can dump it; no dump carries an HS256 secret
@@ -604,6 +503,21 @@ BEGIN
      WHERE pt.schemaname = 'tombstone'
        AND pt.tablename IN ('key_secrets', 'keys', 'token_uses', 'tables', 'tenant_registry')
      ORDER BY 1, 2, 3;
+
+    RETURN QUERY
+    SELECT 'unlogged', c.oid::regclass, c.oid::regclass::text,
+           format('Table %s is unlogged: after a crash PostgreSQL empties it, and every row of it is lost%s.',
+                  c.oid::regclass,
+                  CASE WHEN c.oid IN (SELECT t.relid FROM tombstone.tables t) THEN ', tombstones included'
+                       WHEN c.oid IN (SELECT t.history_table FROM tombstone.tables t) THEN ', old row versions included'
+                       ELSE '' END),
+           format('ALTER TABLE %s SET LOGGED;', c.oid::regclass)
+      FROM pg_class c
+     WHERE c.relpersistence = 'u'
+       AND (c.oid IN (SELECT t.relid FROM tombstone.tables t)
+            OR c.oid IN (SELECT t.history_table FROM tombstone.tables t)
+            OR c.relnamespace = 'tombstone'::regnamespace)
+     ORDER BY 2;
 END
 $$;
 COMMENT ON FUNCTION tombstone.check() IS
@@ -708,3 +622,345 @@ $$;
 COMMENT ON FUNCTION tombstone._on_ddl_end() IS
     'Event trigger: protect new partitions and inheritance children of protected tables; forget those detached with a change token';
 
+--------------------------------------------------------------------------
+-- Internal functions are the extension's own (issue 15, items 1 and 3)
+--------------------------------------------------------------------------
+-- protect(), protect_tenants(), unprotect() and the event triggers work
+-- through internal functions that every role protecting a table must be
+-- able to execute.  Called directly they refuse (TB050): the C ones check
+-- that one of those entry points is running (src/foundation/internal.c),
+-- the PL/pgSQL ones ask _require_internal().  All of them check their
+-- arguments.
+
+CREATE FUNCTION tombstone._require_internal(funcname text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'tombstone_require_internal'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION tombstone._require_internal(text) IS
+    'Internal: refuse unless protect(), protect_tenants(), unprotect() or an event trigger of the extension is running';
+
+CREATE OR REPLACE FUNCTION tombstone._install_triggers(tbl regclass, is_partition boolean)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM tombstone._require_internal('tombstone._install_triggers');
+    IF tbl IS NULL OR is_partition IS NULL OR NOT EXISTS (SELECT FROM pg_class c WHERE c.oid = tbl) THEN
+        RAISE EXCEPTION 'tombstone._install_triggers() needs an existing table'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('Called with tbl %s, is_partition %s.', coalesce(tbl::oid::text, 'NULL'),
+                                  coalesce(is_partition::text, 'NULL')),
+                  HINT = 'Protect tables with tombstone.protect().';
+    END IF;
+    IF NOT is_partition THEN
+        EXECUTE format('CREATE TRIGGER tombstone_guard_delete BEFORE DELETE ON %s'
+                       ' FOR EACH ROW EXECUTE FUNCTION tombstone._guard_delete()', tbl);
+        EXECUTE format('CREATE TRIGGER tombstone_before_update BEFORE UPDATE ON %s'
+                       ' FOR EACH ROW EXECUTE FUNCTION tombstone._before_update()', tbl);
+    END IF;
+    EXECUTE format('CREATE TRIGGER tombstone_guard_truncate BEFORE TRUNCATE ON %s'
+                   ' FOR EACH STATEMENT EXECUTE FUNCTION tombstone._guard_truncate()', tbl);
+    EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER tombstone_guard_delete,'
+                   ' ENABLE ALWAYS TRIGGER tombstone_guard_truncate,'
+                   ' ENABLE ALWAYS TRIGGER tombstone_before_update', tbl);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION tombstone._uninstall_triggers(tbl regclass)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r record;
+BEGIN
+    PERFORM tombstone._require_internal('tombstone._uninstall_triggers');
+    IF tbl IS NULL OR NOT EXISTS (SELECT FROM pg_class c WHERE c.oid = tbl) THEN
+        RAISE EXCEPTION 'tombstone._uninstall_triggers() needs an existing table'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('Called with tbl %s.', coalesce(tbl::oid::text, 'NULL')),
+                  HINT = 'Stop protecting a table with tombstone.unprotect().';
+    END IF;
+    EXECUTE format('DROP TRIGGER IF EXISTS tombstone_guard_delete ON %s', tbl);
+    EXECUTE format('DROP TRIGGER IF EXISTS tombstone_before_update ON %s', tbl);
+    EXECUTE format('DROP TRIGGER IF EXISTS tombstone_guard_truncate ON %s', tbl);
+    FOR r IN SELECT d.relid FROM tombstone._descendants(tbl) d LOOP
+        EXECUTE format('DROP TRIGGER IF EXISTS tombstone_guard_truncate ON %s', r.relid);
+        -- inheritance children carry triggers of their own
+        EXECUTE format('DROP TRIGGER IF EXISTS tombstone_guard_delete ON %s', r.relid);
+        EXECUTE format('DROP TRIGGER IF EXISTS tombstone_before_update ON %s', r.relid);
+    END LOOP;
+END
+$$;
+
+-- Carry a schema change of a protected table to its history table, which
+-- must be the one tombstone.tables names for it.
+CREATE OR REPLACE FUNCTION tombstone._sync_history(tbl regclass, hist regclass)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    c record;
+BEGIN
+    PERFORM tombstone._require_internal('tombstone._sync_history');
+    IF tbl IS NULL OR hist IS NULL
+       OR NOT EXISTS (SELECT FROM tombstone.tables t
+                       WHERE t.relid = tbl AND t.parent IS NULL AND t.history_table = hist) THEN
+        RAISE EXCEPTION 'relation % is not the history table of table %',
+                        coalesce(hist::oid::text, 'NULL'), coalesce(tbl::oid::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'tombstone._sync_history() changes only the history table tombstone.tables names for the table.',
+                  HINT = 'Change the protected table; its history table follows.';
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = tbl AND a.attname = 'valid_to'
+                  AND a.attnum > 0 AND NOT a.attisdropped) THEN
+        RAISE EXCEPTION 'cannot add column "valid_to" to table %, which keeps row history', tbl
+            USING ERRCODE = 'TB040',
+                  DETAIL = format('History table %s uses column valid_to for the end of each old version''s validity.', hist),
+                  HINT = 'Choose another name.';
+    END IF;
+    FOR c IN
+        SELECT a.attname, format_type(a.atttypid, a.atttypmod) AS typ, h.attname AS hname,
+               h.atttypid <> a.atttypid OR h.atttypmod <> a.atttypmod AS retyped,
+               format_type(h.atttypid, h.atttypmod) AS htyp
+          FROM pg_attribute a
+          LEFT JOIN pg_attribute h ON h.attrelid = hist AND h.attname = a.attname
+                                  AND h.attnum > 0 AND NOT h.attisdropped
+         WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped
+           AND (h.attname IS NULL OR h.atttypid <> a.atttypid OR h.atttypmod <> a.atttypmod)
+    LOOP
+        IF c.hname IS NULL THEN
+            -- old versions had no such column: they read as NULL
+            EXECUTE format('ALTER TABLE %s ADD COLUMN %I %s', hist, c.attname, c.typ);
+        ELSE
+            BEGIN
+                EXECUTE format('ALTER TABLE %s ALTER COLUMN %I TYPE %s USING %I::%s',
+                               hist, c.attname, c.typ, c.attname, c.typ);
+            EXCEPTION WHEN OTHERS THEN
+                RAISE EXCEPTION 'cannot change the type of column "%" of table % to %', c.attname, tbl, c.typ
+                    USING ERRCODE = 'TB040',
+                          DETAIL = format('The old versions of rows in history table %s have %s values that do not convert to %s: %s.',
+                                          hist, c.htyp, c.typ, SQLERRM),
+                          HINT = 'Change the type in steps that convert every old value, or add a new column and copy the values.';
+            END;
+        END IF;
+    END LOOP;
+    FOR c IN
+        SELECT h.attname, h.attnum
+          FROM pg_attribute h
+         WHERE h.attrelid = hist AND h.attnum > 0 AND NOT h.attisdropped
+           AND h.attname <> 'valid_to' AND h.attname NOT LIKE '% (dropped %)'
+           AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = tbl AND a.attname = h.attname
+                              AND a.attnum > 0 AND NOT a.attisdropped)
+    LOOP
+        EXECUTE format('ALTER TABLE %s ALTER COLUMN %I DROP NOT NULL', hist, c.attname);
+        EXECUTE format('ALTER TABLE %s RENAME COLUMN %I TO %I', hist, c.attname,
+                       left(c.attname, 40) || ' (dropped ' || c.attnum || ')');
+    END LOOP;
+END
+$$;
+
+-- extract_tenant() with an empty schema name: a proper error, not the
+-- syntax error of CREATE SCHEMA ""
+CREATE OR REPLACE FUNCTION tombstone.extract_tenant(tenant text, at timestamptz, into_schema name)
+RETURNS TABLE (table_name regclass, rows bigint)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r      record;
+    target name;
+    n      bigint;
+BEGIN
+    IF tenant IS NULL OR at IS NULL OR into_schema IS NULL THEN
+        RAISE EXCEPTION 'arguments of tombstone.extract_tenant() must not be null'
+            USING ERRCODE = 'null_value_not_allowed',
+                  DETAIL = format('Called with tenant %s, at %s, into_schema %s.',
+                                  coalesce(quote_literal(tenant), 'NULL'), coalesce(at::text, 'NULL'),
+                                  coalesce(quote_ident(into_schema), 'NULL')),
+                  HINT = 'Give the tenant, the time and the name of a schema to create.';
+    END IF;
+    IF into_schema = '' THEN
+        RAISE EXCEPTION 'schema name of tombstone.extract_tenant() must not be empty'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('Called with tenant %s and an empty into_schema.', quote_literal(tenant)),
+                  HINT = 'Give the name of a schema to create.';
+    END IF;
+    -- a new schema: extracting never overwrites anything
+    EXECUTE format('CREATE SCHEMA %I', into_schema);
+    FOR r IN
+        SELECT t.relid, c.relname, n.nspname, t.history_table,
+               count(*) OVER (PARTITION BY c.relname) AS same_name
+          FROM tombstone.tables t
+          JOIN pg_class c ON c.oid = t.relid
+          JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE t.parent IS NULL
+         ORDER BY n.nspname, c.relname
+    LOOP
+        IF r.history_table IS NULL THEN
+            RAISE NOTICE 'table % has no row history and was not extracted', r.relid;
+            CONTINUE;
+        END IF;
+        target := CASE WHEN r.same_name > 1 THEN left(r.nspname || '_' || r.relname, 63)
+                       ELSE r.relname END;
+        EXECUTE format('CREATE TABLE %I.%I (LIKE %s)', into_schema, target, r.relid);
+        EXECUTE format('INSERT INTO %I.%I SELECT * FROM tombstone.as_of(NULL::%s, $1, $2)',
+                       into_schema, target, r.relid)
+          USING tenant, at;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        table_name := format('%I.%I', into_schema, target)::regclass;
+        rows := n;
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+
+--------------------------------------------------------------------------
+-- The record is protected like the rows (issue 15, item 4)
+--------------------------------------------------------------------------
+-- History tables, the ledger, tombstone.tables, the tenant registry, keys,
+-- their secrets, token uses and cleared references are written only by the
+-- extension, for superusers too:
+-- the extension writes the ledger, history and token uses directly (no
+-- trigger fires) and its catalog through statements it marks as its own.
+-- An INSERT into an empty table of the extension is a restore of a dump
+-- (pg_extension_config_dump loads them after CREATE EXTENSION).  DDL on
+-- them is refused by the DDL guard of the record
+-- (src/mechanisms/record_guard.c).
+
+CREATE FUNCTION tombstone._catalog_guard()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'tombstone_catalog_guard'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION tombstone._catalog_guard() IS
+    'Trigger: the tables of the extension are written by the extension only';
+
+DO $$
+DECLARE
+    t regclass;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['tombstone.tables', 'tombstone.tenant_registry',
+                             'tombstone.keys', 'tombstone.token_uses']::regclass[]
+    LOOP
+        EXECUTE format('CREATE TRIGGER tombstone_catalog_guard BEFORE INSERT OR UPDATE OR DELETE ON %s'
+                       ' FOR EACH STATEMENT EXECUTE FUNCTION tombstone._catalog_guard()', t);
+        EXECUTE format('CREATE TRIGGER tombstone_catalog_truncate BEFORE TRUNCATE ON %s'
+                       ' FOR EACH STATEMENT EXECUTE FUNCTION tombstone._catalog_guard()', t);
+        EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER tombstone_catalog_guard,'
+                       ' ENABLE ALWAYS TRIGGER tombstone_catalog_truncate', t);
+    END LOOP;
+END
+$$;
+
+CREATE TRIGGER tombstone_ledger_insert BEFORE INSERT ON tombstone.changes
+    FOR EACH STATEMENT EXECUTE FUNCTION tombstone._ledger_guard();
+ALTER TABLE tombstone.changes ENABLE ALWAYS TRIGGER tombstone_ledger_insert;
+
+-- HS256 secrets are written by add_key() only; a DELETE goes with its key
+-- (remove_key(), through the foreign key) and loses nothing to forge.
+CREATE TRIGGER tombstone_catalog_guard BEFORE INSERT OR UPDATE ON tombstone.key_secrets
+    FOR EACH STATEMENT EXECUTE FUNCTION tombstone._catalog_guard();
+CREATE TRIGGER tombstone_catalog_truncate BEFORE TRUNCATE ON tombstone.key_secrets
+    FOR EACH STATEMENT EXECUTE FUNCTION tombstone._catalog_guard();
+ALTER TABLE tombstone.key_secrets ENABLE ALWAYS TRIGGER tombstone_catalog_guard,
+    ENABLE ALWAYS TRIGGER tombstone_catalog_truncate;
+
+-- The references that ON DELETE SET NULL / SET DEFAULT cleared are
+-- recorded by the cascade only; the ledger's guard triggers already refuse
+-- their UPDATE, DELETE and TRUNCATE.
+CREATE TRIGGER tombstone_catalog_guard BEFORE INSERT ON tombstone.cleared_keys
+    FOR EACH STATEMENT EXECUTE FUNCTION tombstone._catalog_guard();
+ALTER TABLE tombstone.cleared_keys ENABLE ALWAYS TRIGGER tombstone_catalog_guard;
+
+-- history tables made by 0.1 refuse INSERT as those made by 0.2 do
+DO $$
+DECLARE
+    h regclass;
+BEGIN
+    FOR h IN SELECT t.history_table FROM tombstone.tables t
+              WHERE t.history_table IS NOT NULL
+                AND NOT EXISTS (SELECT FROM pg_trigger g WHERE g.tgrelid = t.history_table
+                                   AND g.tgname = 'tombstone_history_insert')
+    LOOP
+        EXECUTE format('CREATE TRIGGER tombstone_history_insert BEFORE INSERT ON %s'
+                       ' FOR EACH STATEMENT EXECUTE FUNCTION tombstone._history_guard()', h);
+        EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER tombstone_history_insert', h);
+    END LOOP;
+END
+$$;
+
+-- With tombstone.tables written by the extension only, the retention of a
+-- table is changed by a function: a shorter one needs a "ddl" token.
+CREATE FUNCTION tombstone.set_retention(tbl regclass, retention interval)
+RETURNS void
+AS 'MODULE_PATHNAME', 'tombstone_set_retention'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION tombstone.set_retention(regclass, interval) IS
+    'Change how long a protected table keeps tombstones and old row versions before a purge may remove them; a shorter retention needs a change token of operation ddl';
+
+--------------------------------------------------------------------------
+-- What cannot be protected (issue 15, item 6)
+--------------------------------------------------------------------------
+-- protect() accepted tombstone.changes (after which every DELETE failed),
+-- the extension's other tables, information_schema tables and tables of
+-- other extensions.  _check_protectable() refuses them (TB053); protect()
+-- calls it before it changes anything, _register() and _create_history()
+-- call the same check in C.
+
+CREATE FUNCTION tombstone._check_protectable(tbl regclass)
+RETURNS void
+AS 'MODULE_PATHNAME', 'tombstone_check_protectable'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION tombstone._check_protectable(regclass) IS
+    'Internal: refuse a table that cannot be protected (of the system, of pg_tombstone, of an extension)';
+
+
+--------------------------------------------------------------------------
+-- UNLOGGED loses everything on a crash (issue 15, item 5)
+--------------------------------------------------------------------------
+-- protect() refuses an unlogged table (TB052, in _check_protectable()), as
+-- the DDL guard refuses SET UNLOGGED of protected tables, history tables,
+-- the ledger and the extension's tables; check() reports any such table.
+
+
+--------------------------------------------------------------------------
+-- Fail closed without the library, for DDL too (issue 15, item 10)
+--------------------------------------------------------------------------
+-- With pg_tombstone not in shared_preload_libraries, DROP EXTENSION ...
+-- CASCADE, DROP SCHEMA tombstone CASCADE, DISABLE TRIGGER and DETACH
+-- PARTITION went through.  An event trigger at ddl_command_start, written
+-- in C, loads the library on demand (installing the DDL guard's hooks for
+-- the session) and checks the statement from its parse tree; with the
+-- library preloaded the ProcessUtility hook has checked it already.
+
+CREATE FUNCTION tombstone._on_ddl_start()
+RETURNS event_trigger
+AS 'MODULE_PATHNAME', 'tombstone_on_ddl_start'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION tombstone._on_ddl_start() IS
+    'Event trigger: refuse destructive DDL on protected tables and the extension''s objects, also without the library preloaded';
+
+CREATE EVENT TRIGGER tombstone_ddl_start ON ddl_command_start
+    EXECUTE FUNCTION tombstone._on_ddl_start();
+ALTER EVENT TRIGGER tombstone_ddl_start ENABLE ALWAYS;
+
+--------------------------------------------------------------------------
+-- DROP DATABASE of a database holding protected tables (issue 15, item 11)
+--------------------------------------------------------------------------
+-- DROP DATABASE runs from another database, so a database where the
+-- extension keeps protected tables, their history and the ledger is marked
+-- in the shared catalog pg_shseclabel (a label of provider pg_tombstone on
+-- the database), set here and removed by DROP EXTENSION pg_tombstone.  The
+-- DDL guard refuses DROP DATABASE of a marked database (TB055) unless the
+-- session names it in tombstone.drop_database.
+
+CREATE FUNCTION tombstone._mark_database()
+RETURNS void
+AS 'MODULE_PATHNAME', 'tombstone_mark_database'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION tombstone._mark_database() IS
+    'Internal: mark this database as one where pg_tombstone keeps rows, so that DROP DATABASE refuses it';
+
+SELECT tombstone._mark_database();

@@ -258,5 +258,8 @@ SELECT sum(refusals) AS refusals, count(last_refused) AS refused_at FROM tombsto
 \set QUIET on
 \c contrib_regression
 \set QUIET off
+-- it holds protected tables: dropped on purpose
+SET tombstone.drop_database = 'purge_regress';
 DROP DATABASE purge_regress;
+RESET tombstone.drop_database;
 DROP ROLE purge_ops;

@@ -115,4 +115,3 @@ DROP TABLE reg_tok;
 DROP ROLE reg_app;
 DROP ROLE reg_operators;
 SELECT tombstone.remove_key(key_id) FROM tombstone.keys ORDER BY key_id;
-DELETE FROM tombstone.token_uses;

@@ -19,11 +19,12 @@
  * This file alone sits above them all: it wires them together.
  *
  * The library must be listed in shared_preload_libraries.  Loaded any other
- * way (LOAD, or on demand when one of its trigger functions is called), it
- * installs no hooks and only remembers that it was not preloaded: the
- * triggers on protected tables then refuse every physical delete and say how
- * to configure the server.  Protection never silently degrades into a hard
- * delete.
+ * way (LOAD, or on demand when one of its functions is called), it installs
+ * only the DDL guard and the check of internal calls, and remembers that it
+ * was not preloaded: the triggers on protected tables then refuse every
+ * physical delete and say how to configure the server, and the C event
+ * trigger at ddl_command_start refuses destructive DDL.  Protection never
+ * silently degrades into a hard delete.
  *
  * src/pg_tombstone.c
  *
@@ -34,6 +35,7 @@
 #include "miscadmin.h"
 
 #include "foundation/catalog.h"
+#include "foundation/internal.h"
 #include "foundation/observe.h"
 #include "foundation/settings.h"
 #include "policy/guard.h"
@@ -41,6 +43,7 @@
 #include "recording/change.h"
 #include "recording/history.h"
 #include "mechanisms/cascade.h"
+#include "mechanisms/database_guard.h"
 #include "mechanisms/ddl_guard.h"
 #include "mechanisms/executor.h"
 #include "mechanisms/fkgraph.h"
@@ -55,13 +58,23 @@ PG_FUNCTION_INFO_V1(tombstone_preloaded_sql);
 void
 _PG_init(void)
 {
+	/*
+	 * What works whenever the library is loaded, preloaded or on demand:
+	 * the DDL guard (with the catalog cache it reads) refuses destructive
+	 * DDL, DROP DATABASE of a database that holds protected tables is
+	 * refused, and internal functions refuse calls from outside the
+	 * extension.
+	 */
+	TombstoneCatalogInit();
+	TombstoneDdlGuardInit();
+	TombstoneDatabaseGuardInit();
+	TombstoneInternalInit();
+
 	if (!process_shared_preload_libraries_in_progress)
 		return;
 
 	TombstoneSettingsInit();
-	TombstoneCatalogInit();
 	TombstonePlannerInit();
-	TombstoneDdlGuardInit();
 	TombstoneExecutorInit();
 	TombstoneChangeInit();
 	TombstoneFkGraphInit();

@@ -330,7 +330,7 @@ SELECT set_eq($$SELECT tgrelid::regclass::text, tgname::text COLLATE "default", 
               'the tombstone triggers are exactly as before the refused commands');
 SELECT results_eq($$SELECT evtname::text COLLATE "default", evtenabled::text FROM pg_event_trigger
                      WHERE evtname LIKE 'tombstone\_%' ORDER BY 1$$,
-                  $$VALUES ('tombstone_ddl_end', 'A'), ('tombstone_sql_drop', 'A')$$,
+                  $$VALUES ('tombstone_ddl_end', 'A'), ('tombstone_ddl_start', 'A'), ('tombstone_sql_drop', 'A')$$,
                   'event triggers still enabled always');
 SELECT is((SELECT count(*)::int FROM tombstone.protected_tables WHERE table_name::text LIKE 'ds\_%'),
           10, 'the fixture tables are all still protected');

@@ -114,7 +114,7 @@ SELECT is(pg_temp.guard_firing('rg_loose'), 'A',
 SELECT is((SELECT string_agg(hazard, ',') FROM tombstone.check() WHERE table_name = 'rg_loose'::regclass),
           'not_protected', 'check() then reports only the missing entry');
 ALTER TABLE tombstone.changes DISABLE TRIGGER ALL;
-SELECT is(pg_temp.guard_firing('tombstone.changes'), 'AAA', 'DISABLE TRIGGER ALL of the ledger: its guard and follow triggers fire always');
+SELECT is(pg_temp.guard_firing('tombstone.changes'), 'AAAA', 'DISABLE TRIGGER ALL of the ledger: its guard, insert and follow triggers fire always');
 ALTER TABLE tombstone.changes ENABLE TRIGGER ALL;
 SELECT throws_ok('ALTER TABLE rg_full DISABLE TRIGGER tombstone_guard_delete', 'TB006', NULL,
                  'disabling a guard trigger by name is still refused');

@@ -19,8 +19,18 @@
  * ancestor they are protected through), so a lookup never has to walk
  * pg_inherits.
  *
- * Whether a relation holds any tuple at all is answered here too
- * (TombstoneRelationIsEmpty()): a TRUNCATE of an empty table loses nothing.
+ * Which relations may be protected at all is decided here too: not a
+ * temporary or unlogged table, not one of the system, of pg_tombstone
+ * itself or of another extension (TombstoneCheckProtectable(), for
+ * protect() and the internal functions it calls, operations/protect.c).
+ * And the extension's own tables (its catalog, tenant registry, keys and
+ * token uses) are known by OID here, for the guards of the record
+ * (mechanisms/record_guard.c, mechanisms/triggers.c).
+ *
+ * Whether a relation is empty is answered here too: a TRUNCATE of a table
+ * without a tuple loses nothing (TombstoneRelationIsEmpty()), and an INSERT
+ * into an empty table of the extension is the restore of a dump
+ * (TombstoneRelationHasNoRows()).
  *
  * This is the lowest layer that knows what protection is: every other
  * subsystem asks here, and nothing here calls up.
@@ -35,9 +45,16 @@
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "catalog/catalog.h"
+#include "catalog/dependency.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_inherits.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "executor/tuptable.h"
+#include "miscadmin.h"
 #include "storage/bufmgr.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -48,6 +65,7 @@
 #include "utils/syscache.h"
 
 #include "foundation/catalog.h"
+#include "foundation/errcodes.h"
 #include "foundation/inval.h"
 #include "foundation/names.h"
 
@@ -65,6 +83,13 @@ static HTAB *rel_cache = NULL;
 static Oid	catalog_relid = InvalidOid;
 static Oid	ledger_relid = InvalidOid;
 static Oid	ledger_seq_relid = InvalidOid;
+
+/* OIDs of the other tables of the extension, once found */
+static Oid	registry_relid = InvalidOid;
+static Oid	keys_relid = InvalidOid;
+static Oid	secrets_relid = InvalidOid;
+static Oid	uses_relid = InvalidOid;
+static Oid	cleared_relid = InvalidOid;
 
 /* the last relation TombstoneQualifiedName() was asked for, and its name */
 static Oid	qualname_relid = InvalidOid;
@@ -90,6 +115,10 @@ rel_cache_callback(Oid relid)
 	/* dropped or recreated with the extension: look them up again */
 	if (!OidIsValid(relid) || relid == ledger_relid || relid == ledger_seq_relid)
 		ledger_relid = ledger_seq_relid = InvalidOid;
+	if (!OidIsValid(relid) || relid == registry_relid || relid == keys_relid ||
+		relid == secrets_relid || relid == uses_relid || relid == cleared_relid)
+		registry_relid = keys_relid = secrets_relid = uses_relid =
+			cleared_relid = InvalidOid;
 	if (!OidIsValid(relid) || relid == qualname_relid)
 		qualname_relid = InvalidOid;
 
@@ -227,6 +256,14 @@ TombstoneRelLookup(Oid relid)
 	entry = hash_search(rel_cache, &relid, HASH_FIND, NULL);
 	if (entry != NULL)
 		return entry->is_protected ? entry : NULL;
+
+	/*
+	 * A relation of the system (pg_catalog, information_schema) is never
+	 * protected, whatever the catalog says: protect() refuses them, and an
+	 * entry written otherwise must not make every read of pg_class fail.
+	 */
+	if (relid < FirstNormalObjectId)
+		return NULL;
 
 	catrelid = TombstoneCatalogRelid();
 	if (!OidIsValid(catrelid) || relid == catrelid)
@@ -413,6 +450,25 @@ TombstoneLedgerSeqRelid(void)
 }
 
 /*
+ * Is relid one of the extension's tables that record what is protected,
+ * who may authorise what, and what a change cleared: tombstone.tables,
+ * tenant_registry, keys, key_secrets, token_uses, cleared_keys?  (The
+ * ledger is TombstoneLedgerRelid().)
+ */
+bool
+TombstoneOwnTable(Oid relid)
+{
+	if (!OidIsValid(relid))
+		return false;
+	return relid == TombstoneCatalogRelid() ||
+		relid == extension_relid(&registry_relid, TOMBSTONE_REGISTRY) ||
+		relid == extension_relid(&keys_relid, "keys") ||
+		relid == extension_relid(&secrets_relid, "key_secrets") ||
+		relid == extension_relid(&uses_relid, "token_uses") ||
+		relid == extension_relid(&cleared_relid, TOMBSTONE_CLEARED_KEYS);
+}
+
+/*
  * The names of the columns of relid whose numbers are in keys, an int2[]
  * such as pg_constraint.conkey; their count goes to *nkeys.
  */
@@ -467,6 +523,185 @@ TombstoneHistoryBase(Oid histrelid)
 	return TombstoneFindProtected(has_history_table, &histrelid);
 }
 
+/*-------------------------------------------------------------------------
+ * Which relations can be protected
+ *-------------------------------------------------------------------------
+ */
+
+/*
+ * The relation relid, which must exist, for internal function funcname;
+ * returns its name.
+ */
+char *
+TombstoneRelationArg(Oid relid, const char *funcname)
+{
+	char	   *relname = OidIsValid(relid) ? get_rel_name(relid) : NULL;
+
+	if (relname == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid),
+				 errdetail("%s() was given a table that does not exist.", funcname),
+				 errhint("Name an existing table.")));
+	return relname;
+}
+
+/* The type of column colname of relid, or InvalidOid when there is none */
+static Oid
+column_type(Oid relid, const char *colname)
+{
+	AttrNumber	attno = get_attnum(relid, colname);
+
+	return attno > 0 ? get_atttype(relid, attno) : InvalidOid;
+}
+
+/*
+ * What _register() is about to record must describe a table that
+ * protect() could have protected: it exists, belongs to the caller, can
+ * be protected, has its tenant and tombstone columns, a partition or child
+ * is registered under a protected root it descends from, and a history
+ * table is one of schema tombstone_history that no other table uses.
+ */
+void
+TombstoneCheckRegistration(Oid relid, const char *tenant_column,
+						   bool history, Oid parent, Oid history_table)
+{
+	const char *relname = TombstoneRelationArg(relid, "tombstone._register");
+	struct
+	{
+		const char *name;
+		Oid			type;
+		bool		wanted;
+	}			columns[] = {
+		{TOMBSTONE_DELETED_AT, TIMESTAMPTZOID, true},
+		{TOMBSTONE_DELETED_CHANGE, INT8OID, true},
+		{TOMBSTONE_VALID_FROM, TIMESTAMPTZOID, false},
+	};
+	int			i;
+
+	if (!pg_class_ownercheck(relid, GetUserId()))
+		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, relname);
+	TombstoneCheckProtectable(relid, "tombstone._register");
+	if (get_attnum(relid, tenant_column) <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" of table \"%s\" does not exist",
+						tenant_column, relname),
+				 errhint("Give the column that holds the tenant id.")));
+	columns[2].wanted = history;
+	for (i = 0; i < lengthof(columns); i++)
+	{
+		Oid			type = column_type(relid, columns[i].name);
+
+		if (columns[i].wanted && type != columns[i].type)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("table \"%s\" has no column \"%s\" of type %s",
+							relname, columns[i].name,
+							format_type_be(columns[i].type)),
+					 errhint("Protect tables with tombstone.protect(), which adds the column.")));
+	}
+	if (OidIsValid(parent))
+	{
+		const TombstoneRel *ptrel = TombstoneRelLookup(parent);
+
+		if (ptrel == NULL || OidIsValid(ptrel->parent) ||
+			OidIsValid(history_table) ||
+			!list_member_oid(find_all_inheritors(parent, NoLock, NULL), relid) ||
+			relid == parent)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("table \"%s\" cannot be protected through table \"%s\"",
+							relname, get_rel_name(parent) ? get_rel_name(parent) : "?"),
+					 errdetail("A partition or child is protected through the protected table it descends from, and shares its history table."),
+					 errhint("Protect the partitioned or parent table with tombstone.protect().")));
+	}
+	if (OidIsValid(history_table))
+	{
+		if (!history ||
+			get_rel_namespace(history_table) != get_namespace_oid(TOMBSTONE_HISTORY_SCHEMA, true) ||
+			column_type(history_table, TOMBSTONE_VALID_TO) != TIMESTAMPTZOID ||
+			OidIsValid(TombstoneHistoryBase(history_table)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("relation with OID %u cannot be the history table of table \"%s\"",
+							history_table, relname),
+					 errdetail("A history table is created for its table by tombstone.protect() in schema %s, and belongs to no other table.",
+							   TOMBSTONE_HISTORY_SCHEMA),
+					 errhint("Protect tables with tombstone.protect().")));
+	}
+	else if (history && !OidIsValid(parent))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("table \"%s\" is registered with history but without a history table",
+						relname),
+				 errhint("Protect tables with tombstone.protect().")));
+}
+
+/*
+ * A table protect() may protect: an ordinary or partitioned table, not a
+ * temporary or unlogged one, not a table of the system (pg_catalog, information_schema),
+ * of pg_tombstone itself (its catalog, ledger, keys, token uses, history
+ * tables) or of any extension.  The caller names itself in funcname.
+ */
+void
+TombstoneCheckProtectable(Oid relid, const char *funcname)
+{
+	const char *relname = TombstoneRelationArg(relid, funcname);
+	char		relkind = get_rel_relkind(relid);
+	char		persistence = get_rel_persistence(relid);
+	Oid			nspid;
+	char	   *nspname;
+	Oid			extoid;
+
+	if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not a table", relname),
+				 errdetail("Only ordinary and partitioned tables can be protected."),
+				 errhint("Protect the table the rows are stored in.")));
+	if (persistence == RELPERSISTENCE_TEMP)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot protect temporary table \"%s\"", relname),
+				 errdetail("The rows of a temporary table disappear with the session, so they cannot be kept."),
+				 errhint("Protect a permanent table.")));
+	if (persistence == RELPERSISTENCE_UNLOGGED)
+		ereport(ERROR,
+				(errcode(ERRCODE_TOMBSTONE_UNLOGGED),
+				 errmsg("cannot protect unlogged table \"%s\"", relname),
+				 errdetail("After a crash PostgreSQL empties an unlogged table: its rows, tombstones and history would be lost."),
+				 errhint("Make it a logged table with ALTER TABLE %s SET LOGGED, then protect it.",
+						 TombstoneQualifiedName(relid))));
+	nspid = get_rel_namespace(relid);
+	nspname = get_namespace_name(nspid);
+	if (relid < FirstNormalObjectId || IsCatalogNamespace(nspid) ||
+		IsToastNamespace(nspid) || strcmp(nspname, "information_schema") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_TOMBSTONE_NOT_PROTECTABLE),
+				 errmsg("cannot protect table \"%s\" of the system", relname),
+				 errdetail("Table %s belongs to PostgreSQL, which writes and reads it in its own way.",
+						   TombstoneQualifiedName(relid)),
+				 errhint("Protect tables of your own.")));
+	if (strcmp(nspname, TOMBSTONE_SCHEMA) == 0 ||
+		strcmp(nspname, TOMBSTONE_HISTORY_SCHEMA) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_TOMBSTONE_NOT_PROTECTABLE),
+				 errmsg("cannot protect table \"%s\" of pg_tombstone", relname),
+				 errdetail("Table %s is part of pg_tombstone's record (its catalog, ledger, keys, token uses or a history table), which the extension guards itself.",
+						   TombstoneQualifiedName(relid)),
+				 errhint("Protect tables of your own.")));
+	extoid = getExtensionOfObject(RelationRelationId, relid);
+	if (OidIsValid(extoid))
+		ereport(ERROR,
+				(errcode(ERRCODE_TOMBSTONE_NOT_PROTECTABLE),
+				 errmsg("cannot protect table \"%s\" of extension \"%s\"",
+						relname, get_extension_name(extoid)),
+				 errdetail("Table %s is a member of extension \"%s\", whose scripts create, change and drop it.",
+						   TombstoneQualifiedName(relid), get_extension_name(extoid)),
+				 errhint("Protect tables of your own.")));
+}
+
 /*
  * Does rel hold no tuple at all: none live, none dead, none that another
  * transaction has yet to commit?  Then a TRUNCATE of it destroys nothing,
@@ -490,5 +725,28 @@ TombstoneRelationIsEmpty(Relation rel)
 	empty = !table_scan_getnextslot(scan, ForwardScanDirection, slot);
 	table_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);
+	return empty;
+}
+
+/*
+ * Does rel have no row that a new snapshot sees, the rows the current
+ * command is inserting aside?  A restore loads the extension's tables
+ * (dumped by pg_extension_config_dump) into the empty tables CREATE
+ * EXTENSION made, with their guard triggers in place, many rows in one
+ * COPY: each of them still finds the table empty.
+ */
+bool
+TombstoneRelationHasNoRows(Relation rel)
+{
+	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	TupleTableSlot *slot = table_slot_create(rel, NULL);
+	TableScanDesc scan;
+	bool		empty;
+
+	scan = table_beginscan(rel, snapshot, 0, NULL);
+	empty = !table_scan_getnextslot(scan, ForwardScanDirection, slot);
+	table_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	UnregisterSnapshot(snapshot);
 	return empty;
 }

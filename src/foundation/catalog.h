@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * catalog.h
- *	  Which relations are protected, and the extension's own relations.
+ *	  Which relations are protected or can be, and the extension's own
+ *	  relations.
  *
  * src/foundation/catalog.h
  *
@@ -49,6 +50,15 @@ extern Oid	TombstoneLedgerSeqRelid(void);
 extern Oid	TombstoneRelationOwner(Oid relid);
 extern char *TombstoneQualifiedName(Oid relid);
 extern char **TombstoneColumnNames(Oid relid, Datum keys, int *nkeys);
+extern bool TombstoneOwnTable(Oid relid);
+
+/* Which relations can be protected */
+extern char *TombstoneRelationArg(Oid relid, const char *funcname);
+extern void TombstoneCheckProtectable(Oid relid, const char *funcname);
+extern void TombstoneCheckRegistration(Oid relid, const char *tenant_column,
+									   bool history, Oid parent,
+									   Oid history_table);
 extern bool TombstoneRelationIsEmpty(Relation rel);
+extern bool TombstoneRelationHasNoRows(Relation rel);
 
 #endif							/* TOMBSTONE_CATALOG_H */

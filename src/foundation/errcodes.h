@@ -56,6 +56,14 @@
 #define ERRCODE_TOMBSTONE_NO_HISTORY		MAKE_SQLSTATE('T','B','0','4','2')
 #define ERRCODE_TOMBSTONE_HISTORY_WRITE		MAKE_SQLSTATE('T','B','0','4','3')
 
+/* TB05x: the integrity of the machinery itself */
+#define ERRCODE_TOMBSTONE_INTERNAL			MAKE_SQLSTATE('T','B','0','5','0')
+#define ERRCODE_TOMBSTONE_OWN_OBJECTS		MAKE_SQLSTATE('T','B','0','5','1')
+#define ERRCODE_TOMBSTONE_UNLOGGED			MAKE_SQLSTATE('T','B','0','5','2')
+#define ERRCODE_TOMBSTONE_NOT_PROTECTABLE	MAKE_SQLSTATE('T','B','0','5','3')
+#define ERRCODE_TOMBSTONE_DROP_DATABASE		MAKE_SQLSTATE('T','B','0','5','5')
+#define ERRCODE_TOMBSTONE_RETENTION			MAKE_SQLSTATE('T','B','0','5','6')
+
 /* TB06x: operating a protected database with other tools */
 /* restoring over an existing protected database (mechanisms/ddl_guard.c) */
 #define ERRCODE_TOMBSTONE_DROP_PRIMARY_KEY	MAKE_SQLSTATE('T','B','0','6','0')

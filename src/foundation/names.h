@@ -18,6 +18,14 @@
 #define TOMBSTONE_VALID_TO			"valid_to"
 #define TOMBSTONE_TRIGGER_PREFIX	"tombstone_"
 
+/* Is this the name of one of the extension's triggers or event triggers? */
+static inline bool
+TombstoneIsTriggerName(const char *name)
+{
+	return strncmp(name, TOMBSTONE_TRIGGER_PREFIX,
+				   strlen(TOMBSTONE_TRIGGER_PREFIX)) == 0;
+}
+
 /* The extension's schemas and tables */
 #define TOMBSTONE_SCHEMA			"tombstone"
 #define TOMBSTONE_HISTORY_SCHEMA	"tombstone_history"

@@ -17,6 +17,10 @@
  * when its text starts with TOMBSTONE_INTERNAL_QUERY and it is planned at
  * the depth at which TombstoneRunInternal() runs it.
  *
+ * The extension's own tables refuse every write but the extension's own:
+ * the statement that writes one of them through SPI is marked here (the
+ * own-write window) for the guard trigger of that table.
+ *
  * src/foundation/query.c
  *
  *-------------------------------------------------------------------------
@@ -30,6 +34,7 @@
 #include "foundation/catalog.h"
 #include "foundation/names.h"
 #include "foundation/query.h"
+#include "foundation/settings.h"
 
 /* Longest internal query whose plan is kept */
 #define PLAN_KEY_MAX 2048
@@ -149,6 +154,17 @@ bool
 TombstoneRunningInternal(void)
 {
 	return internal_depth >= 0 && internal_depth == TombstoneExecDepth();
+}
+
+/*
+ * Is the row being changed now one of a query TombstoneRunInternal() runs
+ * (not of a statement a trigger of the user's runs inside it)?  Its rows
+ * are changed one executor level below where it was started.
+ */
+bool
+TombstoneRowFromInternal(void)
+{
+	return internal_depth >= 0 && TombstoneExecDepth() == internal_depth + 1;
 }
 
 /*
@@ -286,11 +302,65 @@ TombstoneInsertAsOwner(Oid catrelid, const char *sql, int nargs,
 						   SECURITY_RESTRICTED_OPERATION);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args(sql, nargs, argtypes, values, nulls, false, 0) !=
-		SPI_OK_INSERT)
-		elog(ERROR, "could not insert into relation %u", catrelid);
+	TombstoneOwnWriteBegin(catrelid);
+	PG_TRY();
+	{
+		if (SPI_execute_with_args(sql, nargs, argtypes, values, nulls, false, 0) !=
+			SPI_OK_INSERT)
+			elog(ERROR, "could not insert into relation %u", catrelid);
+	}
+	PG_FINALLY();
+	{
+		TombstoneOwnWriteEnd();
+	}
+	PG_END_TRY();
 	SPI_finish();
 	SetUserIdAndSecContext(save_userid, save_sec_context);
+}
+
+/*-------------------------------------------------------------------------
+ * Writes of the extension's own to its tables
+ *-------------------------------------------------------------------------
+ */
+
+/*
+ * The one write of the extension's own to one of its tables that is
+ * running (see TombstoneOwnWriteBegin), or InvalidOid.
+ */
+static Oid	own_write_relid = InvalidOid;
+static int	own_write_depth = -1;
+
+/*
+ * The extension writes one of its own tables through SPI (protect(),
+ * unprotect(), set_retention(), add_key(), remove_key()): the guard
+ * trigger of the table (tombstone._catalog_guard(), mechanisms/triggers.c)
+ * lets that statement through, and nothing else.  End it with
+ * TombstoneOwnWriteEnd(), also on error.
+ */
+void
+TombstoneOwnWriteBegin(Oid relid)
+{
+	own_write_relid = relid;
+	own_write_depth = TombstoneExecDepth();
+}
+
+void
+TombstoneOwnWriteEnd(void)
+{
+	own_write_relid = InvalidOid;
+	own_write_depth = -1;
+}
+
+/*
+ * Is the statement writing relid the extension's own?  Its statement
+ * triggers fire inside its executor run, one level below where it was
+ * started (the executor hooks count levels only when preloaded).
+ */
+bool
+TombstoneOwnWriteAllows(Oid relid)
+{
+	return OidIsValid(own_write_relid) && own_write_relid == relid &&
+		TombstoneExecDepth() == own_write_depth + (tombstone_preloaded ? 1 : 0);
 }
 
 /*

@@ -2,8 +2,8 @@
  *
  * query.h
  *	  What this backend is running (the executor depth, ALTER TABLE, COPY
- *	  FROM), the extension's own queries, and direct inserts into the
- *	  extension's tables.
+ *	  FROM), the extension's own queries, direct inserts into the
+ *	  extension's tables, and the writes of its own to them.
  *
  * src/foundation/query.h
  *
@@ -29,6 +29,7 @@ extern void TombstoneCopyFromLeave(void);
 extern bool TombstoneInCopyFrom(void);
 
 extern bool TombstoneRunningInternal(void);
+extern bool TombstoneRowFromInternal(void);
 extern uint64 TombstoneRunInternal(const char *sql, int nargs, Oid *argtypes,
 								   Datum *values, const char *nulls,
 								   Oid as_user);
@@ -40,5 +41,10 @@ extern void TombstoneInsertAsOwner(Oid catrelid, const char *sql, int nargs,
 								   Oid *argtypes, Datum *values,
 								   const char *nulls);
 extern void TombstoneInsertTuple(Relation rel, HeapTuple tuple);
+
+/* A write of the extension's own to one of its tables */
+extern void TombstoneOwnWriteBegin(Oid relid);
+extern void TombstoneOwnWriteEnd(void);
+extern bool TombstoneOwnWriteAllows(Oid relid);
 
 #endif							/* TOMBSTONE_QUERY_H */

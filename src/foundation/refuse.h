@@ -22,5 +22,7 @@
 extern void TombstoneRequirePreloaded(const char *relname);
 extern void TombstoneRefuseNotPreloaded(const char *detail) pg_attribute_noreturn();
 extern void TombstoneRefuseTruncate(const char *relname) pg_attribute_noreturn();
+extern void TombstoneRefuseOwnTableChange(const char *relname, const char *what,
+										  bool ddl) pg_attribute_noreturn();
 
 #endif							/* TOMBSTONE_REFUSE_H */

@@ -4,11 +4,11 @@
  *	  Whether the library was preloaded, and tombstone.visibility.
  *
  * The library must be listed in shared_preload_libraries.  Loaded any other
- * way (LOAD, or on demand when one of its trigger functions is called), it
- * installs no hooks and only remembers that it was not preloaded: the
- * triggers on protected tables then refuse every physical delete and say how
- * to configure the server.  Protection never silently degrades into a hard
- * delete.
+ * way (LOAD, or on demand when one of its functions is called), it installs
+ * only the DDL guard and the check of internal calls (src/pg_tombstone.c)
+ * and remembers here that it was not preloaded: the triggers on protected
+ * tables then refuse every physical delete and say how to configure the
+ * server.  Protection never silently degrades into a hard delete.
  *
  * The GUCs of other subsystems are defined by those subsystems' Init
  * functions; the prefix "tombstone" is reserved here, first.

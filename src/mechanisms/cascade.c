@@ -783,12 +783,23 @@ clear_link(TombstoneFkLink *link, PendingChunk *chunk, TupleDesc desc)
 	row[1] = ObjectIdGetDatum(link->child);
 	row[2] = CStringGetTextDatum(link->conname);
 	row[3] = PointerGetDatum(DatumGetJsonbPCopy(refs));
-	(void) TombstoneRunInternal(TOMBSTONE_INTERNAL_QUERY
-								"INSERT INTO tombstone.cleared_keys"
-								" (change_id, child, conname, refs)"
-								" VALUES ($1, $2::regclass, $3::name, $4)",
-								4, rowtypes, row, NULL,
-								TombstoneRelationOwner(TombstoneCatalogRelid()));
+	/* the extension's own write (its guard refuses any other) */
+	TombstoneOwnWriteBegin(get_relname_relid(TOMBSTONE_CLEARED_KEYS,
+											 get_namespace_oid(TOMBSTONE_SCHEMA, false)));
+	PG_TRY();
+	{
+		(void) TombstoneRunInternal(TOMBSTONE_INTERNAL_QUERY
+									"INSERT INTO tombstone.cleared_keys"
+									" (change_id, child, conname, refs)"
+									" VALUES ($1, $2::regclass, $3::name, $4)",
+									4, rowtypes, row, NULL,
+									TombstoneRelationOwner(TombstoneCatalogRelid()));
+	}
+	PG_FINALLY();
+	{
+		TombstoneOwnWriteEnd();
+	}
+	PG_END_TRY();
 }
 
 /*

@@ -9,8 +9,9 @@
  *	- ProcessUtility_hook inspects a command before it runs, when the
  *	  objects it names are known: TRUNCATE, DROP TABLE and DROP EXTENSION,
  *	  ALTER TABLE subcommands (disabling our triggers, DETACH PARTITION,
- *	  NO INHERIT, dropping or retyping a tombstone column), renames, and
- *	  ALTER EVENT TRIGGER on the extension's own event triggers.
+ *	  NO INHERIT, dropping or retyping a tombstone column, SET UNLOGGED),
+ *	  renames, and ALTER EVENT TRIGGER on the extension's own event
+ *	  triggers.
  *
  *	- object_access_hook sees every object PostgreSQL is about to delete,
  *	  including those reached only through dependencies: DROP SCHEMA ...
@@ -18,9 +19,18 @@
  *	  partitions of a dropped table.  Refusing there aborts the command
  *	  before anything is gone.
  *
- * Without the library preloaded neither hook exists; the extension's
- * sql_drop event trigger and the TRUNCATE and DELETE triggers still refuse
- * the destructive part (see triggers.c and the extension script).
+ * The same statements on the record (history tables, the ledger, the
+ * extension's own tables and functions) are refused by
+ * mechanisms/record_guard.c, and DROP DATABASE by
+ * mechanisms/database_guard.c; the hooks here call both.
+ *
+ * Without the library preloaded, the extension's event trigger at
+ * ddl_command_start (tombstone._on_ddl_start, in C, below) loads the
+ * library, which installs both hooks for the rest of the session, and
+ * checks that first statement itself; the TRUNCATE and DELETE triggers
+ * refuse the rest (see mechanisms/triggers.c).  Event triggers do not fire
+ * for ALTER EVENT TRIGGER or DROP DATABASE, so those are guarded only once
+ * the library is loaded.
  *
  * A change token of operation "ddl" naming the table authorises these
  * commands (policy/guard.c); every refusal here ends in the same hint.
@@ -45,17 +55,21 @@
 
 #include "access/genam.h"
 #include "access/table.h"
+#include "catalog/dependency.h"
 #include "catalog/namespace.h"
 #include "catalog/objectaccess.h"
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_event_trigger.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_inherits.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_trigger.h"
+#include "commands/event_trigger.h"
 #include "commands/trigger.h"
 #include "commands/extension.h"
 #include "commands/user.h"
 #include "miscadmin.h"
+#include "parser/parse_func.h"
 #include "tcop/utility.h"
 #include "utils/acl.h"
 #include "utils/fmgroids.h"
@@ -70,7 +84,9 @@
 #include "foundation/refuse.h"
 #include "policy/guard.h"
 #include "recording/history.h"
+#include "mechanisms/database_guard.h"
 #include "mechanisms/ddl_guard.h"
+#include "mechanisms/record_guard.h"
 
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 static object_access_hook_type prev_object_access_hook = NULL;
@@ -92,13 +108,6 @@ remember_refused_drop(Oid relid)
 
 	refused_drops = list_append_unique_oid(refused_drops, relid);
 	MemoryContextSwitchTo(old);
-}
-
-static bool
-is_tombstone_trigger_name(const char *name)
-{
-	return strncmp(name, TOMBSTONE_TRIGGER_PREFIX,
-				   strlen(TOMBSTONE_TRIGGER_PREFIX)) == 0;
 }
 
 /*
@@ -176,12 +185,7 @@ refuse_trigger_change(Oid relid, const char *trigname, const char *action)
 	char	   *relname = get_rel_name(relid);
 
 	if (relid == TombstoneLedgerRelid())
-		ereport(ERROR,
-				(errcode(ERRCODE_TOMBSTONE_LEDGER),
-				 errmsg("cannot %s the triggers of the ledger \"%s\"",
-						action, relname),
-				 errdetail("The triggers of the ledger keep it append-only."),
-				 errhint("The ledger can only be appended to by pg_tombstone.")));
+		TombstoneRefuseLedgerTriggerChange(relid, action);
 	if (TombstoneGuardDdlAllowed(relid))
 		return;
 	ereport(ERROR,
@@ -405,21 +409,38 @@ keep_guard_triggers_always(Oid relid)
 /*
  * Refuse what the ALTER TABLE would do to protection; true when it
  * enables or disables every trigger of the table (ALL or USER), after which
- * keep_guard_triggers_always() must run.
+ * keep_guard_triggers_always() must run.  Without the hook around the
+ * statement (from_hook false) nothing could set them back, so such a
+ * statement is refused where it reaches pg_tombstone's triggers.
  */
 static bool
-check_alter_table(AlterTableStmt *stmt)
+check_alter_table(AlterTableStmt *stmt, bool from_hook)
 {
 	Oid			relid;
+	Oid			base;
+	TombstoneRecordKind kind;
 	const TombstoneRel *trel;
 	ListCell   *lc;
 	bool		all_triggers = false;
 
+	if (stmt->objtype == OBJECT_SEQUENCE)
+	{
+		/* the change ids: an unlogged sequence starts again after a crash */
+		relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+		foreach(lc, stmt->cmds)
+			if (OidIsValid(relid) && relid == TombstoneLedgerSeqRelid() &&
+				lfirst_node(AlterTableCmd, lc)->subtype == AT_SetUnLogged)
+				TombstoneRefuseUnlogged(relid, RECORD_LEDGER, InvalidOid);
+		return false;
+	}
 	if (stmt->objtype != OBJECT_TABLE)
 		return false;
 	relid = RangeVarGetRelid(stmt->relation, NoLock, true);
 	if (!OidIsValid(relid))
 		return false;
+	if ((kind = TombstoneRecordKindOf(relid, &base)) != RECORD_NONE)
+		return TombstoneRecordCheckAlterTable(stmt, kind, relid, base,
+											  from_hook);
 	trel = TombstoneRelLookup(relid);
 
 	foreach(lc, stmt->cmds)
@@ -433,7 +454,7 @@ check_alter_table(AlterTableStmt *stmt)
 			case AT_EnableTrig:
 			case AT_EnableReplicaTrig:
 				/* only ENABLE ALWAYS keeps our triggers firing everywhere */
-				if (!is_tombstone_trigger_name(cmd->name))
+				if (!TombstoneIsTriggerName(cmd->name))
 					break;
 				target = protected_in_tree(relid);
 				if (OidIsValid(target))
@@ -446,7 +467,17 @@ check_alter_table(AlterTableStmt *stmt)
 			case AT_EnableTrigAll:
 			case AT_EnableTrigUser:
 				/* they reach pg_tombstone's triggers, which are set back */
-				all_triggers = true;
+				if (from_hook)
+				{
+					all_triggers = true;
+					break;
+				}
+				target = protected_in_tree(relid);
+				if (OidIsValid(target))
+					refuse_trigger_change(target, "tombstone_guard_delete",
+										  (cmd->subtype == AT_DisableTrigAll ||
+										   cmd->subtype == AT_DisableTrigUser) ?
+										  "disable" : "change the firing of");
 				break;
 			case AT_DetachPartition:
 			case AT_DetachPartitionFinalize:
@@ -508,6 +539,10 @@ check_alter_table(AlterTableStmt *stmt)
 							 errdetail("Tombstones keep their keys: rewind_tenant() matches rows by the primary key, and without it rows loaded again (as by pg_restore --clean over an existing database) would be stored twice."),
 							 errhint(TOMBSTONE_DDL_HINT)));
 				break;
+			case AT_SetUnLogged:
+				if (trel != NULL)
+					TombstoneRefuseUnlogged(relid, RECORD_NONE, InvalidOid);
+				break;
 			case AT_AlterColumnType:
 				if (trel != NULL &&
 					(strcmp(cmd->name, TOMBSTONE_DELETED_AT) == 0 ||
@@ -536,9 +571,37 @@ check_rename(RenameStmt *stmt)
 	const TombstoneRel *trel;
 
 	if (stmt->renameType == OBJECT_EVENT_TRIGGER &&
-		is_tombstone_trigger_name(strVal(stmt->object)) &&
+		TombstoneIsTriggerName(strVal(stmt->object)) &&
 		TombstoneAnyProtected())
 		refuse_event_trigger_change(strVal(stmt->object), "rename");
+	if ((stmt->renameType == OBJECT_FUNCTION ||
+		 stmt->renameType == OBJECT_PROCEDURE ||
+		 stmt->renameType == OBJECT_ROUTINE) && stmt->object != NULL)
+		TombstoneRecordCheckAlterFunction(stmt->renameType,
+										  castNode(ObjectWithArgs, stmt->object));
+
+	/* tables of the record: a history table may be renamed itself */
+	if (stmt->relation != NULL &&
+		(stmt->renameType == OBJECT_TABLE || stmt->renameType == OBJECT_COLUMN ||
+		 stmt->renameType == OBJECT_TRIGGER ||
+		 stmt->renameType == OBJECT_TABCONSTRAINT))
+	{
+		Oid			base;
+		TombstoneRecordKind kind;
+
+		relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+		kind = TombstoneRecordKindOf(relid, &base);
+		if (kind == RECORD_LEDGER || kind == RECORD_OWN)
+			TombstoneRecordRefuse(kind, relid, base, "rename",
+								  ERRCODE_TOMBSTONE_OWN_OBJECTS);
+		else if (kind == RECORD_HISTORY && stmt->renameType == OBJECT_COLUMN)
+			TombstoneRecordRefuse(kind, relid, base, "rename a column of",
+								  ERRCODE_TOMBSTONE_HISTORY_DDL);
+		else if (kind == RECORD_HISTORY && stmt->renameType == OBJECT_TRIGGER &&
+				 TombstoneIsTriggerName(stmt->subname))
+			TombstoneRecordRefuse(kind, relid, base, "rename a trigger of",
+								  ERRCODE_TOMBSTONE_DISABLE_TRIGGER);
+	}
 
 	if (stmt->renameType != OBJECT_COLUMN && stmt->renameType != OBJECT_TRIGGER)
 		return;
@@ -548,14 +611,14 @@ check_rename(RenameStmt *stmt)
 	if (!OidIsValid(relid))
 		return;
 	if (stmt->renameType == OBJECT_TRIGGER &&
-		is_tombstone_trigger_name(stmt->subname) &&
+		TombstoneIsTriggerName(stmt->subname) &&
 		relid == TombstoneLedgerRelid())
 		refuse_trigger_change(relid, stmt->subname, "rename");
 	if ((trel = TombstoneRelLookup(relid)) == NULL)
 		return;
 
 	if (stmt->renameType == OBJECT_TRIGGER &&
-		is_tombstone_trigger_name(stmt->subname))
+		TombstoneIsTriggerName(stmt->subname))
 		refuse_trigger_change(relid, stmt->subname, "rename");
 
 	if (stmt->renameType == OBJECT_COLUMN &&
@@ -668,8 +731,20 @@ check_drop(DropStmt *stmt)
 			rv = makeRangeVarFromNameList(list_truncate(list_copy(names),
 														list_length(names) - 1));
 			relid = RangeVarGetRelid(rv, NoLock, true);
+			if (OidIsValid(relid) && TombstoneIsTriggerName(trigname))
+			{
+				Oid			base;
+				TombstoneRecordKind kind = TombstoneRecordKindOf(relid, &base);
+
+				if (kind == RECORD_OWN)
+					TombstoneRecordRefuse(kind, relid, base, "drop a trigger of",
+										  ERRCODE_TOMBSTONE_OWN_OBJECTS);
+				if (kind == RECORD_HISTORY)
+					TombstoneRecordRefuse(kind, relid, base, "drop a trigger of",
+										  ERRCODE_TOMBSTONE_DROP_TRIGGER);
+			}
 			if (OidIsValid(relid) && relid == TombstoneLedgerRelid() &&
-				is_tombstone_trigger_name(trigname))
+				TombstoneIsTriggerName(trigname))
 				ereport(ERROR,
 						(errcode(ERRCODE_TOMBSTONE_LEDGER),
 						 errmsg("cannot drop trigger \"%s\" of the ledger \"%s\"",
@@ -694,40 +769,90 @@ check_drop(DropStmt *stmt)
  * CREATE OR REPLACE TRIGGER with the name of a guard trigger would swap its
  * function and reset its firing to ORIGIN.
  */
+/*
+ * Is this the trigger pg_repack puts on a table while it copies it: "AFTER
+ * INSERT OR DELETE OR UPDATE ... FOR EACH ROW" calling its own
+ * repack.repack_trigger(), which logs the rows for the copy?  An AFTER row
+ * trigger can neither change nor swallow a row, and pg_repack keeps every
+ * row of the ledger and of the extension's tables (see is_copy() in
+ * mechanisms/planner.c).
+ */
+static bool
+is_repack_trigger(CreateTrigStmt *stmt)
+{
+	Oid			ext = get_extension_oid("pg_repack", true);
+	Oid			funcid;
+
+	if (!OidIsValid(ext) || strcmp(stmt->trigname, "repack_trigger") != 0 ||
+		!stmt->row || stmt->timing != TRIGGER_TYPE_AFTER || stmt->replace)
+		return false;
+	funcid = LookupFuncName(stmt->funcname, 0, NULL, true);
+	return OidIsValid(funcid) &&
+		getExtensionOfObject(NamespaceRelationId,
+							 get_func_namespace(funcid)) == ext;
+}
+
 static void
 check_create_trigger(CreateTrigStmt *stmt)
 {
 	Oid			relid;
+	Oid			base;
+	TombstoneRecordKind kind;
 
-	if (!stmt->replace || !is_tombstone_trigger_name(stmt->trigname))
-		return;
+	/*
+	 * A trigger or rule of the user's on the ledger or the extension's
+	 * catalog would see, and could change or swallow, the rows the
+	 * extension writes through SQL.
+	 */
 	relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+	kind = TombstoneRecordKindOf(relid, &base);
+	if ((kind == RECORD_OWN || kind == RECORD_LEDGER) && !is_repack_trigger(stmt))
+		TombstoneRecordRefuse(kind, relid, base, "create a trigger on",
+							  ERRCODE_TOMBSTONE_OWN_OBJECTS);
+
+	if (!stmt->replace || !TombstoneIsTriggerName(stmt->trigname))
+		return;
 	if (OidIsValid(relid) && (TombstoneRelLookup(relid) != NULL ||
 							  relid == TombstoneLedgerRelid()))
 		refuse_trigger_change(relid, stmt->trigname, "replace");
+	if (kind == RECORD_HISTORY)
+		TombstoneRecordRefuse(kind, relid, base, "replace a trigger of",
+							  ERRCODE_TOMBSTONE_DISABLE_TRIGGER);
 }
 
 static void
 check_alter_event_trigger(AlterEventTrigStmt *stmt)
 {
-	if (!is_tombstone_trigger_name(stmt->trigname) ||
+	if (!TombstoneIsTriggerName(stmt->trigname) ||
 		stmt->tgenabled == TRIGGER_FIRES_ALWAYS ||
 		!TombstoneAnyProtected())
 		return;
 	refuse_event_trigger_change(stmt->trigname, "change the firing of");
 }
 
-static void
-tombstone_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
-						 bool readOnlyTree, ProcessUtilityContext context,
-						 ParamListInfo params, QueryEnvironment *queryEnv,
-						 DestReceiver *dest, QueryCompletion *qc)
-{
-	Node	   *parsetree = pstmt->utilityStmt;
-	volatile bool all_triggers = false;
-	bool		copy_from = IsA(parsetree, CopyStmt) &&
-		((CopyStmt *) parsetree)->is_from;
+/*
+ * How many utility statements our ProcessUtility hook is running, nested:
+ * when it runs the one whose ddl_command_start event fires, the event
+ * trigger has nothing left to check.
+ */
+static int	hook_depth = 0;
 
+/*
+ * Refuse a utility statement that would destroy protected rows, the record
+ * of what happened to them, or switch their protection off.  Called by the
+ * ProcessUtility hook (from_hook) and, for a statement that hook did not see
+ * (the library loaded on demand), by the ddl_command_start event trigger.
+ * Returns true for an ALTER TABLE that enables or disables every trigger of
+ * a table whose pg_tombstone triggers the hook must then set back to ALWAYS.
+ */
+static bool
+check_utility(Node *parsetree, bool from_hook)
+{
+	bool		all_triggers = false;
+
+	/* from any database, with or without the extension */
+	if (IsA(parsetree, DropdbStmt))
+		TombstoneDatabaseCheckDrop((DropdbStmt *) parsetree);
 	if (OidIsValid(TombstoneCatalogRelid()))
 	{
 		switch (nodeTag(parsetree))
@@ -736,11 +861,12 @@ tombstone_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 				check_truncate((TruncateStmt *) parsetree);
 				break;
 			case T_CopyStmt:
-				if (copy_from)
+				if (((CopyStmt *) parsetree)->is_from)
 					check_copy_from((CopyStmt *) parsetree);
 				break;
 			case T_AlterTableStmt:
-				all_triggers = check_alter_table((AlterTableStmt *) parsetree);
+				all_triggers = check_alter_table((AlterTableStmt *) parsetree,
+												 from_hook);
 				break;
 			case T_RenameStmt:
 				check_rename((RenameStmt *) parsetree);
@@ -754,19 +880,52 @@ tombstone_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 			case T_CreateTrigStmt:
 				check_create_trigger((CreateTrigStmt *) parsetree);
 				break;
+			case T_RuleStmt:
+				TombstoneRecordCheckCreateRule((RuleStmt *) parsetree);
+				break;
 			case T_AlterEventTrigStmt:
 				check_alter_event_trigger((AlterEventTrigStmt *) parsetree);
+				break;
+			case T_AlterObjectSchemaStmt:
+				TombstoneRecordCheckAlterSchema((AlterObjectSchemaStmt *) parsetree);
+				break;
+			case T_CreateFunctionStmt:
+				TombstoneRecordCheckCreateFunction((CreateFunctionStmt *) parsetree);
+				break;
+			case T_AlterFunctionStmt:
+				TombstoneRecordCheckAlterFunction(((AlterFunctionStmt *) parsetree)->objtype,
+												  ((AlterFunctionStmt *) parsetree)->func);
+				break;
+			case T_AlterExtensionContentsStmt:
+				TombstoneRecordCheckAlterExtension((AlterExtensionContentsStmt *) parsetree);
 				break;
 			default:
 				break;
 		}
 	}
+	return all_triggers;
+}
+
+static void
+tombstone_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
+						 bool readOnlyTree, ProcessUtilityContext context,
+						 ParamListInfo params, QueryEnvironment *queryEnv,
+						 DestReceiver *dest, QueryCompletion *qc)
+{
+	Node	   *parsetree = pstmt->utilityStmt;
+	bool		all_triggers;
+	bool		alter_table = IsA(parsetree, AlterTableStmt);
+	bool		copy_from = IsA(parsetree, CopyStmt) &&
+		((CopyStmt *) parsetree)->is_from;
+
+	all_triggers = check_utility(parsetree, true);
 
 	/* what the planner and _ri_tolerant() ask (foundation/query.c) */
-	if (IsA(parsetree, AlterTableStmt))
+	if (alter_table)
 		TombstoneAlterTableEnter();
 	if (copy_from)
 		TombstoneCopyFromEnter();
+	hook_depth++;
 	PG_TRY();
 	{
 		if (prev_ProcessUtility)
@@ -786,12 +945,42 @@ tombstone_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	}
 	PG_FINALLY();
 	{
-		if (IsA(parsetree, AlterTableStmt))
+		hook_depth--;
+		if (alter_table)
 			TombstoneAlterTableLeave();
 		if (copy_from)
 			TombstoneCopyFromLeave();
 	}
 	PG_END_TRY();
+}
+
+PG_FUNCTION_INFO_V1(tombstone_on_ddl_start);
+
+/*
+ * tombstone._on_ddl_start(): event trigger at ddl_command_start, written in
+ * C so that calling it loads the library.  With the library preloaded the
+ * ProcessUtility hook has checked the statement already; without it (a
+ * restart with a mistaken configuration, a restored server) the library is
+ * loaded here, which installs the DDL guard's hooks for the rest of the
+ * session, and this statement is checked from its parse tree.  Nothing
+ * runs after this statement to set triggers back to ALWAYS, so here ENABLE
+ * and DISABLE TRIGGER ALL or USER are refused where they reach
+ * pg_tombstone's triggers.
+ */
+Datum
+tombstone_on_ddl_start(PG_FUNCTION_ARGS)
+{
+	EventTriggerData *trigdata;
+
+	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_EVENT_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"%s\" was not called by the event trigger manager",
+						"tombstone_on_ddl_start")));
+	trigdata = (EventTriggerData *) fcinfo->context;
+	if (hook_depth == 0)
+		(void) check_utility(trigdata->parsetree, false);
+	PG_RETURN_NULL();
 }
 
 /*
@@ -835,7 +1024,28 @@ check_object_drop(Oid classId, Oid objectId, int subId)
 		char	   *colname;
 
 		if (trel == NULL)
+		{
+			Oid			base;
+
+			/* a history table, or one of its columns (DROP TYPE CASCADE) */
+			if (TombstoneRecordKindOf(objectId, &base) != RECORD_HISTORY)
+				return;
+			if (subId == 0)
+				refuse_drop_history(objectId);
+			colname = get_attname(objectId, subId, true);
+			trel = TombstoneRelLookup(base);
+
+			/*
+			 * A cascade (DROP TYPE, DROP DOMAIN) reaching a column the
+			 * protected table has too: refused as for that table
+			 */
+			if (colname != NULL && trel != NULL && is_protected_column(trel, colname))
+				refuse_drop_column(base, colname);
+			TombstoneRecordRefuse(RECORD_HISTORY, objectId, base,
+								  "drop a column of",
+								  ERRCODE_TOMBSTONE_HISTORY_DDL);
 			return;
+		}
 		if (subId == 0)
 			refuse_drop_table(objectId);
 		colname = get_attname(objectId, subId, true);
@@ -847,10 +1057,17 @@ check_object_drop(Oid classId, Oid objectId, int subId)
 		Oid			relid;
 		NameData	name;
 
-		if (!trigger_identity(objectId, &relid, &name) ||
-			!is_tombstone_trigger_name(NameStr(name)))
-			return;
-		if (TombstoneRelLookup(relid) != NULL &&
+		Oid			base;
+
+		if (trigger_identity(objectId, &relid, &name) &&
+			TombstoneIsTriggerName(NameStr(name)) &&
+			TombstoneRelLookup(relid) == NULL &&
+			TombstoneRecordKindOf(relid, &base) == RECORD_HISTORY)
+			TombstoneRecordRefuse(RECORD_HISTORY, relid, base, "drop a trigger of",
+								  ERRCODE_TOMBSTONE_DROP_TRIGGER);
+		if (trigger_identity(objectId, &relid, &name) &&
+			TombstoneIsTriggerName(NameStr(name)) &&
+			TombstoneRelLookup(relid) != NULL &&
 			!TombstoneGuardDdlAllowed(relid))
 		{
 			remember_refused_drop(relid);
@@ -895,7 +1112,7 @@ check_object_drop(Oid classId, Oid objectId, int subId)
 			NameData	name = ((Form_pg_event_trigger) GETSTRUCT(tup))->evtname;
 
 			ReleaseSysCache(tup);
-			if (is_tombstone_trigger_name(NameStr(name)) &&
+			if (TombstoneIsTriggerName(NameStr(name)) &&
 				TombstoneAnyProtected())
 				refuse_event_trigger_change(NameStr(name), "drop");
 		}
@@ -909,13 +1126,30 @@ tombstone_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 	if (prev_object_access_hook)
 		prev_object_access_hook(access, classId, objectId, subId, arg);
 
-	if (access == OAT_DROP && OidIsValid(TombstoneCatalogRelid()))
+	if (access != OAT_DROP)
+		return;
+	/* dropped last, after its tables: nothing left to keep */
+	if (classId == ExtensionRelationId &&
+		objectId == get_extension_oid("pg_tombstone", true) &&
+		!OidIsValid(TombstoneCatalogRelid()))
+		TombstoneMarkDatabase(false);
+	if (OidIsValid(TombstoneCatalogRelid()))
 		check_object_drop(classId, objectId, subId);
 }
 
+/*
+ * Install the hooks, once per backend: from _PG_init, whether the library
+ * is preloaded or loaded on demand (by this file's event trigger, or any
+ * other function of the extension).
+ */
 void
 TombstoneDdlGuardInit(void)
 {
+	static bool done = false;
+
+	if (done)
+		return;
+	done = true;
 	prev_ProcessUtility = ProcessUtility_hook;
 	ProcessUtility_hook = tombstone_ProcessUtility;
 	prev_object_access_hook = object_access_hook;

@@ -354,7 +354,7 @@ tombstone_stamp(PG_FUNCTION_ARGS)
 		!levels[depth].stamping)
 		PG_RETURN_INT64(TombstoneChangeId());
 
-	id = TombstoneChangeOpen();
+	id = TombstoneChangeOpenRow();
 	if (!PG_ARGISNULL(1))
 		tenant = TombstoneTenantText(PG_GETARG_DATUM(1),
 								   get_fn_expr_argtype(fcinfo->flinfo, 1));

@@ -22,7 +22,11 @@
  * The guard triggers of the extension's own tables are here too: history
  * tables and the ledger are written only by the extension, and rows leave
  * them only by an authorised purge (on a subscriber: a publisher's purge,
- * applied by logical replication).
+ * applied by logical replication); its catalog, tenant registry, keys and
+ * token uses are written only by its own statements (foundation/query.c
+ * marks them), for superusers too.  An INSERT into one of them while it is
+ * empty is a restore of a dump, and is let through.  (Their DDL is guarded
+ * by mechanisms/record_guard.c.)
  *
  * One physical delete is legitimate: an UPDATE that moves a row to another
  * partition is executed as a DELETE on the old partition and an INSERT into
@@ -44,6 +48,7 @@
 
 #include "foundation/catalog.h"
 #include "foundation/errcodes.h"
+#include "foundation/internal.h"
 #include "foundation/names.h"
 #include "foundation/query.h"
 #include "foundation/refuse.h"
@@ -60,6 +65,7 @@ PG_FUNCTION_INFO_V1(tombstone_before_update);
 PG_FUNCTION_INFO_V1(tombstone_guard_truncate);
 PG_FUNCTION_INFO_V1(tombstone_history_guard);
 PG_FUNCTION_INFO_V1(tombstone_ledger_guard);
+PG_FUNCTION_INFO_V1(tombstone_catalog_guard);
 
 /* the row an UPDATE of a partition last let through: it may move */
 static Oid	moving_relid = InvalidOid;
@@ -290,7 +296,7 @@ bookkeep(Relation rel, HeapTuple oldtup, HeapTuple newtup)
 	if (TombstoneExecDepth() == 0 || change_attno == InvalidAttrNumber)
 		return newtup;
 
-	change = TombstoneChangeOpen();
+	change = TombstoneChangeOpenRow();
 	id = Int64GetDatum(change);
 	replcol = change_attno;
 	newtup = heap_modify_tuple_by_cols(newtup, desc, 1, &replcol,
@@ -380,11 +386,11 @@ tombstone_guard_truncate(PG_FUNCTION_ARGS)
 }
 
 /*
- * tombstone._history_guard(): BEFORE UPDATE OR DELETE FOR EACH ROW and
- * BEFORE TRUNCATE on every history table.  History is written only by the
- * extension and removed only by an authorised purge (or, for TRUNCATE, with
- * a "ddl" token naming the protected table; emptying an empty one loses
- * nothing).
+ * tombstone._history_guard(): BEFORE UPDATE OR DELETE FOR EACH ROW, BEFORE
+ * INSERT FOR EACH STATEMENT and BEFORE TRUNCATE on every history table.
+ * History is written only by the extension (directly, never firing these)
+ * and removed only by an authorised purge (or, for TRUNCATE, with a "ddl"
+ * token naming the protected table; emptying an empty one loses nothing).
  */
 Datum
 tombstone_history_guard(PG_FUNCTION_ARGS)
@@ -406,10 +412,18 @@ tombstone_history_guard(PG_FUNCTION_ARGS)
 		TombstonePermitAllowsHistory(RelationGetRelid(rel)))
 		return PointerGetDatum(trigdata->tg_trigtuple);
 
-	/* a publisher's purge or TRUNCATE, applied by logical replication */
+	/*
+	 * A publisher's old versions, purge or TRUNCATE, applied by logical
+	 * replication
+	 */
 	if (!TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) && replica_applying())
 		return TRIGGER_FIRED_BY_DELETE(trigdata->tg_event) ?
 			PointerGetDatum(trigdata->tg_trigtuple) : PointerGetDatum(NULL);
+
+	/* an INSERT into an empty history table is the restore of a dump */
+	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event) &&
+		TombstoneRelationHasNoRows(rel))
+		return PointerGetDatum(NULL);
 
 	base = TombstoneHistoryBase(RelationGetRelid(rel));
 	if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event) &&
@@ -428,8 +442,10 @@ tombstone_history_guard(PG_FUNCTION_ARGS)
 				 errhint(TOMBSTONE_DDL_HINT)));
 	ereport(ERROR,
 			(errcode(ERRCODE_TOMBSTONE_HISTORY_WRITE),
-			 errmsg("cannot %s rows of history table \"%s\"",
-					TRIGGER_FIRED_BY_DELETE(trigdata->tg_event) ? "delete" : "update",
+			 errmsg("cannot %s history table \"%s\"",
+					TRIGGER_FIRED_BY_DELETE(trigdata->tg_event) ? "delete rows of" :
+					TRIGGER_FIRED_BY_INSERT(trigdata->tg_event) ? "insert rows into" :
+					"update rows of",
 					RelationGetRelationName(rel)),
 			 errdetail("History table \"%s\" keeps the old versions of the rows of table %s; only pg_tombstone writes it.",
 					   RelationGetRelationName(rel), basename),
@@ -438,8 +454,9 @@ tombstone_history_guard(PG_FUNCTION_ARGS)
 }
 
 /*
- * tombstone._ledger_guard(): BEFORE UPDATE OR DELETE row trigger and BEFORE
- * TRUNCATE trigger of the ledger, which is append-only.
+ * tombstone._ledger_guard(): BEFORE UPDATE OR DELETE row trigger, BEFORE
+ * INSERT statement trigger and BEFORE TRUNCATE trigger of the ledger, which
+ * only the extension appends to.
  */
 Datum
 tombstone_ledger_guard(PG_FUNCTION_ARGS)
@@ -452,7 +469,19 @@ tombstone_ledger_guard(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("function \"%s\" was not called by trigger manager",
 						"tombstone_ledger_guard")));
-	if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
+	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
+	{
+		/*
+		 * The extension inserts its entries directly, never firing this;
+		 * an INSERT into an empty ledger is a restore of a dump, and one
+		 * by logical replication brings a publisher's entries.
+		 */
+		if (TombstoneExtensionScript() || replica_applying() ||
+			TombstoneRelationHasNoRows(trigdata->tg_relation))
+			return PointerGetDatum(NULL);
+		what = "INSERT";
+	}
+	else if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
 		what = "UPDATE";
 	else if (TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
 		what = "DELETE";
@@ -465,5 +494,41 @@ tombstone_ledger_guard(PG_FUNCTION_ARGS)
 			 errdetail("Only pg_tombstone appends to the ledger, which records every change to protected tables; %s was refused.",
 					   what),
 			 errhint("Undo a change with tombstone.undelete_change(), which records the undo as a change of its own.")));
+	PG_RETURN_NULL();			/* keep compiler quiet */
+}
+
+/*
+ * tombstone._catalog_guard(): BEFORE INSERT OR UPDATE OR DELETE and BEFORE
+ * TRUNCATE statement trigger of tombstone.tables, tenant_registry, keys and
+ * token_uses.  They are written by the extension only (which writes
+ * token_uses directly, and the others through statements it marks as its
+ * own), for superusers too; an INSERT into an empty table is a restore.
+ */
+Datum
+tombstone_catalog_guard(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = trigger_data(fcinfo, "tombstone_catalog_guard");
+	Relation	rel = trigdata->tg_relation;
+	const char *what;
+
+	if (!TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event))
+		elog(ERROR, "tombstone_catalog_guard must be a BEFORE statement trigger");
+	if (TombstoneOwnWriteAllows(RelationGetRelid(rel)) ||
+		TombstoneExtensionScript())
+		return PointerGetDatum(NULL);
+	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
+	{
+		if (TombstoneRelationHasNoRows(rel))
+			return PointerGetDatum(NULL);
+		what = "INSERT";
+	}
+	else if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
+		what = "UPDATE";
+	else if (TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
+		what = "DELETE";
+	else
+		what = "TRUNCATE";
+	TombstoneRefuseOwnTableChange(RelationGetRelationName(rel), what, false);
 	PG_RETURN_NULL();			/* keep compiler quiet */
 }

@@ -71,6 +71,7 @@
 #include "foundation/refuse.h"
 #include "foundation/settings.h"
 #include "foundation/tenant.h"
+#include "policy/guard.h"
 #include "policy/permit.h"
 #include "policy/token.h"
 #include "recording/change.h"
@@ -554,18 +555,38 @@ purge_tokens(PurgeScope *scope, Oid tbl)
 	return tokens;
 }
 
-static int64
-token_room(TombstoneToken *token, int64 pending)
+/*
+ * Refuse, before anything goes, a purge of rows more rows than the budget
+ * of a bound token has room for.
+ */
+static void
+check_budgets(PurgeScope *scope, int64 rows)
 {
-	if (token->max_rows < 0)
-		return PG_INT64_MAX;
-	return token->max_rows - token->rows_used - pending;
+	ListCell   *lc;
+
+	if (rows <= 0)
+		return;
+	foreach(lc, TombstoneTokensBound())
+	{
+		TombstoneToken *token = lfirst(lc);
+
+		if (token->max_rows >= 0 && token->rows_used + rows > token->max_rows)
+			ereport(ERROR,
+					(errcode(ERRCODE_TOMBSTONE_MAX_ROWS),
+					 errmsg("%s() would exceed the row budget of change token \"%s\"",
+							scope->funcname, token->jti),
+					 errdetail("The purge would remove " INT64_FORMAT " rows while token \"%s\" is bound, whose max_rows is " INT64_FORMAT " with " INT64_FORMAT " already used in this transaction.",
+							   rows, token->jti, token->max_rows,
+							   token->rows_used),
+					 errhint("Authorise a token of operation \"purge\" with a larger max_rows with tombstone.authorize(), or purge one table or tenant at a time.")));
+	}
 }
 
 /*
  * Check every group that has rows to purge against the bound purge tokens:
- * each needs a token whose tables and tenants cover it, and the tokens'
- * budgets must hold the total.  Then charge the budgets.
+ * each needs a token whose tables and tenants cover it.  Then the budget:
+ * every bound token (of any operation) counts every row purged while it is
+ * bound, so each must have room for the total.  Then charge the budgets.
  */
 static void
 check_tokens(PurgeScope *scope, List *groups, List *tokens)
@@ -573,22 +594,17 @@ check_tokens(PurgeScope *scope, List *groups, List *tokens)
 	StringInfoData uncovered;
 	int			nuncovered = 0;
 	int64		nrows_uncovered = 0;
-	int			ntokens = list_length(tokens);
-	int64	   *charge = palloc0(sizeof(int64) * ntokens);
+	int64		total = 0;
 	ListCell   *lc;
-	int			i;
 
 	initStringInfo(&uncovered);
 	foreach(lc, groups)
 	{
 		PurgeGroup *g = lfirst(lc);
 		ListCell   *lt;
-		int			first = -1;
-		int			chosen = -1;
 
 		if (g->purgeable == 0)
 			continue;
-		i = 0;
 		foreach(lt, tokens)
 		{
 			TombstoneToken *token = lfirst(lt);
@@ -596,17 +612,11 @@ check_tokens(PurgeScope *scope, List *groups, List *tokens)
 			if (TombstoneTokenCoversTable(token, g->target) &&
 				TombstoneTokenCoversTenant(token, g->tenant))
 			{
-				if (first < 0)
-					first = i;
-				if (token_room(token, charge[i]) >= g->purgeable)
-				{
-					chosen = i;
-					break;
-				}
+				g->token = token;
+				break;
 			}
-			i++;
 		}
-		if (first < 0)
+		if (g->token == NULL)
 		{
 			append_item(&uncovered, &nuncovered,
 						psprintf("table %s tenant %s (" INT64_FORMAT " %s)",
@@ -616,10 +626,7 @@ check_tokens(PurgeScope *scope, List *groups, List *tokens)
 			nrows_uncovered += g->purgeable;
 			continue;
 		}
-		if (chosen < 0)
-			chosen = first;
-		charge[chosen] += g->purgeable;
-		g->token = list_nth(tokens, chosen);
+		total += g->purgeable;
 	}
 
 	if (nuncovered > 0)
@@ -635,30 +642,8 @@ check_tokens(PurgeScope *scope, List *groups, List *tokens)
 				 errhint("Authorise a token of operation \"purge\" naming these tables in \"tables\" and these tenants in \"tenants\" with tombstone.authorize().")));
 	}
 
-	i = 0;
-	foreach(lc, tokens)
-	{
-		TombstoneToken *token = lfirst(lc);
-
-		if (charge[i] > 0 && token_room(token, 0) < charge[i])
-			ereport(ERROR,
-					(errcode(ERRCODE_TOMBSTONE_MAX_ROWS),
-					 errmsg("%s() would exceed the row budget of change token \"%s\"",
-							scope->funcname, token->jti),
-					 errdetail("The purge would remove " INT64_FORMAT " rows under token \"%s\", whose max_rows is " INT64_FORMAT " with " INT64_FORMAT " already used in this transaction.",
-							   charge[i], token->jti, token->max_rows,
-							   token->rows_used),
-					 errhint("Authorise a token of operation \"purge\" with a larger max_rows with tombstone.authorize(), or purge one table or tenant at a time.")));
-		i++;
-	}
-
-	i = 0;
-	foreach(lc, tokens)
-	{
-		TombstoneToken *token = lfirst(lc);
-
-		token->rows_used += charge[i++];
-	}
+	check_budgets(scope, total);
+	TombstoneGuardCharge(total, "purged");
 }
 
 /*
@@ -771,21 +756,26 @@ delete_table(PurgeScope *scope, Oid target, List *groups)
 		 */
 		if (rows > match->purgeable)
 		{
-			TombstoneToken *token = match->token;
+			ListCell   *lt;
 
-			if (token_room(token, 0) < rows - match->purgeable)
-				ereport(ERROR,
-						(errcode(ERRCODE_TOMBSTONE_MAX_ROWS),
-						 errmsg("%s() would exceed the row budget of change token \"%s\"",
-								scope->funcname, token->jti),
-						 errdetail("Table \"%s\" had " INT64_FORMAT " rows to purge when it was deleted from, " INT64_FORMAT " more than counted, beyond the token's max_rows of " INT64_FORMAT ".",
-								   get_rel_name(target), rows,
-								   rows - match->purgeable, token->max_rows),
-						 errhint("Run the purge again.")));
-			token->rows_used += rows - match->purgeable;
+			foreach(lt, TombstoneTokensBound())
+			{
+				TombstoneToken *token = lfirst(lt);
+
+				if (token->max_rows >= 0 &&
+					token->rows_used + rows - match->purgeable > token->max_rows)
+					ereport(ERROR,
+							(errcode(ERRCODE_TOMBSTONE_MAX_ROWS),
+							 errmsg("%s() would exceed the row budget of change token \"%s\"",
+									scope->funcname, token->jti),
+							 errdetail("Table \"%s\" had " INT64_FORMAT " rows to purge when it was deleted from, " INT64_FORMAT " more than counted, beyond the token's max_rows of " INT64_FORMAT ".",
+									   get_rel_name(target), rows,
+									   rows - match->purgeable, token->max_rows),
+							 errhint("Run the purge again.")));
+			}
 		}
-		else
-			match->token->rows_used -= match->purgeable - rows;
+		/* the budgets were charged with what was counted */
+		TombstoneGuardCharge(rows - match->purgeable, "purged");
 		match->purged = rows;
 		TombstoneChangeAddPurged(trel->root, tenant, rows);
 	}
@@ -938,6 +928,7 @@ run_purge(FunctionCallInfo fcinfo, PurgeScope *scope, Oid tbl)
 	List	   *targets;
 	List	   *groups = NIL;
 	ListCell   *lc;
+	void	   *change_scope;
 
 	InitMaterializedSRF(fcinfo, 0);
 	tokens = purge_tokens(scope, tbl);
@@ -958,8 +949,8 @@ run_purge(FunctionCallInfo fcinfo, PurgeScope *scope, Oid tbl)
 	/* 2. check and charge */
 	check_tokens(scope, groups, tokens);
 
-	/* 3. delete, children first */
-	TombstoneChangeSetOperation("purge", 0);
+	/* 3. delete, children first, as one change of its own */
+	change_scope = TombstoneChangeBegin("purge", 0);
 	foreach(lc, targets)
 		delete_table(scope, lfirst_oid(lc), groups);
 
@@ -967,6 +958,7 @@ run_purge(FunctionCallInfo fcinfo, PurgeScope *scope, Oid tbl)
 	foreach(lc, targets)
 		delete_history(scope, lfirst_oid(lc), tokens);
 	SPI_finish();
+	TombstoneChangeEnd(change_scope);
 
 	report_kept(scope, groups);
 	foreach(lc, groups)
@@ -1009,6 +1001,17 @@ tombstone_purge(PG_FUNCTION_ARGS)
 	scope->funcname = "tombstone.purge";
 	scope->tenant = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
 	require_preloaded(scope->funcname);
+
+	/*
+	 * A table that is given must exist: 0 (what '-'::regclass is) would
+	 * otherwise read as "no table", which purges every protected table.
+	 */
+	if (!PG_ARGISNULL(0) && (!OidIsValid(tbl) || get_rel_name(tbl) == NULL))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", tbl),
+				 errdetail("tombstone.purge() was asked to purge a table that does not exist; nothing was purged."),
+				 errhint("Name a protected table, or call tombstone.purge() with table NULL to purge every protected table.")));
 
 	if (OidIsValid(tbl))
 	{

@@ -397,6 +397,7 @@ tombstone_rewind_tenant(PG_FUNCTION_ARGS)
 	int64	   *rewound;
 	char	  **tombstone_sqls;
 	char	  **restore_sqls;
+	void	   *scope;
 
 	require_args(fcinfo, 0, 2, "tombstone.rewind_tenant");
 	tenant = text_to_cstring(PG_GETARG_TEXT_PP(0));
@@ -446,7 +447,7 @@ tombstone_rewind_tenant(PG_FUNCTION_ARGS)
 		i++;
 	}
 
-	TombstoneChangeSetOperation("rewind", 0);
+	scope = TombstoneChangeBegin("rewind", 0);
 	values[0] = PG_GETARG_DATUM(0);
 	values[1] = TimestampTzGetDatum(at);
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -466,6 +467,8 @@ tombstone_rewind_tenant(PG_FUNCTION_ARGS)
 											  values, NULL,
 											  TombstoneRelationOwner(relids[i]));
 			TombstoneChangeAddRewound(relids[i], tenant, rewound[i]);
+			/* bound tokens' budgets count rows rewound, as rows tombstoned */
+			TombstoneGuardCharge(rewound[i], "rewound");
 		}
 	}
 	PG_FINALLY();
@@ -475,6 +478,7 @@ tombstone_rewind_tenant(PG_FUNCTION_ARGS)
 	}
 	PG_END_TRY();
 	SPI_finish();
+	TombstoneChangeEnd(scope);
 
 	InitMaterializedSRF(fcinfo, 0);
 	for (i = 0; i < n; i++)

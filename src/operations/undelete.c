@@ -165,6 +165,7 @@ tombstone_undelete(PG_FUNCTION_ARGS)
 	int			nargs = 0;
 	int			maxargs;
 	uint64		n;
+	void	   *scope;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR,
@@ -290,11 +291,12 @@ tombstone_undelete(PG_FUNCTION_ARGS)
 		}
 	}
 
-	TombstoneChangeSetOperation("undelete", 0);
+	scope = TombstoneChangeBegin("undelete", 0);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	n = run_restore(sql.data, nargs, argtypes, values, nulls);
 	SPI_finish();
+	TombstoneChangeEnd(scope);
 	PG_RETURN_INT64((int64) n);
 }
 
@@ -416,6 +418,8 @@ tombstone_undelete_change(PG_FUNCTION_ARGS)
 	List	   *tables = NIL;
 	bool		all_found = true;
 	uint64		i;
+	void	   *scope;
+	int64		changed;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -470,16 +474,18 @@ tombstone_undelete_change(PG_FUNCTION_ARGS)
 	 * restoring a parent need not look for its children by key (restored
 	 * rows are still checked against their parents).
 	 */
-	TombstoneChangeSetOperation(tombstoned > 0 ? "undelete" : "delete", id);
+	scope = TombstoneChangeBegin(tombstoned > 0 ? "undelete" : "delete", id);
 	restore_change_no_cascade(id, tables, all_found, tombstoned > 0,
 							  restored > 0);
 	/* ON DELETE SET NULL / SET DEFAULT children get their reference back */
 	if (tombstoned > 0)
 		TombstoneRestoreClearedKeys(id);
 	SPI_finish();
+	changed = TombstoneChangeRows(InvalidOid, false) +
+		TombstoneChangeRows(InvalidOid, true);
+	TombstoneChangeEnd(scope);
 
-	PG_RETURN_INT64(TombstoneChangeRows(InvalidOid, false) +
-					TombstoneChangeRows(InvalidOid, true));
+	PG_RETURN_INT64(changed);
 }
 
 /*-------------------------------------------------------------------------
@@ -502,6 +508,8 @@ tombstone_undelete_tenant(PG_FUNCTION_ARGS)
 	Datum		deleted_change;
 	List	   *roots;
 	ListCell   *lc;
+	void	   *scope;
+	int64		restored;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -552,7 +560,7 @@ tombstone_undelete_tenant(PG_FUNCTION_ARGS)
 				 errhint("Restore single rows of the tenant with tombstone.undelete(), or a change with tombstone.undelete_change().")));
 
 	/* the row trigger brings back every row the tenant deletion took */
-	TombstoneChangeSetOperation("undelete", isnull ? 0 : DatumGetInt64(deleted_change));
+	scope = TombstoneChangeBegin("undelete", isnull ? 0 : DatumGetInt64(deleted_change));
 	sql = psprintf(TOMBSTONE_INTERNAL_QUERY
 				   "UPDATE %s t SET %s = NULL WHERE t.%s = $1::%s AND t.%s IS NOT NULL",
 				   TombstoneQualifiedName(registry), TOMBSTONE_DELETED_AT,
@@ -563,5 +571,7 @@ tombstone_undelete_tenant(PG_FUNCTION_ARGS)
 	roots = list_copy(TombstoneRootsInOrder(true));
 	foreach(lc, roots)
 		report_table(lfirst_oid(lc), false);
-	PG_RETURN_INT64(TombstoneChangeRows(InvalidOid, false));
+	restored = TombstoneChangeRows(InvalidOid, false);
+	TombstoneChangeEnd(scope);
+	PG_RETURN_INT64(restored);
 }

@@ -43,6 +43,7 @@
 #include "access/xact.h"
 #include "catalog/pg_inherits.h"
 #include "common/hashfn.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -97,7 +98,19 @@ typedef struct GuardState
 	TombstoneToken *token;		/* the token in use, if any */
 	int64		token_change;	/* the change it was first needed for */
 	bool		rewinding;		/* rewind_tenant() runs under token */
+	List	   *charges;		/* TokenCharge: rows charged to bound tokens */
 } GuardState;
+
+/*
+ * Rows charged to a bound token within one subtransaction: a savepoint
+ * rolled back gives them back to the token's budget.
+ */
+typedef struct TokenCharge
+{
+	TombstoneToken *token;
+	SubTransactionId subxid;
+	int64		rows;
+} TokenCharge;
 
 static GuardState guard;
 
@@ -342,7 +355,11 @@ TombstoneGuardRow(Oid root, const char *tenant, bool registry, int64 change)
 	bool		check = false;
 
 	if (!guard_enabled)
+	{
+		/* every bound token's budget counts the row, the guard on or off */
+		TombstoneGuardCharge(1, "tombstoned");
 		return;
+	}
 	guard_open();
 	key.root = root;
 	key.tenant = tenant;
@@ -454,21 +471,67 @@ TombstoneGuardRow(Oid root, const char *tenant, bool registry, int64 change)
 		guard.token_change = change;
 	}
 
-	/* the budget of the token in use */
-	if (guard.token != NULL)
+	/* the budget of every bound token */
+	TombstoneGuardCharge(1, "tombstoned");
+}
+
+/*
+ * Charge rows (negative: give them back) to the budget of every token bound
+ * to the transaction: a token's max_rows counts every row tombstoned,
+ * purged or rewound while it is bound, whatever the operation, the tables
+ * or the tenants.  Refuses (TB032) when a token's budget is exceeded; what
+ * says what happened to the rows ("tombstoned", "purged", "rewound").
+ */
+void
+TombstoneGuardCharge(int64 rows, const char *what)
+{
+	SubTransactionId subxid = GetCurrentSubTransactionId();
+	ListCell   *lc;
+
+	if (rows == 0 || TombstoneTokensBound() == NIL)
+		return;
+	guard_open();
+	foreach(lc, TombstoneTokensBound())
 	{
-		guard.token->rows_used = guard.rows;
-		if (guard.token->max_rows >= 0 && guard.rows > guard.token->max_rows)
+		TombstoneToken *t = lfirst(lc);
+		TokenCharge *charge = NULL;
+		ListCell   *lch;
+
+		foreach(lch, guard.charges)
+		{
+			TokenCharge *c = lfirst(lch);
+
+			if (c->token == t && c->subxid == subxid)
+			{
+				charge = c;
+				break;
+			}
+		}
+		if (charge == NULL)
+		{
+			MemoryContext oldcxt = MemoryContextSwitchTo(guard.cxt);
+
+			charge = palloc0(sizeof(TokenCharge));
+			charge->token = t;
+			charge->subxid = subxid;
+			guard.charges = lappend(guard.charges, charge);
+			MemoryContextSwitchTo(oldcxt);
+		}
+		charge->rows += rows;
+		t->rows_used += rows;
+		if (t->max_rows >= 0 && t->rows_used > t->max_rows)
 			ereport(ERROR,
 					(errcode(ERRCODE_TOMBSTONE_MAX_ROWS),
-					 errmsg("change token \"%s\" allows " INT64_FORMAT " rows, and this transaction tombstoned more",
-							guard.token->jti, guard.token->max_rows),
-					 errdetail("Rows tombstoned so far (table, tenant: rows): %s; token \"%s\" of operation \"%s\" has max_rows " INT64_FORMAT ".",
-							   seen_text(), guard.token->jti, guard.token->op,
-							   guard.token->max_rows),
+					 errmsg("change token \"%s\" allows " INT64_FORMAT " rows, and this transaction %s more",
+							t->jti, t->max_rows, what),
+					 strcmp(what, "tombstoned") == 0 && guard.seen != NULL ?
+					 errdetail("Rows tombstoned so far (table, tenant: rows): %s; token \"%s\" of operation \"%s\" has max_rows " INT64_FORMAT ", which counts every row tombstoned, purged or rewound while it is bound.",
+							   seen_text(), t->jti, t->op, t->max_rows) :
+					 errdetail("Token \"%s\" of operation \"%s\" has max_rows " INT64_FORMAT ", which counts every row tombstoned, purged or rewound while it is bound; " INT64_FORMAT " were.",
+							   t->jti, t->op, t->max_rows, t->rows_used),
 					 errdetail_log("%s", TombstoneGuardWho()),
 					 errhint("Check which rows the statement reaches; if all of them are meant, authorise a token of operation \"%s\" with a larger max_rows.",
-							 guard.token->op)));
+							 t->op)));
 	}
 }
 
@@ -662,9 +725,23 @@ tombstone_require_token(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("arguments of tombstone._require_token() must not be null")));
+				 errmsg("arguments of tombstone._require_token() must not be null"),
+				 errhint("Give an operation and a table.")));
 	op = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	relid = PG_GETARG_OID(1);
+	(void) TombstoneRelationArg(relid, "tombstone._require_token");
+	if (TombstoneRelLookup(relid) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table \"%s\" is not protected", get_rel_name(relid)),
+				 errdetail("tombstone._require_token() checks the tokens for a protected table."),
+				 errhint("See tombstone.protected_tables.")));
+	if (strcmp(op, "unprotect") != 0 && strcmp(op, "ddl") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("tombstone._require_token() checks operations \"unprotect\" and \"ddl\", not \"%s\"",
+						pnstrdup(op, pg_mbcliplen(op, strlen(op), 64))),
+				 errhint("Give operation \"unprotect\" or \"ddl\".")));
 	if (!tombstone_preloaded)
 		TombstoneRefuseNotPreloaded(psprintf("Operation \"%s\" on table \"%s\" needs a change token, and tokens can only be checked with the library preloaded.",
 											 op, get_rel_name(relid)));
@@ -702,6 +779,22 @@ guard_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 	ddl_covered_subxact(event, mySubid, parentSubid);
 	if (guard.cxt == NULL)
 		return;
+
+	/* rows charged to tokens: the parent's now, or given back */
+	foreach(lc, guard.charges)
+	{
+		TokenCharge *c = lfirst(lc);
+
+		if (c->subxid != mySubid)
+			continue;
+		if (event == SUBXACT_EVENT_COMMIT_SUB)
+			c->subxid = parentSubid;
+		else
+		{
+			c->token->rows_used -= c->rows;
+			guard.charges = foreach_delete_current(guard.charges, lc);
+		}
+	}
 
 	hash_seq_init(&status, guard.seen);
 	while ((entry = hash_seq_search(&status)) != NULL)

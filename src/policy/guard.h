@@ -17,6 +17,7 @@ extern void TombstoneGuardInit(void);
 extern void TombstoneGuardRow(Oid root, const char *tenant, bool registry,
 							  int64 change);
 extern bool TombstoneGuardDdlAllowed(Oid relid);
+extern void TombstoneGuardCharge(int64 rows, const char *what);
 extern const TombstoneToken *TombstoneGuardTokenFor(int64 change);
 extern void TombstoneGuardRequireRewind(List *roots, const char *tenant);
 extern void TombstoneGuardRewindDone(int64 change);

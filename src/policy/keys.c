@@ -57,6 +57,7 @@
 #include "foundation/errcodes.h"
 #include "foundation/inval.h"
 #include "foundation/names.h"
+#include "foundation/query.h"
 #include "policy/jws.h"
 #include "policy/keys.h"
 
@@ -681,6 +682,39 @@ TombstoneKeyAllowsOp(const TombstoneKey *key, const char *op)
 }
 
 /*
+ * Run one statement that writes table relid of the extension (the kept
+ * plan, or else the text sql with its arguments) as the extension's own
+ * write, which the table's guard trigger lets through and refuses to
+ * anything else; returns SPI_processed.  The caller is connected to SPI as
+ * the catalog's owner.
+ */
+static uint64
+own_write(Oid relid, SPIPlanPtr plan, const char *sql, int nargs,
+		  Oid *argtypes, Datum *values, const char *nulls, int expected)
+{
+	int			rc;
+
+	TombstoneOwnWriteBegin(relid);
+	PG_TRY();
+	{
+		if (plan != NULL)
+			rc = SPI_execute_plan(plan, values, nulls, false, 0);
+		else
+			rc = SPI_execute_with_args(sql, nargs, argtypes, values, nulls,
+									   false, 0);
+		if (rc != expected)
+			elog(ERROR, "could not write table %s of pg_tombstone: %s",
+				 get_rel_name(relid), SPI_result_code_string(rc));
+	}
+	PG_FINALLY();
+	{
+		TombstoneOwnWriteEnd();
+	}
+	PG_END_TRY();
+	return SPI_processed;
+}
+
+/*
  * tombstone.add_key(key_id text, alg text, key bytea, ops text[])
  *
  * Register a key that change tokens name in "kid": an HS256 secret of at
@@ -812,15 +846,14 @@ tombstone_add_key(PG_FUNCTION_ARGS)
 		 * Restored from a dump, the key is there without its secret: the
 		 * secret may be given again.
 		 */
-		if (SPI_execute_with_args(TOMBSTONE_INTERNAL_QUERY
-								  "INSERT INTO tombstone.key_secrets (key_id, secret) "
-								  "SELECT k.key_id, $2 FROM tombstone.keys k "
-								  "WHERE k.key_id OPERATOR(pg_catalog.=) $1 "
-								  "AND k.alg OPERATOR(pg_catalog.=) 'HS256' AND k.key IS NULL "
-								  "ON CONFLICT (key_id) DO NOTHING",
-								  2, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
-			elog(ERROR, "could not insert into tombstone.key_secrets");
-		if (SPI_processed == 1)
+		if (own_write(token_catalog_relid(TOKEN_SECRETS_TABLE), NULL,
+					  TOMBSTONE_INTERNAL_QUERY
+					  "INSERT INTO tombstone.key_secrets (key_id, secret) "
+					  "SELECT k.key_id, $2 FROM tombstone.keys k "
+					  "WHERE k.key_id OPERATOR(pg_catalog.=) $1 "
+					  "AND k.alg OPERATOR(pg_catalog.=) 'HS256' AND k.key IS NULL "
+					  "ON CONFLICT (key_id) DO NOTHING",
+					  2, argtypes, args, NULL, SPI_OK_INSERT) == 1)
 		{
 			SPI_finish();
 			SetUserIdAndSecContext(save_userid, save_sec_context);
@@ -837,9 +870,8 @@ tombstone_add_key(PG_FUNCTION_ARGS)
 									"ON CONFLICT (key_id) DO NOTHING",
 									5, argtypes);
 	}
-	if (SPI_execute_plan(add_key_plan, values, nulls, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "could not insert into tombstone.keys");
-	if (SPI_processed != 1)
+	if (own_write(token_catalog_relid(TOKEN_KEYS_TABLE), add_key_plan, NULL, 5,
+				  NULL, values, nulls, SPI_OK_INSERT) != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
 				 errmsg("key \"%s\" already exists", kid),
@@ -849,10 +881,10 @@ tombstone_add_key(PG_FUNCTION_ARGS)
 		Oid			argtypes[2] = {TEXTOID, BYTEAOID};
 		Datum		args[2] = {values[0], PointerGetDatum(key)};
 
-		if (SPI_execute_with_args(TOMBSTONE_INTERNAL_QUERY
-								  "INSERT INTO tombstone.key_secrets (key_id, secret) VALUES ($1, $2)",
-								  2, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
-			elog(ERROR, "could not insert into tombstone.key_secrets");
+		(void) own_write(token_catalog_relid(TOKEN_SECRETS_TABLE), NULL,
+						 TOMBSTONE_INTERNAL_QUERY
+						 "INSERT INTO tombstone.key_secrets (key_id, secret) VALUES ($1, $2)",
+						 2, argtypes, args, NULL, SPI_OK_INSERT);
 	}
 	SPI_finish();
 	SetUserIdAndSecContext(save_userid, save_sec_context);
@@ -894,9 +926,8 @@ tombstone_remove_key(PG_FUNCTION_ARGS)
 									   "WHERE k.key_id OPERATOR(pg_catalog.=) $1",
 									   1, argtypes);
 	}
-	if (SPI_execute_plan(remove_key_plan, &arg, NULL, false, 0) != SPI_OK_DELETE)
-		elog(ERROR, "could not delete from tombstone.keys");
-	if (SPI_processed != 1)
+	if (own_write(token_catalog_relid(TOKEN_KEYS_TABLE), remove_key_plan, NULL,
+				  1, NULL, &arg, NULL, SPI_OK_DELETE) != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("key \"%s\" does not exist", kid)));

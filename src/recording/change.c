@@ -15,6 +15,13 @@
  * (mechanisms/triggers.c, executor.c) count each row with
  * TombstoneChangeCount().
  *
+ * An undelete, rewind or purge (operations/) makes a change of its own,
+ * whatever statement calls it: TombstoneChangeBegin() sets the statement's
+ * change aside and TombstoneChangeEnd() writes the function's entry and
+ * puts it back.  A row changed inside that function by a statement of the
+ * user's (a trigger's DELETE) gets yet another change of its own, so the
+ * ledger never files a tombstoning under an undelete.
+ *
  * Row counts live in backend memory, not in a table: a single-row DELETE
  * pays one hash lookup and one ledger insert.  A subtransaction that aborts
  * after rows were counted (an exception block in PL/pgSQL) makes the counts
@@ -87,11 +94,30 @@ typedef struct ChangeState
 	bool		tenant_deleted;
 	bool		recount;		/* a subtransaction aborted: counts unreliable */
 	bool		preview;		/* preview(): no id, no ledger */
+	bool		owned;			/* a function's own: see TombstoneChangeBegin */
 	Oid			role;
 	char	   *statement;
 } ChangeState;
 
 static ChangeState change;
+
+static void change_close(void);
+
+/*
+ * The changes set aside while a function (undelete, rewind, purge) makes
+ * one of its own, innermost first; in TopTransactionContext.
+ */
+typedef struct ChangeScope
+{
+	ChangeState saved;
+	const char *next_operation;
+	int64		next_undoes;
+	SubTransactionId subid;		/* the scope began in this subtransaction */
+	bool		nested;			/* a statement inside the function's change */
+	int			finish_depth;	/* nested: ends when its query finishes here */
+} ChangeScope;
+
+static List *scopes = NIL;
 
 /* operation requested before the change opened */
 static const char *next_operation = NULL;
@@ -313,19 +339,98 @@ TombstoneChangeCount(Oid root, const char *tenant, bool tombstoned)
 }
 
 /*
- * Undelete functions say what their change is (and which change it undoes)
- * before running; the change opens with the first row.
+ * An undelete, rewind or purge function makes a change of its own, with its
+ * own ledger entry, whatever statement it runs in: the change of that
+ * statement (a DELETE whose WHERE clause calls undelete_change(), say) is
+ * set aside until TombstoneChangeEnd() has written the function's entry.
+ * The function's change opens with its first row.  Should the function
+ * fail, the abort of its (sub)transaction puts the statement's change back.
  */
-void
-TombstoneChangeSetOperation(const char *operation, int64 undoes)
+void *
+TombstoneChangeBegin(const char *operation, int64 undoes)
 {
-	if (change.id != 0)
-	{
-		change.operation = operation;
-		change.undoes = undoes;
-	}
+	MemoryContext oldcxt = MemoryContextSwitchTo(TopTransactionContext);
+	ChangeScope *scope = palloc(sizeof(ChangeScope));
+
+	memcpy(&scope->saved, &change, sizeof(ChangeState));
+	scope->next_operation = next_operation;
+	scope->next_undoes = next_undoes;
+	scope->subid = GetCurrentSubTransactionId();
+	scope->nested = false;
+	scope->finish_depth = -1;
+	scopes = lcons(scope, scopes);
+	MemoryContextSwitchTo(oldcxt);
+
+	memset(&change, 0, sizeof(change));
+	change.preview = scope->saved.preview;
+	change.owned = true;
 	next_operation = operation;
 	next_undoes = undoes;
+	return scope;
+}
+
+/* Put back the change that scope set aside, dropping the current one. */
+static void
+change_scope_pop(ChangeScope *scope)
+{
+	if (change.cxt != NULL)
+		MemoryContextDelete(change.cxt);
+	memcpy(&change, &scope->saved, sizeof(ChangeState));
+	next_operation = scope->next_operation;
+	next_undoes = scope->next_undoes;
+	scopes = list_delete_ptr(scopes, scope);
+	pfree(scope);
+}
+
+/* The function is done: write its ledger entry and resume the statement's. */
+void
+TombstoneChangeEnd(void *arg)
+{
+	ChangeScope *scope = (ChangeScope *) arg;
+
+	/* a statement inside it whose executor never finished */
+	while (scopes != NIL && linitial(scopes) != scope &&
+		   ((ChangeScope *) linitial(scopes))->nested)
+	{
+		change_close();
+		change_scope_pop((ChangeScope *) linitial(scopes));
+	}
+	if (scopes == NIL || linitial(scopes) != scope)
+		elog(ERROR, "pg_tombstone: change scopes ended out of order");
+	change_close();
+	change_scope_pop(scope);
+}
+
+/*
+ * A row changes state inside a function's own change, but not by one of
+ * the function's queries: a trigger of the user's runs a DELETE while an
+ * undelete restores rows, say.  That statement gets a change and a ledger
+ * entry of its own, which end when its query (running at the current
+ * executor depth) finishes, so that the ledger never records a tombstoning
+ * as part of an undelete, rewind or purge.
+ */
+static void
+nested_change_begin(void)
+{
+	ChangeScope *scope = (ChangeScope *) TombstoneChangeBegin(NULL, 0);
+
+	change.owned = false;
+	scope->nested = true;
+	scope->finish_depth = TombstoneExecDepth();
+}
+
+/*
+ * The id of the change a row that changes state now belongs to, opening it
+ * on first use; for the row trigger and tombstone._stamp().  Inside an
+ * undelete, rewind or purge, a row that is not changed by one of the
+ * function's own queries opens a change of its own (nested_change_begin).
+ */
+int64
+TombstoneChangeOpenRow(void)
+{
+	if (change.owned && !TombstoneRowFromInternal())
+		nested_change_begin();
+	return TombstoneChangeOpen();
 }
 
 void
@@ -392,7 +497,7 @@ TombstoneChangeTally(void)
 
 /*
  * operations/purge.c: count rows removed for good, as part of the current
- * change (the caller names the operation with TombstoneChangeSetOperation
+ * change (the caller opens a change of its own with TombstoneChangeBegin
  * first).
  */
 void
@@ -559,11 +664,10 @@ change_recount(void)
 
 /*
  * Close the current change: write its ledger entry (none when no row
- * changed in the end) and forget it.  Called when the outermost executor
- * run finishes, and at commit for a change made outside any statement.
+ * changed in the end) and forget it.
  */
-void
-TombstoneChangeClose(void)
+static void
+change_close(void)
 {
 	int64		tombstoned;
 	int64		restored;
@@ -612,6 +716,18 @@ TombstoneChangeClose(void)
 	change_reset();
 }
 
+/*
+ * The outermost executor run has finished: close the statement's change.
+ * A function's own change (TombstoneChangeBegin) is written by
+ * TombstoneChangeEnd() instead, when the function is done.
+ */
+void
+TombstoneChangeClose(void)
+{
+	if (!change.owned && scopes == NIL)
+		change_close();
+}
+
 /* Whether the open change belongs to preview(), which records nothing */
 bool
 TombstoneChangeIsPreview(void)
@@ -639,12 +755,22 @@ TombstoneChangeSetTopUnprotectedDelete(bool unprotected_delete)
 	top_unprotected_delete = unprotected_delete;
 }
 
-/* The query at executor depth depth has finished, its cascades included. */
+/*
+ * The query at executor depth depth has finished, its cascades included.
+ * When it was a statement inside a function's change (nested_change_begin),
+ * its own change is written and the function's resumes.
+ */
 void
 TombstoneChangeLevelDone(int depth)
 {
 	if (depth < nlevels)
 		levels[depth].tombstoned = levels[depth].restored = 0;
+	if (scopes != NIL && ((ChangeScope *) linitial(scopes))->nested &&
+		((ChangeScope *) linitial(scopes))->finish_depth == depth)
+	{
+		change_close();
+		change_scope_pop((ChangeScope *) linitial(scopes));
+	}
 }
 
 static void
@@ -656,7 +782,7 @@ change_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PRE_PREPARE:
 			/* a change still open here was made outside any statement */
 			if (change.id != 0 && !change.preview)
-				TombstoneChangeClose();
+				change_close();
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
@@ -665,6 +791,7 @@ change_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PREPARE:
 			/* the change's memory went with the transaction */
 			memset(&change, 0, sizeof(change));
+			scopes = NIL;
 			next_operation = NULL;
 			next_undoes = 0;
 			top_unprotected_delete = false;
@@ -685,6 +812,9 @@ change_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 {
 	if (event != SUBXACT_EVENT_ABORT_SUB)
 		return;
+	/* functions that failed inside the subtransaction: resume their callers' changes */
+	while (scopes != NIL && ((ChangeScope *) linitial(scopes))->subid >= mySubid)
+		change_scope_pop((ChangeScope *) linitial(scopes));
 	clear_levels_above(TombstoneExecDepth());
 	if (change.id != 0)
 		change.recount = true;

@@ -18,6 +18,7 @@ extern void TombstoneChangeInit(void);
 
 /* Counting rows */
 extern int64 TombstoneChangeOpen(void);
+extern int64 TombstoneChangeOpenRow(void);
 extern int64 TombstoneChangeId(void);
 extern bool TombstoneChangeIsPreview(void);
 extern void TombstoneChangeCount(Oid root, const char *tenant, bool tombstoned);
@@ -25,8 +26,11 @@ extern void TombstoneChangeAddPurged(Oid root, const char *tenant, int64 rows);
 extern void TombstoneChangeAddRewound(Oid root, const char *tenant, int64 rows);
 extern void TombstoneChangeRecountLater(void);
 
+/* An undelete, rewind or purge makes a change of its own */
+extern void *TombstoneChangeBegin(const char *operation, int64 undoes);
+extern void TombstoneChangeEnd(void *scope);
+
 /* What the change is */
-extern void TombstoneChangeSetOperation(const char *operation, int64 undoes);
 extern void TombstoneChangeMarkTenantDeleted(void);
 extern void TombstoneChangeSetTopUnprotectedDelete(bool unprotected_delete);
 

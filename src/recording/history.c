@@ -49,6 +49,7 @@
 
 #include "foundation/catalog.h"
 #include "foundation/errcodes.h"
+#include "foundation/internal.h"
 #include "foundation/inval.h"
 #include "foundation/names.h"
 #include "foundation/query.h"
@@ -171,6 +172,20 @@ history_map(Relation rel, Relation hist)
 			continue;
 		if (strcmp(NameStr(hatt->attname), TOMBSTONE_VALID_TO) == 0)
 		{
+			/* the writer stores a timestamptz there: no other type will do */
+			if (hatt->atttypid != TIMESTAMPTZOID)
+			{
+				pfree(src);
+				ereport(ERROR,
+						(errcode(ERRCODE_TOMBSTONE_HISTORY_WRITE),
+						 errmsg("column \"%s\" of history table \"%s\" has type %s, not timestamp with time zone",
+								TOMBSTONE_VALID_TO,
+								TombstoneQualifiedName(RelationGetRelid(hist)),
+								format_type_be(hatt->atttypid)),
+						 errdetail("The old version of a row of table \"%s\" cannot be kept, so the UPDATE was refused.",
+								   RelationGetRelationName(rel)),
+						 errhint("Change the column back to timestamp with time zone; only the extension changes history tables.")));
+			}
 			valid_to_attno = hatt->attnum;
 			continue;
 		}
@@ -923,5 +938,16 @@ TombstoneHistoryRenameColumn(Oid relid, const char *oldname, const char *newname
 	sql = psprintf("ALTER TABLE %s RENAME COLUMN %s TO %s",
 				   TombstoneQualifiedName(histrelid), quote_identifier(oldname),
 				   quote_identifier(newname));
-	TombstoneRunUtilityAs(TombstoneRelationOwner(histrelid), (const char *const *) &sql, 1);
+	/* the DDL guard lets this rename of the history table through */
+	TombstoneHistoryCarryOver(histrelid);
+	PG_TRY();
+	{
+		TombstoneRunUtilityAs(TombstoneRelationOwner(histrelid),
+							  (const char *const *) &sql, 1);
+	}
+	PG_FINALLY();
+	{
+		TombstoneHistoryCarryOver(InvalidOid);
+	}
+	PG_END_TRY();
 }
