@@ -96,6 +96,19 @@ trigger_data(FunctionCallInfo fcinfo, const char *funcname)
  * history of the subscriber's own, no rewritten valid_from, and physical
  * deletes and TRUNCATE (a publisher's purge or authorised TRUNCATE) apply.
  */
+/* The statement a trigger fired for, as a refusal's detail names it */
+static const char *
+trigger_event_name(TriggerEvent event)
+{
+	if (TRIGGER_FIRED_BY_INSERT(event))
+		return "INSERT";
+	if (TRIGGER_FIRED_BY_UPDATE(event))
+		return "UPDATE";
+	if (TRIGGER_FIRED_BY_DELETE(event))
+		return "DELETE";
+	return "TRUNCATE";
+}
+
 static bool
 replica_applying(void)
 {
@@ -462,7 +475,6 @@ Datum
 tombstone_ledger_guard(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-	const char *what;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
@@ -479,20 +491,13 @@ tombstone_ledger_guard(PG_FUNCTION_ARGS)
 		if (TombstoneExtensionScript() || replica_applying() ||
 			TombstoneRelationHasNoRows(trigdata->tg_relation))
 			return PointerGetDatum(NULL);
-		what = "INSERT";
 	}
-	else if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
-		what = "UPDATE";
-	else if (TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
-		what = "DELETE";
-	else
-		what = "TRUNCATE";
 	ereport(ERROR,
 			(errcode(ERRCODE_TOMBSTONE_LEDGER),
 			 errmsg("cannot change the ledger \"%s\"",
 					RelationGetRelationName(trigdata->tg_relation)),
 			 errdetail("Only pg_tombstone appends to the ledger, which records every change to protected tables; %s was refused.",
-					   what),
+					   trigger_event_name(trigdata->tg_event)),
 			 errhint("Undo a change with tombstone.undelete_change(), which records the undo as a change of its own.")));
 	PG_RETURN_NULL();			/* keep compiler quiet */
 }
@@ -509,7 +514,6 @@ tombstone_catalog_guard(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = trigger_data(fcinfo, "tombstone_catalog_guard");
 	Relation	rel = trigdata->tg_relation;
-	const char *what;
 
 	if (!TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
 		!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event))
@@ -517,18 +521,11 @@ tombstone_catalog_guard(PG_FUNCTION_ARGS)
 	if (TombstoneOwnWriteAllows(RelationGetRelid(rel)) ||
 		TombstoneExtensionScript())
 		return PointerGetDatum(NULL);
-	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
-	{
-		if (TombstoneRelationHasNoRows(rel))
-			return PointerGetDatum(NULL);
-		what = "INSERT";
-	}
-	else if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
-		what = "UPDATE";
-	else if (TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
-		what = "DELETE";
-	else
-		what = "TRUNCATE";
-	TombstoneRefuseOwnTableChange(RelationGetRelationName(rel), what, false);
+	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event) &&
+		TombstoneRelationHasNoRows(rel))
+		return PointerGetDatum(NULL);
+	TombstoneRefuseOwnTableChange(RelationGetRelationName(rel),
+								  trigger_event_name(trigdata->tg_event),
+								  false);
 	PG_RETURN_NULL();			/* keep compiler quiet */
 }
