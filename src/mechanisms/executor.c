@@ -312,7 +312,8 @@ trigger_free_prepare(QueryDesc *queryDesc, int eflags)
 		mts->resultRelInfo[i].ri_TrigDesc->trig_update_before_row = false;
 	if (version != NULL)
 		TombstoneVersionStart(queryDesc->estate,
-							  mts->resultRelInfo[0].ri_RelationDesc, version);
+							  mts->resultRelInfo[0].ri_RelationDesc, version,
+							  is_delete);
 }
 
 /* Is this a DELETE whose row trigger trigger_free_prepare() left out? */

@@ -9,7 +9,9 @@
  * (valid_to is infinite for the live row) and it is not a tombstone, so
  * as_of() reads the live table and the history table (written by
  * recording/history.c) with that condition, both through their tenant
- * indexes.  rewind_tenant() makes a tenant's rows equal to what as_of()
+ * indexes.  A tombstone made in place keeps its last live version in the
+ * live table, valid from valid_from until deleted_at, and is read as that
+ * version: deleted_at and deleted_change NULL, as they were then.  rewind_tenant() makes a tenant's rows equal to what as_of()
  * returns, with two kinds of UPDATE per table: rows live now and not then
  * are tombstoned, rows live then get their old values back.
  *
@@ -171,7 +173,22 @@ as_of_query(Oid root, const TombstoneRel *trel)
 
 		if (att->attisdropped)
 			continue;
-		appendStringInfo(&live, "%s%s", live.len > 0 ? ", " : "", name);
+		if (live.len > 0)
+			appendStringInfoString(&live, ", ");
+
+		/*
+		 * A tombstone in place is read as the live version it carries: no
+		 * deleted_at, and the deleted_change it had then, NULL (a tombstone
+		 * is made in place only over a NULL one: recording/history.c).
+		 */
+		if (strcmp(NameStr(att->attname), TOMBSTONE_DELETED_AT) == 0)
+			appendStringInfo(&live, "NULL::%s",
+							 format_type_with_typemod(att->atttypid, att->atttypmod));
+		else if (strcmp(NameStr(att->attname), TOMBSTONE_DELETED_CHANGE) == 0)
+			appendStringInfo(&live, "CASE WHEN %s IS NULL THEN %s END",
+							 TOMBSTONE_DELETED_AT, name);
+		else
+			appendStringInfoString(&live, name);
 		if (past.len > 0)
 			appendStringInfoString(&past, ", ");
 		for (j = 0; j < hdesc->natts && !found; j++)
@@ -194,11 +211,11 @@ as_of_query(Oid root, const TombstoneRel *trel)
 	table_close(hist, AccessShareLock);
 	table_close(rel, AccessShareLock);
 
-	return psprintf("SELECT %s FROM %s WHERE %s AND %s <= $2 AND %s IS NULL"
+	return psprintf("SELECT %s FROM %s WHERE %s AND %s <= $2 AND (%s IS NULL OR %s > $2)"
 					" UNION ALL "
 					"SELECT %s FROM %s WHERE %s AND %s > $2 AND %s <= $2 AND %s IS NULL",
 					live.data, TombstoneQualifiedName(root), tenant_cond,
-					TOMBSTONE_VALID_FROM, TOMBSTONE_DELETED_AT,
+					TOMBSTONE_VALID_FROM, TOMBSTONE_DELETED_AT, TOMBSTONE_DELETED_AT,
 					past.data, TombstoneQualifiedName(trel->history_relid),
 					tenant_cond, TOMBSTONE_VALID_TO, TOMBSTONE_VALID_FROM,
 					TOMBSTONE_DELETED_AT);
