@@ -943,25 +943,22 @@ version_state(EState *estate)
 /*
  * ExecutorStart of a statement that updates rel without the row trigger:
  * call is the _version() call of its plan; tombstoning says whether the
- * statement is a DELETE turned into a tombstone.
+ * statement is a DELETE turned into a tombstone; attnos are rel's
+ * valid_from, deleted_at and deleted_change.
  */
 void
 TombstoneVersionStart(EState *estate, Relation rel, const FuncExpr *call,
-					  bool tombstoning)
+					  bool tombstoning, const AttrNumber *attnos)
 {
 	VersionState *vs = MemoryContextAllocZero(estate->es_query_cxt,
 											  sizeof(VersionState));
-	const TombstoneRel *trel = TombstoneRelLookup(RelationGetRelid(rel));
 
 	vs->estate = estate;
 	vs->call = call;
 	vs->rel = rel;
-	if (trel != NULL)
-	{
-		vs->valid_from_attno = trel->valid_from_attno;
-		vs->deleted_at_attno = trel->deleted_at_attno;
-		vs->deleted_change_attno = trel->deleted_change_attno;
-	}
+	vs->valid_from_attno = attnos[0];
+	vs->deleted_at_attno = attnos[1];
+	vs->deleted_change_attno = attnos[2];
 	vs->tombstoning = tombstoning && vs->deleted_at_attno != InvalidAttrNumber &&
 		vs->deleted_change_attno != InvalidAttrNumber;
 	vs->cid = estate->es_output_cid;

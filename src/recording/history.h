@@ -27,7 +27,8 @@ extern void TombstoneHistoryDropCarried(bool on);
 
 /* An UPDATE without the row trigger, at its statement's boundaries */
 extern void TombstoneVersionStart(EState *estate, Relation rel,
-								  const FuncExpr *call, bool tombstoning);
+								  const FuncExpr *call, bool tombstoning,
+								  const AttrNumber *attnos);
 extern void *TombstoneVersionRunBegin(EState *estate);
 extern void TombstoneVersionRunEnd(void *prev);
 extern void TombstoneVersionFinish(EState *estate);
