@@ -1158,6 +1158,13 @@ tombstone_version(PG_FUNCTION_ARGS)
 		PG_GETARG_TIMESTAMPTZ(0) < GetCurrentTransactionStartTimestamp())
 		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
 	stamp = new_valid_from(own, PG_GETARG_DATUM(0), PG_ARGISNULL(0), &keep);
+
+	/*
+	 * A tombstone not made in place carries no version: its valid_from must
+	 * not lie before its deleted_at, now (as in TombstoneHistoryWrite).
+	 */
+	if (vs->tombstoning && stamp < GetCurrentTransactionStartTimestamp())
+		stamp = GetCurrentTransactionStartTimestamp();
 	if (keep)
 	{
 		vs->tid = *tid;
