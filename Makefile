@@ -18,6 +18,7 @@ OBJS = \
 	src/policy/token.o \
 	src/recording/change.o \
 	src/recording/history.o \
+	src/recording/history_ddl.o \
 	src/recording/ledger.o \
 	src/mechanisms/cascade.o \
 	src/mechanisms/database_guard.o \

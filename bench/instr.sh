@@ -7,6 +7,8 @@
 #   PG_CONFIG=/opt/pg-x/usr/lib/postgresql/15/bin/pg_config bench/instr.sh
 #   INSTR_CASES="delete_hist update_base" bench/instr.sh     some cases only
 #   INSTR_OUT=dir bench/instr.sh          keep the callgrind files in dir
+#   INSTR_SQL="ALTER ..." bench/instr.sh  run this SQL after the set-up (to
+#                                         count what a setting would change)
 #
 # How: one cluster of tables of $INSTR_ROWS (100,000) rows, side by side
 # (unprotected, protected with history => false, protected with history), is
@@ -30,6 +32,17 @@
 #   update_hist     the same UPDATE, protected with history
 #   select_base / select_prot   SELECT by primary key
 #   insert_base / insert_prot   INSERT of one row
+#
+# INSTR_BULK=1 adds one-statement cases on tenant 3 (10% of the rows; some
+# of them only: INSTR_BULK_CASES="as_of_hist ..."),
+# each counted as a run with the statement minus the same run without it:
+#   bulk_base       UPDATE t SET deleted_at = now() WHERE tenant_id = 3 AND
+#                   deleted_at IS NULL (unprotected)
+#   bulk_hist       DELETE FROM t WHERE tenant_id = 3, history on
+#   undelete_hist   tombstone.undelete_change() of that DELETE (after it)
+#   as_of_hist      tombstone.as_of() of tenant 3 now (after an UPDATE of
+#                   its rows and the DELETE and undelete_change() of them,
+#                   so that it reads history too)
 # Run as root (the backend runs as user postgres) or as postgres.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -107,6 +120,7 @@ SELECT tombstone.protect('t_nohist', 'tenant_id', history => false),
        tombstone.protect('t_hist', 'tenant_id');
 -- protect() added valid_from to t_hist: rewrite every table as loaded
 VACUUM (FULL, FREEZE, ANALYZE) t_base, t_nohist, t_hist, ledger;
+${INSTR_SQL:-}
 CHECKPOINT;
 EOF
 psql_t -f "'$work/setup.sql'" >"$work/setup.log" 2>&1 ||
@@ -154,6 +168,29 @@ run_case() {
     rm -rf "$d"
 }
 
+# instructions of the statement $3 after the statements $2 (one a line), case $1
+run_bulk() {
+    local c=$1 pre=$2 op=$3 d="$work/run" a b
+    for with in 0 1; do
+        rm -rf "$d"
+        cp -a "$work/template" "$d"
+        { printf '%s\n' "$pre"; [ "$with" = 1 ] && printf '%s\n' "$op"; } | grep -v '^$' >"$work/in.sql"
+        as_pg "valgrind --tool=callgrind --callgrind-out-file='$work/cg.$c.$with' \
+            '$bindir/postgres' --single -D '$d' -c shared_preload_libraries=pg_tombstone \
+            postgres <'$work/in.sql' >'$work/out.$c.$with' 2>'$work/vg.$c.$with'"
+        if grep -q 'ERROR' "$work/out.$c.$with"; then
+            echo "instr.sh: case $c failed:" >&2
+            grep -m3 'ERROR' "$work/out.$c.$with" >&2
+            exit 1
+        fi
+        [ -n "$keep" ] && { mkdir -p "$keep"; cp "$work/cg.$c.$with" "$keep/"; }
+        if [ "$with" = 0 ]; then a=$(awk '/^summary:/ { print $2 }' "$work/cg.$c.$with"); fi
+        if [ "$with" = 1 ]; then b=$(awk '/^summary:/ { print $2 }' "$work/cg.$c.$with"); fi
+        rm -rf "$d"
+    done
+    echo $(( b - a ))
+}
+
 declare -A per
 echo "# instructions per statement: ($long-statement run - $short-statement run) / $((long - short)); tables of $rows rows"
 echo "# $("$bindir/postgres" --version); library $(md5sum "$("$PG_CONFIG" --pkglibdir)/pg_tombstone.so" | cut -c1-12)"
@@ -163,6 +200,29 @@ for c in $cases; do
     per[$c]=$(( (b - a) / (long - short) ))
     printf '%-14s %10d\n' "$c" "${per[$c]}"
 done
+
+bulk_wanted() { [[ " ${INSTR_BULK_CASES:-bulk_base bulk_hist undelete_hist as_of_hist} " == *" $1 "* ]]; }
+if [ "${INSTR_BULK:-0}" = 1 ]; then
+    del="DELETE FROM t_hist WHERE tenant_id = 3"
+    undel="SELECT tombstone.undelete_change((SELECT max(id) FROM tombstone.changes))"
+    echo "# one statement on tenant 3 ($((rows / 10)) rows): the run with it - the run without it"
+    # each run first does the same on a row of tenant 1, so that what a
+    # backend loads at its first such statement is not counted
+    bulk_wanted bulk_base && per[bulk_base]=$(run_bulk bulk_base "UPDATE t_base SET deleted_at = now() WHERE id = 1 AND deleted_at IS NULL" \
+        "UPDATE t_base SET deleted_at = now() WHERE tenant_id = 3 AND deleted_at IS NULL")
+    bulk_wanted bulk_base && printf '%-14s %10d\n' bulk_base "${per[bulk_base]}"
+    bulk_wanted bulk_hist && per[bulk_hist]=$(run_bulk bulk_hist "DELETE FROM t_hist WHERE id = 1" "$del")
+    bulk_wanted bulk_hist && printf '%-14s %10d\n' bulk_hist "${per[bulk_hist]}"
+    bulk_wanted undelete_hist && per[undelete_hist]=$(run_bulk undelete_hist "DELETE FROM t_hist WHERE id = 1
+$undel
+$del" "$undel")
+    bulk_wanted undelete_hist && printf '%-14s %10d\n' undelete_hist "${per[undelete_hist]}"
+    bulk_wanted as_of_hist && per[as_of_hist]=$(run_bulk as_of_hist "UPDATE t_hist SET payload = md5(payload) WHERE tenant_id = 3
+$del
+$undel
+SELECT count(*) FROM tombstone.as_of(NULL::t_hist, '1', now())" "SELECT count(*) FROM tombstone.as_of(NULL::t_hist, '3', now())")
+    bulk_wanted as_of_hist && printf '%-14s %10d\n' as_of_hist "${per[as_of_hist]}"
+fi
 
 ratio() {   # ratio name numerator denominator: baseline / protected (higher is better)
     if [ -n "${per[$2]:-}" ] && [ -n "${per[$3]:-}" ]; then
@@ -178,3 +238,7 @@ ratio "DELETE history => false vs hand-written UPDATE + ledger" update_ledger de
 ratio "UPDATE with history vs plain UPDATE" update_base update_hist
 ratio "SELECT by primary key, protected vs not" select_base select_prot
 ratio "INSERT, protected vs not" insert_base insert_prot
+if [ -n "${per[bulk_base]:-}" ] && [ -n "${per[bulk_hist]:-}" ]; then
+    awk -v a="${per[bulk_base]}" -v b="${per[bulk_hist]}" \
+        'BEGIN { printf "%-54s %.3f\n", "bulk DELETE history on / hand-written UPDATE (a time ratio)", b / a }'
+fi

@@ -10,15 +10,18 @@
 -- Autovacuum is off on every table: run.sh vacuums them itself between
 -- rounds, so a vacuum never starts in the middle of one side's run.
 --
---   d_*  single-row DELETE by primary key   (base, prot, trig, rule)
---   b_*  one DELETE of tenant 3 = 10% rows  (base, prot, trig, rule)
+--   d_*  single-row DELETE by primary key   (base, prot, trig, rule, led;
+--        hist by bench/hist_tables.sql)
+--   b_*  one DELETE of tenant 3 = 10% rows  (base, prot, trig, rule; hist)
 --   s_*  primary-key SELECT; every row with id % 10 = 5 is already
 --        tombstoned on both sides              (base, prot)
 --   i_*  INSERT, empty; run.sh recreates them each round via
 --        bench/insert_tables.sql               (base, prot)
 --
 -- base: no protection; the scripts write "deleted_at IS NULL" by hand.
--- prot: tombstone.protect(tbl, 'tenant_id').
+-- prot: tombstone.protect(tbl, 'tenant_id', history => false).
+-- hist: tombstone.protect(tbl, 'tenant_id'), the defaults (history on).
+-- led:  no protection; the tombstone and a row of ledger_hand by hand.
 -- trig: a PL/pgSQL BEFORE DELETE row trigger doing the UPDATE, RETURN NULL.
 -- rule: CREATE RULE ... ON DELETE DO INSTEAD UPDATE.
 
@@ -61,8 +64,15 @@ SELECT bench_create('d_base', :rows), bench_create('d_prot', :rows),
 SELECT bench_create('b_base', :rows), bench_create('b_prot', :rows),
        bench_create('b_trig', :rows), bench_create('b_rule', :rows);
 SELECT bench_create('s_base', :rows, 5), bench_create('s_prot', :rows, 5);
+-- d_led: the baseline tombstone plus a ledger row written by hand in the
+-- same statement (bench/delete_pk_ledger.sql); d_hist and b_hist, protected
+-- with the defaults (history on), are made anew each round by
+-- bench/hist_tables.sql
+SELECT bench_create('d_led', :rows);
+CREATE TABLE ledger_hand (id bigserial PRIMARY KEY, tbl text NOT NULL, tenant text,
+                          n bigint NOT NULL, at timestamptz NOT NULL DEFAULT now());
 
-VACUUM (FREEZE, ANALYZE) d_base, d_prot, d_trig, d_rule,
+VACUUM (FREEZE, ANALYZE) d_base, d_prot, d_trig, d_rule, d_led,
                          b_base, b_prot, b_trig, b_rule, s_base, s_prot;
 
 -- history => false: these comparisons measure tombstoning and the ledger;

@@ -323,6 +323,27 @@ SELECT id, deleted_at IS NOT NULL AS tombstoned, versions, chained FROM note_ver
 RESET tombstone.visibility;
 RESET track_functions;
 
+-- the tombstone keeps that live version in place, valid from its
+-- valid_from until its deleted_at: as_of() reads it until the tombstone
+-- began, and restoring the row writes it to history, ending there
+SET tombstone.visibility = 'all';
+SELECT id, valid_from < deleted_at AS carries_its_version FROM notes WHERE id IN (1, 2) ORDER BY id;
+SELECT deleted_at AS note1_deleted_at, body AS note1_body FROM notes WHERE id = 1 \gset
+RESET tombstone.visibility;
+SELECT id, body = :'note1_body' AS as_it_was, deleted_at IS NULL AS live, deleted_change IS NULL AS no_change
+  FROM tombstone.as_of(NULL::notes, 'acme', :'note1_deleted_at'::timestamptz - interval '1 microsecond')
+ WHERE id = 1;
+SELECT count(*) AS at_the_tombstone
+  FROM tombstone.as_of(NULL::notes, 'acme', :'note1_deleted_at'::timestamptz) WHERE id IN (1, 2);
+SELECT tombstone.undelete('notes', '{"id": 1}') AS restored;
+SELECT h.body = :'note1_body' AS as_it_was, h.valid_to = :'note1_deleted_at'::timestamptz AS ends_at_the_tombstone,
+       h.deleted_at IS NULL AS live, h.deleted_change IS NULL AS no_change
+  FROM tombstone_history.notes h WHERE h.id = 1 AND h.valid_to = (SELECT max(valid_to) FROM tombstone_history.notes WHERE id = 1);
+-- (the restored version starts at the restore: the tombstone was no version)
+SELECT id, versions, chained FROM note_versions WHERE id = 1;
+SELECT count(*) AS as_of_before_the_tombstone
+  FROM tombstone.as_of(NULL::notes, 'acme', :'note1_deleted_at'::timestamptz - interval '1 microsecond') WHERE id = 1;
+
 -- _version() outside the statement planned for it changes nothing
 SELECT tombstone._version('2020-01-01', '1'::xid, '(0,1)') AS unchanged,
        tombstone._version(NULL, NULL, NULL) IS NULL AS null_stays_null;

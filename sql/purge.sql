@@ -247,6 +247,33 @@ SELECT count(*) AS kinds, count(DISTINCT kind) AS distinct_kinds,
        bool_and(sqlstate ~ '^TB[0-9]{3}$') AS all_class_tb
   FROM tombstone.refusals;
 
+-- a tombstone made in place (a table with history) keeps its last live
+-- version until it is restored or purged: a purged one takes it along, one
+-- that is kept (referenced) loses it when the tenant's history goes, so
+-- that as_of() shows no more of the tenant than main's history would
+CREATE TABLE docs (id int PRIMARY KEY, site_id text NOT NULL REFERENCES sites, body text);
+CREATE TABLE doc_refs (id int PRIMARY KEY, doc_id int REFERENCES docs);
+INSERT INTO docs VALUES (1, 'initech', 'referenced'), (2, 'initech', 'alone');
+INSERT INTO doc_refs VALUES (1, 1);
+SELECT tombstone.protect('docs', 'site_id');
+SELECT now() AS docs_live \gset
+DELETE FROM docs;
+SET tombstone.visibility = 'all';
+SELECT id, valid_from < deleted_at AS keeps_its_version FROM docs ORDER BY id;
+RESET tombstone.visibility;
+SELECT id, body FROM tombstone.as_of(NULL::docs, 'initech', :'docs_live') ORDER BY id;
+BEGIN;
+SELECT tombstone.authorize(tombstone.sign('{"op": "purge", "jti": "p-erase-initech", "iat": 1700000000, "exp": 4102444800,
+                                            "tables": ["p.projects", "p.tasks", "p.events", "p.sites", "p.docs"],
+                                            "tenants": ["initech"]}', 'purge_k')) ->> 'jti' AS jti;
+SELECT * FROM tombstone.purge_tenant('initech');
+COMMIT;
+SET tombstone.visibility = 'all';
+SELECT id, valid_from < deleted_at AS keeps_its_version, valid_from = deleted_at AS version_dropped FROM docs ORDER BY id;
+RESET tombstone.visibility;
+SELECT count(*) AS as_of_rows FROM tombstone.as_of(NULL::docs, 'initech', :'docs_live');
+SELECT count(*) AS history_rows FROM tombstone_history.docs;
+
 -- resetting needs a privilege
 SET ROLE purge_ops;
 SELECT tombstone.reset_refusals();

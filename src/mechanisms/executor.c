@@ -253,6 +253,7 @@ trigger_free_prepare(QueryDesc *queryDesc, int eflags)
 	ModifyTableState *mts;
 	ModifyTable *mt;
 	const FuncExpr *version = NULL;
+	AttrNumber	version_attnos[3] = {0, 0, 0};
 	Oid			root = InvalidOid;
 	int			i;
 
@@ -291,6 +292,9 @@ trigger_free_prepare(QueryDesc *queryDesc, int eflags)
 												trel->valid_from_attno,
 												linitial_int(mt->resultRelations))) == NULL)
 				return;
+			version_attnos[0] = trel->valid_from_attno;
+			version_attnos[1] = trel->deleted_at_attno;
+			version_attnos[2] = trel->deleted_change_attno;
 			ours++;
 		}
 		if (is_delete)
@@ -312,7 +316,8 @@ trigger_free_prepare(QueryDesc *queryDesc, int eflags)
 		mts->resultRelInfo[i].ri_TrigDesc->trig_update_before_row = false;
 	if (version != NULL)
 		TombstoneVersionStart(queryDesc->estate,
-							  mts->resultRelInfo[0].ri_RelationDesc, version);
+							  mts->resultRelInfo[0].ri_RelationDesc, version,
+							  is_delete, version_attnos);
 }
 
 /* Is this a DELETE whose row trigger trigger_free_prepare() left out? */

@@ -75,6 +75,7 @@
 #include "policy/permit.h"
 #include "policy/token.h"
 #include "recording/change.h"
+#include "recording/history.h"
 #include "mechanisms/fkgraph.h"
 
 PG_FUNCTION_INFO_V1(tombstone_purge);
@@ -140,6 +141,8 @@ typedef struct PurgeGroup
 	int64		kept;			/* tombstones still referenced */
 	int64		live;			/* purge_tenant(): live rows of the tenant */
 	int64		purged;			/* removed in the end */
+	int64		carried;		/* of them, tombstones in place: the live
+								 * version each carried went with it */
 	TombstoneToken *token;		/* the token charged with them */
 } PurgeGroup;
 
@@ -665,6 +668,7 @@ delete_table(PurgeScope *scope, Oid target, List *groups)
 	uint64		i;
 	volatile uint64 n = 0;
 	TombstonePermit permit;
+	char	   *carried;
 
 	elems = palloc(sizeof(Datum) * (list_length(groups) + 1));
 	foreach(lc, groups)
@@ -697,14 +701,22 @@ delete_table(PurgeScope *scope, Oid target, List *groups)
 					PointerGetDatum(construct_array(elems, nelems, TEXTOID,
 													-1, false, TYPALIGN_INT)),
 					InvalidOid);
+	/*
+	 * A tombstone in place carries its last live version, which leaves with
+	 * it (recording/history.c): counted with the old versions removed.
+	 */
+	carried = trel->valid_from_attno != InvalidAttrNumber ?
+		psprintf("t.%s < t.%s", TOMBSTONE_VALID_FROM, TOMBSTONE_DELETED_AT) :
+		"false";
 	appendStringInfo(&q.sql, ") AND (t.%s::pg_catalog.text = ANY ($%d)%s%s%s)"
-					 " RETURNING t.%s::pg_catalog.text AS tenant)"
-					 " SELECT d.tenant, count(*) FROM d GROUP BY 1",
+					 " RETURNING t.%s::pg_catalog.text AS tenant, %s AS carried)"
+					 " SELECT d.tenant, count(*), count(*) FILTER (WHERE d.carried)"
+					 " FROM d GROUP BY 1",
 					 col, p,
 					 null_tenant ? " OR t." : "",
 					 null_tenant ? col : "",
 					 null_tenant ? " IS NULL" : "",
-					 col);
+					 col, carried);
 
 	memset(&permit, 0, sizeof(permit));
 	permit.root = trel->root;
@@ -777,6 +789,7 @@ delete_table(PurgeScope *scope, Oid target, List *groups)
 		/* the budgets were charged with what was counted */
 		TombstoneGuardCharge(rows - match->purgeable, "purged");
 		match->purged = rows;
+		match->carried = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
 		TombstoneChangeAddPurged(trel->root, tenant, rows);
 	}
 }
@@ -806,13 +819,39 @@ delete_history_run(const char *sql, Oid *argtypes, Datum *values,
 }
 
 /*
+ * The versions that tombstones in place of target still carry (those the
+ * purge could not remove: other rows reference them) and that ended before
+ * the cutoff go as the history table's do: their valid_from moves to their
+ * deleted_at (recording/history.c).  Returns how many.
+ */
+static uint64
+drop_carried_run(const char *sql, Oid *argtypes, Datum *values, Oid target)
+{
+	volatile uint64 n = 0;
+
+	TombstoneHistoryDropCarried(true);
+	PG_TRY();
+	{
+		n = TombstoneRunInternal(sql, 2, argtypes, values, NULL,
+								 TombstoneRelationOwner(target));
+	}
+	PG_FINALLY();
+	{
+		TombstoneHistoryDropCarried(false);
+	}
+	PG_END_TRY();
+	return n;
+}
+
+/*
  * Remove the old versions of the target's rows from its history table: for
  * purge(), versions that ended before the retention cutoff (as_of() refuses
  * times before it), for purge_tenant(), every version of the tenant.  Only
- * tenants a purge token covers lose history.
+ * tenants a purge token covers lose history.  The versions that tombstones
+ * in place carried went with them (delete_table) and count as removed.
  */
 static void
-delete_history(PurgeScope *scope, Oid target, List *tokens)
+delete_history(PurgeScope *scope, Oid target, List *tokens, List *groups)
 {
 	const TombstoneRel *trel = TombstoneRelLookup(target);
 	Oid			histrelid;
@@ -820,6 +859,7 @@ delete_history(PurgeScope *scope, Oid target, List *tokens)
 	Datum		values[2];
 	char	   *col;
 	char	   *sql;
+	char	   *carried_sql;
 	List	   *tenants = NIL;
 	ListCell   *lc;
 	uint64		i;
@@ -840,8 +880,11 @@ delete_history(PurgeScope *scope, Oid target, List *tokens)
 	else
 	{
 		sql = psprintf(TOMBSTONE_INTERNAL_QUERY
-					   "SELECT DISTINCT %s FROM %s WHERE valid_to < $1",
-					   col, TombstoneQualifiedName(histrelid));
+					   "SELECT %s FROM %s WHERE valid_to < $1"
+					   " UNION SELECT %s FROM %s WHERE %s < $1 AND %s < %s",
+					   col, TombstoneQualifiedName(histrelid),
+					   col, TombstoneQualifiedName(target), TOMBSTONE_DELETED_AT,
+					   TOMBSTONE_VALID_FROM, TOMBSTONE_DELETED_AT);
 		n = TombstoneRunInternal(sql, 1, &argtypes[1], &values[1], NULL,
 								 TombstoneRelationOwner(histrelid));
 		for (i = 0; i < n; i++)
@@ -857,6 +900,11 @@ delete_history(PurgeScope *scope, Oid target, List *tokens)
 	sql = psprintf(TOMBSTONE_INTERNAL_QUERY
 				   "DELETE FROM %s WHERE %s = $1 AND valid_to < $2",
 				   TombstoneQualifiedName(histrelid), col);
+	carried_sql = psprintf(TOMBSTONE_INTERNAL_QUERY
+						   "UPDATE %s SET %s = %s WHERE %s = $1 AND %s < $2 AND %s < %s",
+						   TombstoneQualifiedName(target), TOMBSTONE_VALID_FROM,
+						   TOMBSTONE_DELETED_AT, col, TOMBSTONE_DELETED_AT,
+						   TOMBSTONE_VALID_FROM, TOMBSTONE_DELETED_AT);
 	foreach(lc, tenants)
 	{
 		char	   *tenant = lfirst(lc);
@@ -875,6 +923,14 @@ delete_history(PurgeScope *scope, Oid target, List *tokens)
 			continue;
 		values[0] = CStringGetTextDatum(tenant);
 		removed += delete_history_run(sql, argtypes, values, histrelid);
+		removed += drop_carried_run(carried_sql, argtypes, values, target);
+	}
+	foreach(lc, groups)
+	{
+		PurgeGroup *g = lfirst(lc);
+
+		if (g->target == target)
+			removed += g->carried;
 	}
 	if (removed > 0)
 		ereport(NOTICE,
@@ -956,7 +1012,7 @@ run_purge(FunctionCallInfo fcinfo, PurgeScope *scope, Oid tbl)
 
 	/* 4. old row versions */
 	foreach(lc, targets)
-		delete_history(scope, lfirst_oid(lc), tokens);
+		delete_history(scope, lfirst_oid(lc), tokens, groups);
 	SPI_finish();
 	TombstoneChangeEnd(change_scope);
 

@@ -9,7 +9,9 @@
  * (valid_to is infinite for the live row) and it is not a tombstone, so
  * as_of() reads the live table and the history table (written by
  * recording/history.c) with that condition, both through their tenant
- * indexes.  rewind_tenant() makes a tenant's rows equal to what as_of()
+ * indexes.  A tombstone made in place keeps its last live version in the
+ * live table, valid from valid_from until deleted_at, and is read as that
+ * version: deleted_at and deleted_change NULL, as they were then.  rewind_tenant() makes a tenant's rows equal to what as_of()
  * returns, with two kinds of UPDATE per table: rows live now and not then
  * are tombstoned, rows live then get their old values back.
  *
@@ -146,9 +148,15 @@ check_as_of_time(const TombstoneRel *trel, TimestampTz at, const char *funcname)
 /*
  * The query of the tenant's rows of root as of $2 (tenant $1 as text), in
  * the column order of root.  Identifiers come from the catalogs, quoted.
+ * A tombstone in place comes as it is stored, deleted_at set: as_of()
+ * gives it as its live version (CarriedReceiver, below), rewind_tenant()
+ * uses only the user columns.  The live table's rows are selected as
+ * stored, so that they reach the tuplestore without a projection.
+ * *at_pos and *change_pos get the output positions (from 1) of deleted_at
+ * and deleted_change, 0 for none.
  */
 static char *
-as_of_query(Oid root, const TombstoneRel *trel)
+as_of_query(Oid root, const TombstoneRel *trel, int *at_pos, int *change_pos)
 {
 	Relation	rel = table_open(root, AccessShareLock);
 	Relation	hist = table_open(trel->history_relid, AccessShareLock);
@@ -158,8 +166,10 @@ as_of_query(Oid root, const TombstoneRel *trel)
 	StringInfoData past;
 	Form_pg_attribute tatt;
 	char	   *tenant_cond;
+	int			pos = 0;
 	int			i;
 
+	*at_pos = *change_pos = 0;
 	initStringInfo(&live);
 	initStringInfo(&past);
 	for (i = 0; i < desc->natts; i++)
@@ -171,6 +181,11 @@ as_of_query(Oid root, const TombstoneRel *trel)
 
 		if (att->attisdropped)
 			continue;
+		pos++;
+		if (strcmp(NameStr(att->attname), TOMBSTONE_DELETED_AT) == 0)
+			*at_pos = pos;
+		else if (strcmp(NameStr(att->attname), TOMBSTONE_DELETED_CHANGE) == 0)
+			*change_pos = pos;
 		appendStringInfo(&live, "%s%s", live.len > 0 ? ", " : "", name);
 		if (past.len > 0)
 			appendStringInfoString(&past, ", ");
@@ -194,14 +209,98 @@ as_of_query(Oid root, const TombstoneRel *trel)
 	table_close(hist, AccessShareLock);
 	table_close(rel, AccessShareLock);
 
-	return psprintf("SELECT %s FROM %s WHERE %s AND %s <= $2 AND %s IS NULL"
+	return psprintf("SELECT %s FROM %s WHERE %s AND %s <= $2 AND (%s IS NULL OR %s > $2)"
 					" UNION ALL "
 					"SELECT %s FROM %s WHERE %s AND %s > $2 AND %s <= $2 AND %s IS NULL",
 					live.data, TombstoneQualifiedName(root), tenant_cond,
-					TOMBSTONE_VALID_FROM, TOMBSTONE_DELETED_AT,
+					TOMBSTONE_VALID_FROM, TOMBSTONE_DELETED_AT, TOMBSTONE_DELETED_AT,
 					past.data, TombstoneQualifiedName(trel->history_relid),
 					tenant_cond, TOMBSTONE_VALID_TO, TOMBSTONE_VALID_FROM,
 					TOMBSTONE_DELETED_AT);
+}
+
+/*
+ * The receiver of as_of()'s rows: passes them on to the tuplestore, and a
+ * tombstone in place (a row of the live table with deleted_at set, which
+ * the query selects only while it was live) as the live version it
+ * carries: deleted_at and deleted_change NULL, as they were then (a
+ * tombstone is made in place only over a NULL deleted_change:
+ * recording/history.c).  Live rows pass as they are.
+ */
+typedef struct CarriedReceiver
+{
+	DestReceiver pub;
+	DestReceiver *inner;
+	int			at_pos;
+	int			change_pos;
+	TupleTableSlot *live;		/* the version of a tombstone in place */
+} CarriedReceiver;
+
+static bool
+carried_receive(TupleTableSlot *slot, DestReceiver *self)
+{
+	CarriedReceiver *r = (CarriedReceiver *) self;
+	bool		isnull;
+
+	(void) slot_getattr(slot, r->at_pos, &isnull);
+	if (isnull)
+		return r->inner->receiveSlot(slot, r->inner);
+	slot_getallattrs(slot);
+	ExecClearTuple(r->live);
+	memcpy(r->live->tts_values, slot->tts_values,
+		   sizeof(Datum) * slot->tts_tupleDescriptor->natts);
+	memcpy(r->live->tts_isnull, slot->tts_isnull,
+		   sizeof(bool) * slot->tts_tupleDescriptor->natts);
+	r->live->tts_isnull[r->at_pos - 1] = true;
+	if (r->change_pos > 0)
+		r->live->tts_isnull[r->change_pos - 1] = true;
+	ExecStoreVirtualTuple(r->live);
+	return r->inner->receiveSlot(r->live, r->inner);
+}
+
+static void
+carried_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
+{
+	CarriedReceiver *r = (CarriedReceiver *) self;
+
+	r->live = MakeSingleTupleTableSlot(typeinfo, &TTSOpsVirtual);
+	r->inner->rStartup(r->inner, operation, typeinfo);
+}
+
+static void
+carried_shutdown(DestReceiver *self)
+{
+	CarriedReceiver *r = (CarriedReceiver *) self;
+
+	r->inner->rShutdown(r->inner);
+	if (r->live != NULL)
+		ExecDropSingleTupleTableSlot(r->live);
+	r->live = NULL;
+}
+
+static void
+carried_destroy(DestReceiver *self)
+{
+	CarriedReceiver *r = (CarriedReceiver *) self;
+
+	r->inner->rDestroy(r->inner);
+	pfree(r);
+}
+
+static DestReceiver *
+carried_receiver(DestReceiver *inner, int at_pos, int change_pos)
+{
+	CarriedReceiver *r = palloc0(sizeof(CarriedReceiver));
+
+	r->pub.receiveSlot = carried_receive;
+	r->pub.rStartup = carried_startup;
+	r->pub.rShutdown = carried_shutdown;
+	r->pub.rDestroy = carried_destroy;
+	r->pub.mydest = DestNone;
+	r->inner = inner;
+	r->at_pos = at_pos;
+	r->change_pos = change_pos;
+	return &r->pub;
 }
 
 /*
@@ -241,6 +340,8 @@ tombstone_as_of(PG_FUNCTION_ARGS)
 	Datum		values[2];
 	DestReceiver *dest;
 	Oid			owner;
+	int			at_pos;
+	int			change_pos;
 
 	require_args(fcinfo, 1, 3, "tombstone.as_of");
 	relid = OidIsValid(typid) ? get_typ_typrelid(typid) : InvalidOid;
@@ -254,7 +355,8 @@ tombstone_as_of(PG_FUNCTION_ARGS)
 	at = PG_GETARG_TIMESTAMPTZ(2);
 	check_as_of_time(trel, at, "tombstone.as_of");
 	owner = TombstoneRelationOwner(relid);
-	sql = psprintf(TOMBSTONE_INTERNAL_QUERY "%s", as_of_query(relid, trel));
+	sql = psprintf(TOMBSTONE_INTERNAL_QUERY "%s",
+				   as_of_query(relid, trel, &at_pos, &change_pos));
 
 	InitMaterializedSRF(fcinfo, 0);
 	dest = CreateDestReceiver(DestTuplestore);
@@ -262,6 +364,8 @@ tombstone_as_of(PG_FUNCTION_ARGS)
 									rsinfo->econtext->ecxt_per_query_memory,
 									false, rsinfo->setDesc,
 									gettext_noop("as_of query returned rows unlike the table's"));
+	if (at_pos > 0)
+		dest = carried_receiver(dest, at_pos, change_pos);
 	values[0] = PG_GETARG_DATUM(1);
 	values[1] = TimestampTzGetDatum(at);
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -294,7 +398,9 @@ rewind_queries(Oid root, const TombstoneRel *trel, char **tombstone_sql,
 	StringInfoData match;
 	StringInfoData set;
 	StringInfoData differ;
-	char	   *asof = as_of_query(root, trel);
+	int			at_pos;
+	int			change_pos;
+	char	   *asof = as_of_query(root, trel, &at_pos, &change_pos);
 	Form_pg_attribute tatt = TupleDescAttr(desc, trel->tenant_attno - 1);
 	char	   *tenant_cond;
 	int			i;

@@ -26,8 +26,22 @@
  * kept until the executor ends (HistoryWriter); an UPDATE of many rows keeps
  * its target heap page pinned, as COPY does.
  *
+ * Tombstones: a DELETE (or an UPDATE that only sets deleted_at to now())
+ * of a live row whose version started before the transaction and whose
+ * deleted_change is NULL tombstones it in place: no history row, and
+ * valid_from stays, so the tombstone still carries its last live version,
+ * valid from valid_from until deleted_at (tombstones_in_place()).  That
+ * version goes to the history table only when the row is restored or
+ * changed while tombstoned, with valid_to = deleted_at and deleted_at and
+ * deleted_change NULL, as they were while it was live.  A tombstone whose
+ * version went to history (one over a row that a change had restored before,
+ * whose deleted_change the tombstone overwrites, or one made before this
+ * was so) has valid_from at or after deleted_at and carries nothing.  A
+ * DELETE on a table with history so writes what it writes without.
+ *
  * A version of a row is visible at time T when valid_from <= T < valid_to
- * (valid_to is infinite for the live row) and it is not a tombstone; the
+ * (valid_to is infinite for the live row; deleted_at for a tombstone in
+ * place) and it is not a tombstone; the
  * readers, as_of(), extract_tenant() and rewind_tenant(), are in
  * operations/timetravel.c.  History tables are created by protect()
  * (operations/protect.c) and guarded by mechanisms/triggers.c.
@@ -45,6 +59,7 @@
 #include "executor/executor.h"
 #include "storage/bufmgr.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/lsyscache.h"
 
 #include "foundation/catalog.h"
@@ -306,6 +321,8 @@ typedef struct HistoryWriter
 	Oid			relid;			/* the protected relation */
 	Oid			histrelid;		/* InvalidOid: the relation has no history */
 	AttrNumber	valid_from_attno;
+	AttrNumber	deleted_at_attno;	/* of the protected relation */
+	AttrNumber	deleted_change_attno;
 	int			rel_natts;		/* of the protected relation */
 
 	/* set when the first version is written */
@@ -410,6 +427,8 @@ history_writer_make(MemoryContext cxt, Relation rel)
 	{
 		w->histrelid = trel->history_relid;
 		w->valid_from_attno = trel->valid_from_attno;
+		w->deleted_at_attno = trel->deleted_at_attno;
+		w->deleted_change_attno = trel->deleted_change_attno;
 	}
 	w->rel_natts = RelationGetDescr(rel)->natts;
 	w->release.func = history_writer_release;
@@ -506,6 +525,42 @@ history_writer_open(HistoryWriter *w, Relation rel)
 }
 
 /*
+ * Does a row (deformed: values and nulls) still carry the live version of a
+ * tombstone: deleted_at set, and valid_from before it?  Then that version
+ * was valid from valid_from until deleted_at, *until.  A tombstone written
+ * before this was so (or one whose live version went to history when it
+ * was made) has valid_from at or after its deleted_at.
+ */
+static bool
+tombstone_live_until(const Datum *values, const bool *nulls,
+					 AttrNumber from_attno, AttrNumber at_attno,
+					 TimestampTz *until)
+{
+	if (from_attno == InvalidAttrNumber || at_attno == InvalidAttrNumber ||
+		nulls[from_attno - 1] || nulls[at_attno - 1] ||
+		DatumGetTimestampTz(values[from_attno - 1]) >=
+		DatumGetTimestampTz(values[at_attno - 1]))
+		return false;
+	*until = DatumGetTimestampTz(values[at_attno - 1]);
+	return true;
+}
+
+/* The same for a tuple of relation descriptor desc. */
+static bool
+tuple_live_until(HeapTuple tuple, TupleDesc desc, AttrNumber from_attno,
+				 AttrNumber at_attno, TimestampTz *until)
+{
+	Datum		values[2];
+	bool		nulls[2];
+
+	if (from_attno == InvalidAttrNumber || at_attno == InvalidAttrNumber)
+		return false;
+	values[0] = heap_getattr(tuple, from_attno, desc, &nulls[0]);
+	values[1] = heap_getattr(tuple, at_attno, desc, &nulls[1]);
+	return tombstone_live_until(values, nulls, 1, 2, until);
+}
+
+/*
  * Insert the old version oldtup of a row of rel, ending at valid_to, into
  * the history table: heap and indexes directly, without the executor's
  * per-statement state when the indexes allow (simple_index).
@@ -516,6 +571,8 @@ history_writer_insert(HistoryWriter *w, Relation rel, HeapTuple oldtup,
 {
 	MemoryContext oldcxt;
 	HeapTuple	tuple;
+	TimestampTz until;
+	bool		live_until;
 	int			i;
 
 	if (w->hist == NULL)
@@ -532,12 +589,28 @@ history_writer_insert(HistoryWriter *w, Relation rel, HeapTuple oldtup,
 	oldcxt = MemoryContextSwitchTo(w->direct ? w->rowcxt :
 								   GetPerTupleMemoryContext(w->estate));
 	heap_deform_tuple(oldtup, RelationGetDescr(rel), w->values, w->nulls);
+
+	/*
+	 * A tombstone that still carries its live version (see "Tombstones" in
+	 * the file header): what is kept is that version, live until the row
+	 * was tombstoned, with the tombstone's columns as they were before it.
+	 */
+	live_until = tombstone_live_until(w->values, w->nulls, w->valid_from_attno,
+									  w->deleted_at_attno, &until);
+	if (live_until)
+		valid_to = until;
 	for (i = 0; i < w->natts; i++)
 	{
 		AttrNumber	src = w->src[i];
 
 		w->hvalues[i] = src > 0 ? w->values[src - 1] : (Datum) 0;
 		w->hnulls[i] = src > 0 ? w->nulls[src - 1] : true;
+		if (live_until && src > 0 &&
+			(src == w->deleted_at_attno || src == w->deleted_change_attno))
+		{
+			w->hvalues[i] = (Datum) 0;
+			w->hnulls[i] = true;
+		}
 	}
 	w->hvalues[w->valid_to_attno - 1] = TimestampTzGetDatum(valid_to);
 	w->hnulls[w->valid_to_attno - 1] = false;
@@ -610,6 +683,112 @@ new_valid_from(bool own, Datum old_from, bool isnull, bool *keep)
 }
 
 /*
+ * Do oldtup and newtup of rel differ only in the columns pg_tombstone keeps
+ * (valid_from, deleted_at, deleted_change)?  Compared as stored, so a value
+ * written differently counts as changed, which only keeps one more version.
+ */
+static bool
+same_user_columns(const HistoryWriter *w, TupleDesc desc, HeapTuple oldtup,
+				  HeapTuple newtup)
+{
+	int			i;
+
+	for (i = 1; i <= desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i - 1);
+		Datum		a;
+		Datum		b;
+		bool		anull;
+		bool		bnull;
+
+		if (att->attisdropped || i == w->valid_from_attno ||
+			i == w->deleted_at_attno || i == w->deleted_change_attno)
+			continue;
+		a = heap_getattr(oldtup, i, desc, &anull);
+		b = heap_getattr(newtup, i, desc, &bnull);
+		if (anull != bnull ||
+			(!anull && !datumIsEqual(a, b, att->attbyval, att->attlen)))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Does the UPDATE of oldtup to newtup tombstone a row in place, keeping its
+ * live version in the row (see "Tombstones" in the file header)?  It does
+ * when it tombstones a live row as of now (the transaction's start, as a
+ * DELETE does), changes nothing else, the row's version started before
+ * now, and no change restored the row before (its deleted_change, which
+ * the tombstone overwrites, is NULL).
+ */
+static bool
+tombstones_in_place(const HistoryWriter *w, TupleDesc desc, HeapTuple oldtup,
+					HeapTuple newtup, TimestampTz now)
+{
+	Datum		d;
+	bool		isnull;
+
+	if (w->deleted_at_attno == InvalidAttrNumber ||
+		w->deleted_change_attno == InvalidAttrNumber)
+		return false;
+	(void) heap_getattr(oldtup, w->deleted_at_attno, desc, &isnull);
+	if (!isnull)
+		return false;
+	d = heap_getattr(newtup, w->deleted_at_attno, desc, &isnull);
+	if (isnull || DatumGetTimestampTz(d) != now)
+		return false;
+	(void) heap_getattr(oldtup, w->deleted_change_attno, desc, &isnull);
+	if (!isnull)
+		return false;
+	d = heap_getattr(oldtup, w->valid_from_attno, desc, &isnull);
+	if (isnull || DatumGetTimestampTz(d) >= now)
+		return false;
+	return same_user_columns(w, desc, oldtup, newtup);
+}
+
+/* set by the purge while it drops versions that tombstones carry */
+static bool dropping_carried = false;
+
+/*
+ * Let the purge's own UPDATE "valid_from = deleted_at" of tombstones in
+ * place through without keeping their versions: the purge removes the
+ * versions that ended before its cutoff, and for a tombstone it cannot
+ * remove (another row still references it) the version it carries is one
+ * of them.  Called with true before that statement and false after it.
+ */
+void
+TombstoneHistoryDropCarried(bool on)
+{
+	dropping_carried = on;
+}
+
+/*
+ * Is the update of oldtup to newtup the purge's dropping of the version a
+ * tombstone in place carries (see TombstoneHistoryDropCarried)?
+ */
+static bool
+drops_carried(const HistoryWriter *w, TupleDesc desc, HeapTuple oldtup,
+			  HeapTuple newtup)
+{
+	TimestampTz until;
+	Datum		from;
+	Datum		at;
+	bool		from_null;
+	bool		at_null;
+
+	if (!dropping_carried ||
+		!tuple_live_until(oldtup, desc, w->valid_from_attno,
+						  w->deleted_at_attno, &until))
+		return false;
+	from = heap_getattr(newtup, w->valid_from_attno, desc, &from_null);
+	at = heap_getattr(newtup, w->deleted_at_attno, desc, &at_null);
+	return !from_null && !at_null &&
+		DatumGetTimestampTz(from) == until &&
+		DatumGetTimestampTz(at) == until &&
+		same_user_columns(w, desc, oldtup, newtup);
+}
+
+/*
  * Called by the BEFORE UPDATE trigger of every protected table (flinfo is
  * the trigger's), after the bookkeeping of tombstones: keep the old version
  * of the row and stamp the new one.  Returns the new tuple to store.
@@ -619,25 +798,59 @@ TombstoneHistoryWrite(FmgrInfo *flinfo, Relation rel, HeapTuple oldtup,
 					  HeapTuple newtup)
 {
 	HistoryWriter *w = history_writer(flinfo, rel);
+	TupleDesc	desc = RelationGetDescr(rel);
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
 	TimestampTz stamp;
+	TimestampTz until;
 	Datum		d;
 	bool		isnull;
 	bool		keep;
 	int			replcol;
 
-	if (!OidIsValid(w->histrelid))
+	if (!OidIsValid(w->histrelid) || drops_carried(w, desc, oldtup, newtup))
 		return newtup;
-	d = heap_getattr(oldtup, w->valid_from_attno, RelationGetDescr(rel), &isnull);
-	stamp = new_valid_from(TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(oldtup->t_data)),
-						   d, isnull, &keep);
-	if (keep)
-		history_writer_insert(w, rel, oldtup, stamp);
+	if (tuple_live_until(oldtup, desc, w->valid_from_attno,
+						 w->deleted_at_attno, &until))
+	{
+		/*
+		 * A tombstone restored or changed: its live version goes to history
+		 * now, ending where the tombstone began; the new version starts now
+		 * (or there, should a later transaction have tombstoned it).
+		 */
+		history_writer_insert(w, rel, oldtup, until);
+		stamp = Max(until, now);
+	}
+	else if (tombstones_in_place(w, desc, oldtup, newtup, now))
+	{
+		/* the row keeps its version and valid_from: nothing to keep */
+		d = heap_getattr(oldtup, w->valid_from_attno, desc, &isnull);
+		replcol = w->valid_from_attno;
+		return heap_modify_tuple_by_cols(newtup, desc, 1, &replcol, &d, &isnull);
+	}
+	else
+	{
+		d = heap_getattr(oldtup, w->valid_from_attno, desc, &isnull);
+		stamp = new_valid_from(TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(oldtup->t_data)),
+							   d, isnull, &keep);
+		if (keep)
+			history_writer_insert(w, rel, oldtup, stamp);
+	}
+
+	/*
+	 * A tombstone whose live version went to history carries none: its
+	 * valid_from must not lie before its deleted_at.
+	 */
+	if (w->deleted_at_attno != InvalidAttrNumber)
+	{
+		d = heap_getattr(newtup, w->deleted_at_attno, desc, &isnull);
+		if (!isnull && DatumGetTimestampTz(d) > stamp)
+			stamp = DatumGetTimestampTz(d);
+	}
 
 	d = TimestampTzGetDatum(stamp);
 	isnull = false;
 	replcol = w->valid_from_attno;
-	return heap_modify_tuple_by_cols(newtup, RelationGetDescr(rel), 1,
-									 &replcol, &d, &isnull);
+	return heap_modify_tuple_by_cols(newtup, desc, 1, &replcol, &d, &isnull);
 }
 
 /*-------------------------------------------------------------------------
@@ -674,6 +887,10 @@ typedef struct VersionState
 	EState	   *estate;			/* the statement's */
 	const FuncExpr *call;		/* its _version() call */
 	Relation	rel;			/* the result relation */
+	bool		tombstoning;	/* a DELETE turned into a tombstone */
+	AttrNumber	valid_from_attno;
+	AttrNumber	deleted_at_attno;
+	AttrNumber	deleted_change_attno;
 	CommandId	cid;			/* the command id its UPDATE writes with */
 	HistoryWriter *writer;		/* made at the first version kept */
 	bool		pending;		/* tid was projected, its update not seen */
@@ -725,10 +942,13 @@ version_state(EState *estate)
 
 /*
  * ExecutorStart of a statement that updates rel without the row trigger:
- * call is the _version() call of its plan.
+ * call is the _version() call of its plan; tombstoning says whether the
+ * statement is a DELETE turned into a tombstone; attnos are rel's
+ * valid_from, deleted_at and deleted_change.
  */
 void
-TombstoneVersionStart(EState *estate, Relation rel, const FuncExpr *call)
+TombstoneVersionStart(EState *estate, Relation rel, const FuncExpr *call,
+					  bool tombstoning, const AttrNumber *attnos)
 {
 	VersionState *vs = MemoryContextAllocZero(estate->es_query_cxt,
 											  sizeof(VersionState));
@@ -736,6 +956,11 @@ TombstoneVersionStart(EState *estate, Relation rel, const FuncExpr *call)
 	vs->estate = estate;
 	vs->call = call;
 	vs->rel = rel;
+	vs->valid_from_attno = attnos[0];
+	vs->deleted_at_attno = attnos[1];
+	vs->deleted_change_attno = attnos[2];
+	vs->tombstoning = tombstoning && vs->deleted_at_attno != InvalidAttrNumber &&
+		vs->deleted_change_attno != InvalidAttrNumber;
 	vs->cid = estate->es_output_cid;
 	vs->release.func = version_release;
 	vs->release.arg = vs;
@@ -841,21 +1066,28 @@ TombstoneVersionFinish(EState *estate)
 }
 
 /*
- * Did the current transaction write the tuple at tid itself?  The xmin
+ * What _version() needs of the old version at tid, whose xmin column is
+ * xmin: *own, whether the current transaction wrote it itself (the xmin
  * column gives the raw transaction id, which a frozen tuple keeps: look at
- * the tuple to tell.
+ * the tuple to tell), and for a tombstoning statement *restored, whether its
+ * deleted_change is set (a change restored the row before).  A tombstone
+ * that still carries its live version (a tombstone in place: see the file
+ * header) counts as not the transaction's own, even if it tombstoned it:
+ * that version is older.  The tuple is read only when the answer needs it.
  */
-static bool
-xmin_is_current(Relation rel, ItemPointer tid, TransactionId xmin)
+static void
+old_version(VersionState *vs, ItemPointer tid, TransactionId xmin,
+			bool *own, bool *restored)
 {
 	Buffer		buf;
 	Page		page;
 	OffsetNumber off = ItemPointerGetOffsetNumber(tid);
-	bool		result = true;
 
-	if (!TransactionIdIsCurrentTransactionId(xmin))
-		return false;
-	buf = ReadBuffer(rel, ItemPointerGetBlockNumber(tid));
+	*own = TransactionIdIsCurrentTransactionId(xmin);
+	*restored = false;
+	if (!*own && !vs->tombstoning)
+		return;
+	buf = ReadBuffer(vs->rel, ItemPointerGetBlockNumber(tid));
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	page = BufferGetPage(buf);
 	if (off >= FirstOffsetNumber && off <= PageGetMaxOffsetNumber(page))
@@ -863,17 +1095,40 @@ xmin_is_current(Relation rel, ItemPointer tid, TransactionId xmin)
 		ItemId		lp = PageGetItemId(page, off);
 
 		if (ItemIdIsNormal(lp))
-			result = !HeapTupleHeaderXminFrozen((HeapTupleHeader) PageGetItem(page, lp));
+		{
+			HeapTupleData tuple;
+			TupleDesc	desc = RelationGetDescr(vs->rel);
+			TimestampTz until;
+			bool		isnull;
+
+			tuple.t_data = (HeapTupleHeader) PageGetItem(page, lp);
+			tuple.t_len = ItemIdGetLength(lp);
+			tuple.t_self = *tid;
+			tuple.t_tableOid = RelationGetRelid(vs->rel);
+			if (*own && HeapTupleHeaderXminFrozen(tuple.t_data))
+				*own = false;
+			if (vs->tombstoning)
+			{
+				(void) heap_getattr(&tuple, vs->deleted_change_attno, desc,
+									&isnull);
+				*restored = !isnull;
+			}
+			else if (*own &&
+					 tuple_live_until(&tuple, desc, vs->valid_from_attno,
+									  vs->deleted_at_attno, &until))
+				*own = false;
+		}
 	}
 	UnlockReleaseBuffer(buf);
-	return result;
 }
 
 /*
  * tombstone._version(valid_from timestamptz, xmin xid, ctid tid) returns
  * timestamptz: see above.  Anywhere but in the call the planner made for the
  * running statement it returns valid_from unchanged, and the row trigger
- * (which did not stay out) stamps the row itself.
+ * (which did not stay out) stamps the row itself.  A DELETE tombstones in
+ * place when it can (tombstones_in_place(), above): valid_from stays and
+ * nothing is kept.
  */
 Datum
 tombstone_version(PG_FUNCTION_ARGS)
@@ -882,6 +1137,8 @@ tombstone_version(PG_FUNCTION_ARGS)
 	ItemPointer tid;
 	TimestampTz stamp;
 	bool		keep;
+	bool		own;
+	bool		restored;
 
 	if (vs == NULL || fcinfo->flinfo->fn_expr != (Node *) vs->call ||
 		PG_ARGISNULL(1) || PG_ARGISNULL(2))
@@ -895,9 +1152,19 @@ tombstone_version(PG_FUNCTION_ARGS)
 	version_flush(vs);
 
 	tid = (ItemPointer) PG_GETARG_POINTER(2);
-	stamp = new_valid_from(xmin_is_current(vs->rel, tid,
-										   DatumGetTransactionId(PG_GETARG_DATUM(1))),
-						   PG_GETARG_DATUM(0), PG_ARGISNULL(0), &keep);
+	old_version(vs, tid, DatumGetTransactionId(PG_GETARG_DATUM(1)), &own,
+				&restored);
+	if (vs->tombstoning && !restored && !PG_ARGISNULL(0) &&
+		PG_GETARG_TIMESTAMPTZ(0) < GetCurrentTransactionStartTimestamp())
+		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
+	stamp = new_valid_from(own, PG_GETARG_DATUM(0), PG_ARGISNULL(0), &keep);
+
+	/*
+	 * A tombstone not made in place carries no version: its valid_from must
+	 * not lie before its deleted_at, now (as in TombstoneHistoryWrite).
+	 */
+	if (vs->tombstoning && stamp < GetCurrentTransactionStartTimestamp())
+		stamp = GetCurrentTransactionStartTimestamp();
 	if (keep)
 	{
 		vs->tid = *tid;
@@ -905,49 +1172,4 @@ tombstone_version(PG_FUNCTION_ARGS)
 		vs->pending = true;
 	}
 	PG_RETURN_TIMESTAMPTZ(stamp);
-}
-
-/*
- * Called by the DDL guard before ALTER TABLE ... RENAME COLUMN of a
- * protected table runs: the history table's column is renamed with it, so
- * that old versions stay readable under the new name.
- */
-void
-TombstoneHistoryRenameColumn(Oid relid, const char *oldname, const char *newname)
-{
-	const TombstoneRel *trel = TombstoneRelLookup(relid);
-	Oid			histrelid;
-	char	   *sql;
-
-	if (trel == NULL || OidIsValid(trel->parent) ||
-		!OidIsValid(trel->history_relid))
-		return;
-	histrelid = trel->history_relid;
-	if (get_attnum(histrelid, oldname) == InvalidAttrNumber)
-		return;
-	if (get_attnum(histrelid, newname) != InvalidAttrNumber ||
-		strcmp(newname, TOMBSTONE_VALID_TO) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_TOMBSTONE_HISTORY_DDL),
-				 errmsg("cannot rename column \"%s\" of protected table \"%s\" to \"%s\"",
-						oldname, get_rel_name(relid), newname),
-				 errdetail("History table %s already has a column \"%s\", which keeps the old versions of rows.",
-						   TombstoneQualifiedName(histrelid), newname),
-				 errhint("Choose another name.")));
-
-	sql = psprintf("ALTER TABLE %s RENAME COLUMN %s TO %s",
-				   TombstoneQualifiedName(histrelid), quote_identifier(oldname),
-				   quote_identifier(newname));
-	/* the DDL guard lets this rename of the history table through */
-	TombstoneHistoryCarryOver(histrelid);
-	PG_TRY();
-	{
-		TombstoneRunUtilityAs(TombstoneRelationOwner(histrelid),
-							  (const char *const *) &sql, 1);
-	}
-	PG_FINALLY();
-	{
-		TombstoneHistoryCarryOver(InvalidOid);
-	}
-	PG_END_TRY();
 }

@@ -22,9 +22,13 @@ extern void TombstoneHistoryInit(void);
 extern HeapTuple TombstoneHistoryWrite(FmgrInfo *flinfo, Relation rel,
 									   HeapTuple oldtup, HeapTuple newtup);
 
+/* The purge's dropping of the versions tombstones in place carry */
+extern void TombstoneHistoryDropCarried(bool on);
+
 /* An UPDATE without the row trigger, at its statement's boundaries */
 extern void TombstoneVersionStart(EState *estate, Relation rel,
-								  const FuncExpr *call);
+								  const FuncExpr *call, bool tombstoning,
+								  const AttrNumber *attnos);
 extern void *TombstoneVersionRunBegin(EState *estate);
 extern void TombstoneVersionRunEnd(void *prev);
 extern void TombstoneVersionFinish(EState *estate);

@@ -7,7 +7,8 @@
  * An entry records a change (recording/change.c): its id, when, by which
  * role and application, the operation, the statement, the token that
  * authorised it, and its rows per table and tenant as a JSON array.  The
- * row is inserted directly into the heap and the indexes, as the extension
+ * row is inserted directly into the heap and the indexes (whose list and
+ * IndexInfo are kept across statements), as the extension
  * and not as the user: application roles have no privilege on the ledger,
  * and its guard trigger refuses UPDATE, DELETE and TRUNCATE
  * (mechanisms/triggers.c).
@@ -25,9 +26,12 @@
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/heapam.h"
 #include "access/relscan.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "catalog/index.h"
+#include "catalog/pg_am.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_subscription.h"
 #include "catalog/pg_subscription_rel.h"
@@ -37,6 +41,7 @@
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/jsonb.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
@@ -213,6 +218,133 @@ role_name(Oid roleid, int slot)
 }
 
 /*
+ * The ledger's indexes, kept across statements: a single-row DELETE writes
+ * one ledger row, and opening the indexes through the executor (their list,
+ * an IndexInfo built for each, an EState) cost it a third as much as the
+ * heap and index insertions themselves.  Built at the first entry, in
+ * CacheMemoryContext, and dropped by a relcache invalidation of the ledger
+ * (an index added or dropped).  Only plain btree indexes (the primary key
+ * protect() made; one added by hand of that kind too) are written directly;
+ * with any other kind the entry goes through the executor's insertion.
+ */
+typedef struct LedgerIndexes
+{
+	bool		valid;
+	Oid			relid;			/* the ledger they are for */
+	bool		direct;			/* every index is a plain btree */
+	int			n;
+	Oid		   *oids;
+	IndexInfo **info;
+	bool	   *unique;			/* checked at once */
+} LedgerIndexes;
+
+static LedgerIndexes ledger_indexes;
+
+static void
+ledger_indexes_callback(Oid relid)
+{
+	if (!OidIsValid(relid) || relid == ledger_indexes.relid)
+		ledger_indexes.valid = false;
+}
+
+static void
+ledger_indexes_build(Relation rel)
+{
+	static bool registered = false;
+	MemoryContext oldcxt;
+	List	   *oids;
+	ListCell   *lc;
+	int			i = 0;
+
+	if (!registered)
+	{
+		TombstoneOnRelcacheInval(ledger_indexes_callback);
+		registered = true;
+	}
+	if (ledger_indexes.oids != NULL)
+	{
+		for (i = 0; i < ledger_indexes.n; i++)
+			pfree(ledger_indexes.info[i]);
+		pfree(ledger_indexes.oids);
+		pfree(ledger_indexes.info);
+		pfree(ledger_indexes.unique);
+		ledger_indexes.oids = NULL;
+		i = 0;
+	}
+	oids = RelationGetIndexList(rel);
+	oldcxt = MemoryContextSwitchTo(CacheMemoryContext);
+	ledger_indexes.relid = RelationGetRelid(rel);
+	ledger_indexes.n = list_length(oids);
+	ledger_indexes.oids = palloc(sizeof(Oid) * Max(ledger_indexes.n, 1));
+	ledger_indexes.info = palloc(sizeof(IndexInfo *) * Max(ledger_indexes.n, 1));
+	ledger_indexes.unique = palloc(sizeof(bool) * Max(ledger_indexes.n, 1));
+	ledger_indexes.direct = true;
+	/* an invalidation while building makes the next entry build again */
+	ledger_indexes.valid = true;
+	foreach(lc, oids)
+	{
+		Relation	idx = index_open(lfirst_oid(lc), RowExclusiveLock);
+		IndexInfo  *ii = BuildIndexInfo(idx);
+		int			k;
+
+		ledger_indexes.oids[i] = RelationGetRelid(idx);
+		ledger_indexes.info[i] = ii;
+		ledger_indexes.unique[i] = ii->ii_Unique;
+		if (idx->rd_rel->relam != BTREE_AM_OID || ii->ii_Expressions != NIL ||
+			ii->ii_Predicate != NIL || ii->ii_ExclusionOps != NULL ||
+			!ii->ii_ReadyForInserts ||
+			(ii->ii_Unique && !idx->rd_index->indimmediate))
+			ledger_indexes.direct = false;
+		for (k = 0; k < ii->ii_NumIndexAttrs; k++)
+			if (ii->ii_IndexAttrNumbers[k] <= 0)
+				ledger_indexes.direct = false;
+		index_close(idx, RowExclusiveLock);
+		i++;
+	}
+	MemoryContextSwitchTo(oldcxt);
+	list_free(oids);
+}
+
+/*
+ * Insert the ledger row (values, nulls) into rel and its indexes: directly,
+ * as the executor would without triggers, when the indexes allow.
+ */
+static void
+ledger_insert(Relation rel, Datum *values, bool *nulls)
+{
+	HeapTuple	tuple = heap_form_tuple(RelationGetDescr(rel), values, nulls);
+	int			i;
+
+	if (!ledger_indexes.valid || ledger_indexes.relid != RelationGetRelid(rel))
+		ledger_indexes_build(rel);
+	if (!ledger_indexes.direct)
+	{
+		TombstoneInsertTuple(rel, tuple);
+		return;
+	}
+	heap_insert(rel, tuple, GetCurrentCommandId(true), 0, NULL);
+	for (i = 0; i < ledger_indexes.n; i++)
+	{
+		IndexInfo  *ii = ledger_indexes.info[i];
+		Relation	idx = index_open(ledger_indexes.oids[i], RowExclusiveLock);
+		Datum		ivalues[INDEX_MAX_KEYS];
+		bool		inulls[INDEX_MAX_KEYS];
+		int			k;
+
+		for (k = 0; k < ii->ii_NumIndexAttrs; k++)
+		{
+			ivalues[k] = values[ii->ii_IndexAttrNumbers[k] - 1];
+			inulls[k] = nulls[ii->ii_IndexAttrNumbers[k] - 1];
+		}
+		(void) index_insert(idx, ivalues, inulls, &tuple->t_self, rel,
+							ledger_indexes.unique[i] ? UNIQUE_CHECK_YES : UNIQUE_CHECK_NO,
+							false, ii);
+		index_close(idx, NoLock);
+	}
+	heap_freetuple(tuple);
+}
+
+/*
  * Append the entry of change id to the ledger: made by role (the session
  * role and application are the current ones) in the current transaction,
  * of the given operation, undoing change undoes (0: none), for statement
@@ -276,7 +408,7 @@ TombstoneLedgerAppend(int64 id, Oid role, const char *operation,
 	if (RelationGetDescr(rel)->natts != Natts_changes)
 		elog(ERROR, "ledger table tombstone.%s has %d columns, expected %d",
 			 TOMBSTONE_LEDGER, RelationGetDescr(rel)->natts, Natts_changes);
-	TombstoneInsertTuple(rel, heap_form_tuple(RelationGetDescr(rel), values, nulls));
+	ledger_insert(rel, values, nulls);
 	table_close(rel, NoLock);
 }
 

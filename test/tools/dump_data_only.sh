@@ -42,9 +42,13 @@ whole() {
        "$what: with session_replication_role = replica a DELETE is a change on the ledger"
     is "$(tt_sqlstate "$db" "SET session_replication_role = replica; DELETE FROM tombstone_history.tasks")" TB043 \
        "$what: DELETE FROM a history table is refused, also with session_replication_role = replica"
-    is "$(tt_sql "$db" "SELECT count(*) FROM tombstone_history.tasks")" \
+    # the DELETE's version: the tombstone carries it (valid_from before
+    # deleted_at) until it is restored, as a tombstone made in place does
+    is "$(tt_sql "$db" "SET tombstone.visibility = 'all'" \
+                       "SELECT (SELECT count(*) FROM tombstone_history.tasks)
+                             + (SELECT count(*) FROM app.tasks WHERE id = 2 AND valid_from < deleted_at)")" \
        "$(tt_sql "$src" "SELECT count(*) + 1 FROM tombstone_history.tasks")" \
-       "$what: the history table kept its rows (and one more version)"
+       "$what: the history table kept its rows (and one more version, which the tombstone carries)"
 }
 
 restore_and_compare() {	# NAME COMMAND... (restores into $dst)

@@ -15,7 +15,8 @@ tt_fingerprint "$src" > "$TT_TMP/after"
 
 is "$(grep -c '^rows|public.items|3|' "$TT_TMP/after")" 1 \
    "the fingerprint counts the tombstoned row"
-is "$(grep -c '^rows|tombstone_history.items|2|' "$TT_TMP/after")" 1 \
+# one old version, of the UPDATE; the tombstone carries the DELETE's
+is "$(grep -c '^rows|tombstone_history.items|1|' "$TT_TMP/after")" 1 \
    "the fingerprint counts the history rows"
 is "$(grep -c '^rows|tombstone.changes|1|' "$TT_TMP/after")" 1 \
    "the fingerprint counts the ledger"
