@@ -4,6 +4,7 @@ MODULE_big = pg_tombstone
 OBJS = \
 	src/pg_tombstone.o \
 	src/foundation/catalog.o \
+	src/foundation/citus.o \
 	src/foundation/internal.o \
 	src/foundation/inval.o \
 	src/foundation/observe.o \

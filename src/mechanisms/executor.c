@@ -25,10 +25,13 @@
 #include "commands/trigger.h"
 #include "executor/executor.h"
 #include "parser/parsetree.h"
+#include "utils/lsyscache.h"
 
 #include "foundation/catalog.h"
+#include "foundation/citus.h"
 #include "foundation/names.h"
 #include "foundation/query.h"
+#include "foundation/refuse.h"
 #include "foundation/settings.h"
 #include "foundation/tenant.h"
 #include "policy/guard.h"
@@ -38,6 +41,7 @@
 #include "mechanisms/executor.h"
 
 PG_FUNCTION_INFO_V1(tombstone_stamp);
+PG_FUNCTION_INFO_V1(tombstone_citus_change);
 
 /* Per executor depth: a DELETE without the row trigger runs there */
 typedef struct StampLevel
@@ -362,6 +366,38 @@ tombstone_stamp(PG_FUNCTION_ARGS)
 	if (!TombstoneChangeIsPreview())
 		TombstoneGuardRow(root, tenant, false, id);
 	levels[depth].stamped++;
+	PG_RETURN_INT64(id);
+}
+
+/*
+ * tombstone._citus_change(root oid) returns bigint: the change id that a
+ * DELETE on a Citus table stamps on the rows it tombstones (planner.c).
+ * The function is STABLE and takes no column, so Citus evaluates it once,
+ * on the coordinator, and ships the id to the shards as a constant.  It
+ * opens the statement's change and has its rows counted from the table,
+ * per tenant, when the statement ends (recording/change.c); the guard sees
+ * them then.  Called anywhere else it changes nothing: a change whose
+ * rows carry no such id records nothing.
+ */
+Datum
+tombstone_citus_change(PG_FUNCTION_ARGS)
+{
+	Oid			root;
+	int64		id;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("tombstone._citus_change() needs a table"),
+				 errdetail("It was called with a NULL table."),
+				 errhint("The planner calls this function for a DELETE on a protected Citus table; do not call it directly.")));
+	root = PG_GETARG_OID(0);
+	TombstoneRequirePreloaded(get_rel_name(root) ? get_rel_name(root) : "?");
+	/* the shards commit with this transaction: see foundation/citus.c */
+	TombstoneCitusCoordinate();
+	id = TombstoneChangeOpenRow();
+	if (TombstoneRelLookup(root) != NULL)
+		TombstoneChangeCountFromTable(root);
 	PG_RETURN_INT64(id);
 }
 

@@ -93,6 +93,7 @@ typedef struct ChangeState
 	int64		undoes;
 	bool		tenant_deleted;
 	bool		recount;		/* a subtransaction aborted: counts unreliable */
+	bool		guard_recount;	/* rows counted only by the recount (Citus) */
 	bool		preview;		/* preview(): no id, no ledger */
 	bool		owned;			/* a function's own: see TombstoneChangeBegin */
 	Oid			role;
@@ -262,6 +263,7 @@ TombstoneChangeOpen(void)
 	change.undoes = next_undoes;
 	change.tenant_deleted = false;
 	change.recount = false;
+	change.guard_recount = false;
 	if (debug_query_string != NULL)
 	{
 		int			len = strlen(debug_query_string);
@@ -572,8 +574,24 @@ tombstone_ri_tolerant(PG_FUNCTION_ARGS)
 }
 
 /*
+ * Rows that only the recount saw (a DELETE on a Citus table, whose rows
+ * changed on the workers) pass by the guard now, one by one as the row
+ * trigger would have passed them: a refusal aborts the statement, and the
+ * tombstones on the shards roll back with it.
+ */
+static void
+guard_counted(Oid root, const char *tenant, int64 rows)
+{
+	int64		i;
+
+	for (i = 0; i < rows; i++)
+		TombstoneGuardRow(root, tenant, false, change.id);
+}
+
+/*
  * Count the rows of the change again from the tables, after a
- * subtransaction rolled some of them back.
+ * subtransaction rolled some of them back, or because they changed where
+ * no trigger of this backend counted them (TombstoneChangeCountFromTable).
  */
 static void
 change_recount(void)
@@ -635,8 +653,13 @@ change_recount(void)
 										&values[1], &argtypes[1]))
 			nargs = 2;
 		appendStringInfoString(&sql, " GROUP BY 1");
-		(void) TombstoneRunInternal(sql.data, nargs, argtypes, values, NULL,
-									BOOTSTRAP_SUPERUSERID);
+		/* a Citus table: see TombstoneRunInternalCustom() */
+		if (trel->citus_method != '\0')
+			(void) TombstoneRunInternalCustom(sql.data, nargs, argtypes, values,
+											  NULL, BOOTSTRAP_SUPERUSERID);
+		else
+			(void) TombstoneRunInternal(sql.data, nargs, argtypes, values, NULL,
+										BOOTSTRAP_SUPERUSERID);
 		for (i = 0; i < SPI_processed; i++)
 		{
 			HeapTuple	tup = SPI_tuptable->vals[i];
@@ -653,6 +676,8 @@ change_recount(void)
 				entry->purged = entry->rewound = 0;
 			entry->tombstoned = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
 			entry->restored = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
+			if (change.guard_recount && !change.preview)
+				guard_counted(root, key.tenant, entry->tombstoned);
 		}
 	}
 	SPI_finish();
@@ -733,6 +758,23 @@ bool
 TombstoneChangeIsPreview(void)
 {
 	return change.preview;
+}
+
+/*
+ * The open change tombstones rows of root that no trigger of this backend
+ * sees: those of a Citus table change on the workers' shards, stamped with
+ * the change id that the coordinator evaluated once (mechanisms/planner.c,
+ * executor.c).  They are counted from the table, per tenant, when the
+ * statement ends, and pass by the guard then.
+ */
+void
+TombstoneChangeCountFromTable(Oid root)
+{
+	if (change.id == 0)
+		return;
+	(void) tally_entry(root, NULL);
+	change.recount = true;
+	change.guard_recount = true;
 }
 
 /* The counts of the open change cannot be trusted: recount at the end. */

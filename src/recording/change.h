@@ -25,6 +25,7 @@ extern void TombstoneChangeCount(Oid root, const char *tenant, bool tombstoned);
 extern void TombstoneChangeAddPurged(Oid root, const char *tenant, int64 rows);
 extern void TombstoneChangeAddRewound(Oid root, const char *tenant, int64 rows);
 extern void TombstoneChangeRecountLater(void);
+extern void TombstoneChangeCountFromTable(Oid root);
 
 /* An undelete, rewind or purge makes a change of its own */
 extern void *TombstoneChangeBegin(const char *operation, int64 undoes);
