@@ -736,6 +736,7 @@ wrap_jointree(Node *jtnode, Query *query, Node **slot)
 		JoinExpr   *j = (JoinExpr *) jtnode;
 		Node	  **lslot = &j->quals;
 		Node	  **rslot = &j->quals;
+		Node	   *quals = j->quals;
 
 		switch (j->jointype)
 		{
@@ -753,6 +754,18 @@ wrap_jointree(Node *jtnode, Query *query, Node **slot)
 		}
 		j->larg = wrap_jointree(j->larg, query, lslot);
 		j->rarg = wrap_jointree(j->rarg, query, rslot);
+
+		/*
+		 * A join USING (or NATURAL) is deparsed as USING (...), without its
+		 * quals, which already hold the equalities of the columns used:
+		 * the ON clause it becomes says them and ours.
+		 */
+		if (j->quals != quals && j->usingClause != NIL)
+		{
+			j->usingClause = NIL;
+			j->join_using_alias = NULL;
+			j->isNatural = false;
+		}
 	}
 	else
 		elog(ERROR, "unrecognized join tree node type: %d",
