@@ -169,6 +169,17 @@ TombstoneRowFromInternal(void)
 }
 
 /*
+ * Is the statement starting now (ExecutorStart, before its rows change)
+ * one that TombstoneRunInternal() runs?  Citus evaluates the functions of
+ * a distributed statement there, one executor level above its rows.
+ */
+bool
+TombstoneStatementFromInternal(void)
+{
+	return internal_depth >= 0 && TombstoneExecDepth() == internal_depth;
+}
+
+/*
  * SPI_execute_plan() with internal_depth set for the planner hook; the rows
  * go to dest when it is given, else to SPI_tuptable.
  */

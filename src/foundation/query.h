@@ -30,6 +30,7 @@ extern bool TombstoneInCopyFrom(void);
 
 extern bool TombstoneRunningInternal(void);
 extern bool TombstoneRowFromInternal(void);
+extern bool TombstoneStatementFromInternal(void);
 extern uint64 TombstoneRunInternal(const char *sql, int nargs, Oid *argtypes,
 								   Datum *values, const char *nulls,
 								   Oid as_user);

@@ -395,7 +395,7 @@ tombstone_citus_change(PG_FUNCTION_ARGS)
 	TombstoneRequirePreloaded(get_rel_name(root) ? get_rel_name(root) : "?");
 	/* the shards commit with this transaction: see foundation/citus.c */
 	TombstoneCitusCoordinate();
-	id = TombstoneChangeOpenRow();
+	id = TombstoneChangeOpenStatement(TombstoneStatementFromInternal());
 	if (TombstoneRelLookup(root) != NULL)
 		TombstoneChangeCountFromTable(root);
 	PG_RETURN_INT64(id);

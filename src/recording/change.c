@@ -81,6 +81,7 @@ typedef struct TallyEntry
 	int64		restored;
 	int64		purged;
 	int64		rewound;		/* rows given old values by rewind_tenant() */
+	int64		guarded;		/* rows of a recount passed by the guard */
 } TallyEntry;
 
 /* The change of the current statement; id 0 when none is open. */
@@ -103,6 +104,7 @@ typedef struct ChangeState
 static ChangeState change;
 
 static void change_close(void);
+static void recount_pending(void);
 
 /*
  * The changes set aside while a function (undelete, rewind, purge) makes
@@ -314,6 +316,7 @@ tally_entry(Oid root, const char *tenant)
 		key.tenant = tenant ? MemoryContextStrdup(change.cxt, tenant) : NULL;
 		entry = hash_search(change.tally, &key, HASH_ENTER, &found);
 		entry->tombstoned = entry->restored = entry->purged = entry->rewound = 0;
+		entry->guarded = 0;
 	}
 	return entry;
 }
@@ -435,6 +438,19 @@ TombstoneChangeOpenRow(void)
 	return TombstoneChangeOpen();
 }
 
+/*
+ * The same for a statement whose rows change where no trigger of this
+ * backend sees them (a Citus table's), asked when the statement starts:
+ * from_internal says whether the statement is one of the function's own.
+ */
+int64
+TombstoneChangeOpenStatement(bool from_internal)
+{
+	if (change.owned && !from_internal)
+		nested_change_begin();
+	return TombstoneChangeOpen();
+}
+
 void
 TombstoneChangeMarkTenantDeleted(void)
 {
@@ -461,6 +477,7 @@ TombstoneChangeRows(Oid root, bool tombstoned)
 
 	if (change.id == 0)
 		return 0;
+	recount_pending();
 	hash_seq_init(&status, change.tally);
 	while ((entry = hash_seq_search(&status)) != NULL)
 		if (!OidIsValid(root) || entry->key.root == root)
@@ -481,6 +498,7 @@ TombstoneChangeTally(void)
 
 	if (change.id == 0)
 		return NIL;
+	recount_pending();
 	hash_seq_init(&status, change.tally);
 	while ((entry = hash_seq_search(&status)) != NULL)
 	{
@@ -673,11 +691,29 @@ change_recount(void)
 			key.tenant = tenant ? MemoryContextStrdup(change.cxt, tenant) : NULL;
 			entry = hash_search(change.tally, &key, HASH_ENTER, &found);
 			if (!found)
-				entry->purged = entry->rewound = 0;
+			{
+				TallyEntry *old = hash_search(old_tally, &key, HASH_FIND, NULL);
+
+				entry->purged = entry->rewound = entry->guarded = 0;
+				if (old != NULL)
+				{
+					entry->guarded = old->guarded;
+					/* a Citus change may count again after a purge */
+					if (change.guard_recount)
+					{
+						entry->purged = old->purged;
+						entry->rewound = old->rewound;
+					}
+				}
+			}
 			entry->tombstoned = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
 			entry->restored = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
-			if (change.guard_recount && !change.preview)
-				guard_counted(root, key.tenant, entry->tombstoned);
+			if (change.guard_recount && !change.preview &&
+				entry->tombstoned > entry->guarded)
+			{
+				guard_counted(root, key.tenant, entry->tombstoned - entry->guarded);
+				entry->guarded = entry->tombstoned;
+			}
 		}
 	}
 	SPI_finish();
@@ -685,6 +721,23 @@ change_recount(void)
 		PopActiveSnapshot();
 	hash_destroy(old_tally);
 	change.recount = false;
+}
+
+/*
+ * Rows that only a recount can count (a Citus table's, see
+ * TombstoneChangeCountFromTable) are counted before anyone reads the
+ * counts: undelete functions report them, preview() returns them.
+ */
+static void
+recount_pending(void)
+{
+	MemoryContext oldcxt;
+
+	if (!change.recount || !change.guard_recount)
+		return;
+	oldcxt = MemoryContextSwitchTo(change.cxt);
+	change_recount();
+	MemoryContextSwitchTo(oldcxt);
 }
 
 /*

@@ -19,6 +19,7 @@ extern void TombstoneChangeInit(void);
 /* Counting rows */
 extern int64 TombstoneChangeOpen(void);
 extern int64 TombstoneChangeOpenRow(void);
+extern int64 TombstoneChangeOpenStatement(bool from_internal);
 extern int64 TombstoneChangeId(void);
 extern bool TombstoneChangeIsPreview(void);
 extern void TombstoneChangeCount(Oid root, const char *tenant, bool tombstoned);
