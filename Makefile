@@ -21,6 +21,7 @@ OBJS = \
 	src/recording/history.o \
 	src/recording/ledger.o \
 	src/mechanisms/cascade.o \
+	src/mechanisms/citus_guard.o \
 	src/mechanisms/database_guard.o \
 	src/mechanisms/ddl_guard.o \
 	src/mechanisms/executor.o \

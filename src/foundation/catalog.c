@@ -720,7 +720,14 @@ TombstoneRelationIsEmpty(Relation rel)
 	TableScanDesc scan;
 	TupleTableSlot *slot;
 	bool		empty;
+	const TombstoneRel *trel = TombstoneRelLookup(RelationGetRelid(rel));
 
+	/*
+	 * The rows of a Citus table are in its shards on the workers, not in
+	 * the relation here: never take it for empty.
+	 */
+	if (trel != NULL && trel->citus_method != '\0')
+		return false;
 	if (rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE ||
 		RelationGetNumberOfBlocks(rel) == 0)
 		return true;

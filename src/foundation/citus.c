@@ -41,16 +41,100 @@
 #include "access/table.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_namespace.h"
+#include "catalog/pg_proc.h"
 #include "commands/extension.h"
 #include "fmgr.h"
 #include "nodes/primnodes.h"
 #include "utils/builtins.h"
+#include "utils/catcache.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 
 #include "foundation/citus.h"
+#include "foundation/inval.h"
+
+/*
+ * Citus's functions that drop or empty the shards of a table named by their
+ * first argument, or rebuild it through a copy that reads it as a query
+ * (which would leave its tombstones behind).
+ */
+static const char *const destructive_names[] = {
+	"citus_drop_all_shards", "master_drop_all_shards",
+	"undistribute_table", "alter_distributed_table",
+	"alter_table_set_access_method", "drop_old_time_partitions",
+	"truncate_local_data_after_distributing_table"
+};
+
+#define MAX_DESTRUCTIVE	32
+
+/*
+ * Whether Citus is installed in this database (-1: not known), and the
+ * OIDs of its destructive functions; forgotten on every relcache
+ * invalidation (CREATE and DROP EXTENSION citus create and drop
+ * relations), through the one dispatcher of foundation/inval.c.
+ */
+static int	citus_present = -1;
+static Oid	destructive_oids[MAX_DESTRUCTIVE];
+static int	n_destructive = 0;
+
+static void
+citus_inval(Oid relid)
+{
+	citus_present = -1;
+}
+
+/*
+ * Is Citus installed in this database?  One look at pg_extension after
+ * each relcache invalidation, a cached answer otherwise.
+ */
+bool
+TombstoneCitusPresent(void)
+{
+	int			i;
+
+	if (citus_present >= 0)
+		return citus_present == 1;
+	TombstoneOnRelcacheInval(citus_inval);
+	citus_present = TombstoneCitusInstalled() ? 1 : 0;
+	n_destructive = 0;
+	if (citus_present == 1)
+	{
+		for (i = 0; i < lengthof(destructive_names); i++)
+		{
+			CatCList   *list = SearchSysCacheList1(PROCNAMEARGSNSP,
+												   CStringGetDatum(destructive_names[i]));
+			int			j;
+
+			for (j = 0; j < list->n_members && n_destructive < MAX_DESTRUCTIVE; j++)
+			{
+				Form_pg_proc proc = (Form_pg_proc) GETSTRUCT(&list->members[j]->tuple);
+
+				if (proc->pronamespace == PG_CATALOG_NAMESPACE)
+					destructive_oids[n_destructive++] = proc->oid;
+			}
+			ReleaseSysCacheList(list);
+		}
+	}
+	return citus_present == 1;
+}
+
+/*
+ * Is funcid one of Citus's functions that drop or empty the shards of the
+ * table given as their first argument?  Only when TombstoneCitusPresent().
+ */
+bool
+TombstoneCitusDestructive(Oid funcid)
+{
+	int			i;
+
+	for (i = 0; i < n_destructive; i++)
+		if (destructive_oids[i] == funcid)
+			return true;
+	return false;
+}
 
 /* Column numbers of pg_dist_partition (Citus 11 and later) */
 #define Anum_dist_partition_logicalrelid	1
@@ -145,4 +229,45 @@ TombstoneCitusCoordinate(void)
 			load_external_function("$libdir/citus", "UseCoordinatedTransaction",
 								   false, NULL);
 	use_coordinated_transaction();
+}
+
+/*
+ * Is this backend one of Citus's own connections from another node: the
+ * coordinator's (application_name "citus_internal gpid=..."), the
+ * rebalancer's or a shard transfer's?  Changes to a protected shard are
+ * taken from them as authorised on the coordinator, where pg_tombstone
+ * guarded the statement they carry out (README, "Citus"); so is a task
+ * that Citus runs locally for a distributed statement of this backend (a
+ * shard on the coordinator, such as a reference table's: Citus's
+ * LocalExecutorShardId is set).  The answer is Citus's own, asked through
+ * its exported symbols by name.  A connection
+ * of run_command_on_shards() and the like is not one of them.
+ */
+bool
+TombstoneCitusTrustedBackend(void)
+{
+	static bool (*internal) (void) = NULL;
+	static bool (*rebalancer) (void) = NULL;
+	static bool (*transfer) (void) = NULL;
+	static uint64 *local_shard = NULL;
+
+	if (internal == NULL)
+	{
+		local_shard = (uint64 *)
+			load_external_function("$libdir/citus", "LocalExecutorShardId",
+								   true, NULL);
+		internal = (bool (*) (void))
+			load_external_function("$libdir/citus", "IsCitusInternalBackend",
+								   true, NULL);
+		rebalancer = (bool (*) (void))
+			load_external_function("$libdir/citus", "IsRebalancerInternalBackend",
+								   true, NULL);
+		transfer = (bool (*) (void))
+			load_external_function("$libdir/citus", "IsCitusShardTransferBackend",
+								   true, NULL);
+	}
+	/* a task of a distributed statement of this backend, run locally */
+	if (local_shard != NULL && *local_shard != 0)
+		return true;
+	return internal() || rebalancer() || transfer();
 }

@@ -17,7 +17,10 @@
 #define TOMBSTONE_CITUS_HASH		'h'
 
 extern bool TombstoneCitusInstalled(void);
+extern bool TombstoneCitusPresent(void);
+extern bool TombstoneCitusDestructive(Oid funcid);
 extern void TombstoneCitusCoordinate(void);
+extern bool TombstoneCitusTrustedBackend(void);
 extern void TombstoneCitusRelation(Oid relid, char *method,
 								   AttrNumber *dist_attno);
 

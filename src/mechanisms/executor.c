@@ -38,6 +38,7 @@
 #include "recording/change.h"
 #include "recording/history.h"
 #include "mechanisms/cascade.h"
+#include "mechanisms/citus_guard.h"
 #include "mechanisms/executor.h"
 
 PG_FUNCTION_INFO_V1(tombstone_stamp);
@@ -429,6 +430,9 @@ tombstone_ExecutorStart(QueryDesc *queryDesc, int eflags)
 		}
 		TombstoneChangeSetTopUnprotectedDelete(unprotected_delete);
 	}
+
+	/* on a Citus worker: DML on the shards of protected tables */
+	TombstoneCitusGuardShardDml(queryDesc->plannedstmt);
 
 	if (prev_ExecutorStart)
 		prev_ExecutorStart(queryDesc, eflags);

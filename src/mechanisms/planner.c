@@ -86,6 +86,7 @@
 #include "policy/guard.h"
 #include "policy/permit.h"
 #include "recording/ledger.h"
+#include "mechanisms/citus_guard.h"
 #include "mechanisms/planner.h"
 
 /* location given to the visibility quals this file adds */
@@ -917,6 +918,8 @@ tombstone_planner(Query *parse, const char *query_string, int cursorOptions,
 	{
 		copy = is_copy(parse);
 		check_ledger_setval(parse);
+		if (!internal)
+			TombstoneCitusGuardQuery(parse);
 		/* a purge's own DELETE stays physical (the trigger re-checks each row) */
 		if ((parse->commandType == CMD_DELETE ||
 			 parse->commandType == CMD_MERGE ||

@@ -19,9 +19,10 @@ SELECT tombstone.protect('p.issues', 'id', history => false);
 SELECT tombstone.protect('p.issues', 'tenant_id', history => false);
 SHOW citus.enable_unsafe_triggers;
 SELECT table_name, tenant_column FROM tombstone.protected_tables WHERE table_name::text LIKE 'p.%' ORDER BY 1;
--- every shard carries the triggers, firing ALWAYS
+-- every shard carries the row triggers, firing ALWAYS (Citus names them
+-- after the shard, and keeps TRUNCATE triggers on the coordinator)
 SELECT DISTINCT result FROM run_command_on_shards('p.issues',
-  $$SELECT string_agg(tgname || ':' || tgenabled::text, ',' ORDER BY tgname) FROM pg_trigger WHERE tgrelid = '%s'::regclass AND tgname LIKE 'tombstone%%'$$);
+  $$SELECT string_agg(regexp_replace(tgname, '_[0-9]+$', '') || ':' || tgenabled::text, ',' ORDER BY tgname) FROM pg_trigger WHERE tgrelid = '%s'::regclass AND tgname LIKE 'tombstone%%'$$);
 -- and the tombstone columns
 SELECT DISTINCT result FROM run_command_on_shards('p.issues',
   $$SELECT string_agg(attname, ',' ORDER BY attnum) FROM pg_attribute WHERE attrelid = '%s'::regclass AND attnum > 0$$);
@@ -56,7 +57,7 @@ SELECT count(*) FROM p.early;
 SET tombstone.visibility = 'all';
 SELECT count(*), count(deleted_at) FROM p.early;
 RESET tombstone.visibility;
--- the local copy Citus leaves behind cannot be truncated
+-- the local copy Citus leaves behind cannot be truncated (TB073)
 SELECT truncate_local_data_after_distributing_table('p.early');
 
 -- every protected Citus table tombstones on DELETE
