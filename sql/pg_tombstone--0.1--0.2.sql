@@ -1036,12 +1036,13 @@ SELECT tombstone._mark_database();
 -- Internal: the change id a DELETE on a protected Citus table stamps on the
 -- rows it tombstones.  STABLE and without a column argument, so that Citus
 -- evaluates it once on the coordinator and ships the id to the shards as a
--- constant; it opens the statement's change, whose rows are then counted
--- per tenant from the table when the statement ends.  Called directly it
--- changes nothing.
-CREATE FUNCTION tombstone._citus_change(root oid)
+-- constant; it opens the statement's change.  Its rows are counted per
+-- tenant from the table when the statement ends, or, when the DELETE's
+-- WHERE clause pins one tenant (given here), from the number of rows the
+-- statement reports.  Called directly it changes nothing.
+CREATE FUNCTION tombstone._citus_change(root oid, tenant text)
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'tombstone_citus_change'
 LANGUAGE C STABLE PARALLEL UNSAFE;
-COMMENT ON FUNCTION tombstone._citus_change(oid) IS
+COMMENT ON FUNCTION tombstone._citus_change(oid, text) IS
     'Internal: the change id a DELETE on a protected Citus table ships to its shards';

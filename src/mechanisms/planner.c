@@ -254,27 +254,90 @@ make_stamp_target(Query *query, RangeTblEntry *rte, const TombstoneRel *trel)
  * ends (recording/change.c), where the guard sees them.
  */
 static TargetEntry *
-make_citus_change_target(const TombstoneRel *trel)
+make_citus_change_target(const TombstoneRel *trel, Expr *tenant)
 {
-	Oid			argtypes[1] = {OIDOID};
+	Oid			argtypes[2] = {OIDOID, TEXTOID};
 	Oid			funcid;
 	Expr	   *call;
 
-	funcid = extension_function("_citus_change", 1, argtypes);
+	funcid = extension_function("_citus_change", 2, argtypes);
 	if (!OidIsValid(funcid))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("cannot tombstone rows of Citus table \"%s\" with this version of extension \"pg_tombstone\"",
 						get_rel_name(trel->relid)),
 				 errhint("Update the extension with ALTER EXTENSION pg_tombstone UPDATE.")));
+	if (tenant == NULL)
+		tenant = (Expr *) makeNullConst(TEXTOID, -1, DEFAULT_COLLATION_OID);
+	else if (exprType((Node *) tenant) != TEXTOID)
+	{
+		CoerceViaIO *io = makeNode(CoerceViaIO);
+
+		io->arg = tenant;
+		io->resulttype = TEXTOID;
+		io->resultcollid = DEFAULT_COLLATION_OID;
+		io->coerceformat = COERCE_EXPLICIT_CAST;
+		io->location = -1;
+		tenant = (Expr *) io;
+	}
 	call = (Expr *) makeFuncExpr(funcid, INT8OID,
-								 list_make1(makeConst(OIDOID, -1, InvalidOid,
+								 list_make2(makeConst(OIDOID, -1, InvalidOid,
 													  sizeof(Oid),
 													  ObjectIdGetDatum(trel->root),
-													  false, true)),
+													  false, true),
+											tenant),
 								 InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
 	return makeTargetEntry(call, trel->deleted_change_attno,
 						   pstrdup(TOMBSTONE_DELETED_CHANGE), false);
+}
+
+/*
+ * The tenant a DELETE on a Citus table is pinned to by its WHERE clause:
+ * the constant or parameter of a top-level "tenant_column = value", or
+ * NULL.  Every row such a statement tombstones is of that tenant, so its
+ * rows are counted from the number it reports instead of from the table.
+ */
+static Expr *
+pinned_tenant(Query *query, const TombstoneRel *trel)
+{
+	List	   *quals;
+	ListCell   *lc;
+
+	if (query->jointree == NULL || query->jointree->quals == NULL ||
+		trel->tenant_attno == InvalidAttrNumber)
+		return NULL;
+	quals = make_ands_implicit((Expr *) query->jointree->quals);
+	foreach(lc, quals)
+	{
+		OpExpr	   *op = (OpExpr *) lfirst(lc);
+		Node	   *l;
+		Node	   *r;
+		char	   *opname;
+
+		if (!IsA(op, OpExpr) || list_length(op->args) != 2)
+			continue;
+		l = linitial(op->args);
+		r = lsecond(op->args);
+		if (!IsA(l, Var))
+		{
+			Node	   *t = l;
+
+			l = r;
+			r = t;
+		}
+		if (!IsA(l, Var) || ((Var *) l)->varno != query->resultRelation ||
+			((Var *) l)->varlevelsup != 0 ||
+			((Var *) l)->varattno != trel->tenant_attno ||
+			!(IsA(r, Const) || (IsA(r, Param) &&
+								((Param *) r)->paramkind == PARAM_EXTERN)) ||
+			exprType(r) != ((Var *) l)->vartype ||
+			(opname = get_opname(op->opno)) == NULL || strcmp(opname, "=") != 0)
+			continue;
+		if (IsA(r, Const) && ((Const *) r)->constisnull)
+			continue;
+		return (Expr *) copyObject(r);
+	}
+	return NULL;
 }
 
 /*
@@ -395,7 +458,7 @@ convert_citus_update(Query *query, RangeTblEntry *rte,
 			continue;
 		if (tle->resno == trel->deleted_change_attno)
 		{
-			Oid			argtypes[1] = {OIDOID};
+			Oid			argtypes[2] = {OIDOID, TEXTOID};
 
 			/*
 			 * Ours, or the extension's own query: Citus plans a DELETE in a
@@ -404,7 +467,7 @@ convert_citus_update(Query *query, RangeTblEntry *rte,
 			if (internal ||
 				(IsA(tle->expr, FuncExpr) &&
 				 ((FuncExpr *) tle->expr)->funcid ==
-				 extension_function("_citus_change", 1, argtypes)))
+				 extension_function("_citus_change", 2, argtypes)))
 				return;
 			ereport(ERROR,
 					(errcode(ERRCODE_TOMBSTONE_CHANGE_COLUMN),
@@ -420,7 +483,7 @@ convert_citus_update(Query *query, RangeTblEntry *rte,
 	}
 	if (!sets_deleted_at || trel->deleted_change_attno == InvalidAttrNumber)
 		return;
-	add_update_target(query, make_citus_change_target(trel));
+	add_update_target(query, make_citus_change_target(trel, NULL));
 	rte->updatedCols = bms_add_member(rte->updatedCols,
 									  trel->deleted_change_attno -
 									  FirstLowInvalidHeapAttributeNumber);
@@ -463,7 +526,8 @@ convert_delete(Query *query, bool top)
 	{
 		/* the shards get constants: see make_citus_change_target() */
 		query->targetList = lappend(query->targetList,
-									make_citus_change_target(trel));
+									make_citus_change_target(trel,
+															 top ? pinned_tenant(query, trel) : NULL));
 		rte->updatedCols = bms_add_member(rte->updatedCols,
 										  trel->deleted_change_attno -
 										  FirstLowInvalidHeapAttributeNumber);
