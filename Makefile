@@ -22,6 +22,7 @@ OBJS = \
 	src/recording/ledger.o \
 	src/mechanisms/cascade.o \
 	src/mechanisms/citus_guard.o \
+	src/mechanisms/citus_plan.o \
 	src/mechanisms/database_guard.o \
 	src/mechanisms/ddl_guard.o \
 	src/mechanisms/executor.o \

@@ -87,6 +87,7 @@
 #include "policy/permit.h"
 #include "recording/ledger.h"
 #include "mechanisms/citus_guard.h"
+#include "mechanisms/citus_plan.h"
 #include "mechanisms/planner.h"
 
 /* location given to the visibility quals this file adds */
@@ -244,103 +245,6 @@ make_stamp_target(Query *query, RangeTblEntry *rte, const TombstoneRel *trel)
 }
 
 /*
- * The target list entry "deleted_change = tombstone._citus_change(root)" of
- * a DELETE on a table of Citus turned into a tombstoning UPDATE.  Citus
- * ships an UPDATE to the shards only when its functions can be evaluated
- * once on the coordinator: _citus_change() is STABLE and takes no column,
- * so Citus calls it there when the statement starts, and every shard gets
- * the change id as a constant.  It opens the change of the statement and
- * has its rows counted per tenant on the coordinator when the statement
- * ends (recording/change.c), where the guard sees them.
- */
-static TargetEntry *
-make_citus_change_target(const TombstoneRel *trel, Expr *tenant)
-{
-	Oid			argtypes[2] = {OIDOID, TEXTOID};
-	Oid			funcid;
-	Expr	   *call;
-
-	funcid = extension_function("_citus_change", 2, argtypes);
-	if (!OidIsValid(funcid))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("cannot tombstone rows of Citus table \"%s\" with this version of extension \"pg_tombstone\"",
-						get_rel_name(trel->relid)),
-				 errhint("Update the extension with ALTER EXTENSION pg_tombstone UPDATE.")));
-	if (tenant == NULL)
-		tenant = (Expr *) makeNullConst(TEXTOID, -1, DEFAULT_COLLATION_OID);
-	else if (exprType((Node *) tenant) != TEXTOID)
-	{
-		CoerceViaIO *io = makeNode(CoerceViaIO);
-
-		io->arg = tenant;
-		io->resulttype = TEXTOID;
-		io->resultcollid = DEFAULT_COLLATION_OID;
-		io->coerceformat = COERCE_EXPLICIT_CAST;
-		io->location = -1;
-		tenant = (Expr *) io;
-	}
-	call = (Expr *) makeFuncExpr(funcid, INT8OID,
-								 list_make2(makeConst(OIDOID, -1, InvalidOid,
-													  sizeof(Oid),
-													  ObjectIdGetDatum(trel->root),
-													  false, true),
-											tenant),
-								 InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
-	return makeTargetEntry(call, trel->deleted_change_attno,
-						   pstrdup(TOMBSTONE_DELETED_CHANGE), false);
-}
-
-/*
- * The tenant a DELETE on a Citus table is pinned to by its WHERE clause:
- * the constant or parameter of a top-level "tenant_column = value", or
- * NULL.  Every row such a statement tombstones is of that tenant, so its
- * rows are counted from the number it reports instead of from the table.
- */
-static Expr *
-pinned_tenant(Query *query, const TombstoneRel *trel)
-{
-	List	   *quals;
-	ListCell   *lc;
-
-	if (query->jointree == NULL || query->jointree->quals == NULL ||
-		trel->tenant_attno == InvalidAttrNumber)
-		return NULL;
-	quals = make_ands_implicit((Expr *) query->jointree->quals);
-	foreach(lc, quals)
-	{
-		OpExpr	   *op = (OpExpr *) lfirst(lc);
-		Node	   *l;
-		Node	   *r;
-		char	   *opname;
-
-		if (!IsA(op, OpExpr) || list_length(op->args) != 2)
-			continue;
-		l = linitial(op->args);
-		r = lsecond(op->args);
-		if (!IsA(l, Var))
-		{
-			Node	   *t = l;
-
-			l = r;
-			r = t;
-		}
-		if (!IsA(l, Var) || ((Var *) l)->varno != query->resultRelation ||
-			((Var *) l)->varlevelsup != 0 ||
-			((Var *) l)->varattno != trel->tenant_attno ||
-			!(IsA(r, Const) || (IsA(r, Param) &&
-								((Param *) r)->paramkind == PARAM_EXTERN)) ||
-			exprType(r) != ((Var *) l)->vartype ||
-			(opname = get_opname(op->opno)) == NULL || strcmp(opname, "=") != 0)
-			continue;
-		if (IsA(r, Const) && ((Const *) r)->constisnull)
-			continue;
-		return (Expr *) copyObject(r);
-	}
-	return NULL;
-}
-
-/*
  * The target list entry "valid_from = tombstone._version(valid_from, xmin,
  * ctid)" of an UPDATE of relation varno, for a plain table with row history,
  * or NULL.  executor.c decides when the statement starts whether the row
@@ -483,7 +387,7 @@ convert_citus_update(Query *query, RangeTblEntry *rte,
 	}
 	if (!sets_deleted_at || trel->deleted_change_attno == InvalidAttrNumber)
 		return;
-	add_update_target(query, make_citus_change_target(trel, NULL));
+	add_update_target(query, TombstoneCitusChangeTarget(trel, NULL));
 	rte->updatedCols = bms_add_member(rte->updatedCols,
 									  trel->deleted_change_attno -
 									  FirstLowInvalidHeapAttributeNumber);
@@ -524,10 +428,10 @@ convert_delete(Query *query, bool top)
 										  FirstLowInvalidHeapAttributeNumber);
 	if (trel->citus_method != '\0')
 	{
-		/* the shards get constants: see make_citus_change_target() */
+		/* the shards get constants: see mechanisms/citus_plan.c */
 		query->targetList = lappend(query->targetList,
-									make_citus_change_target(trel,
-															 top ? pinned_tenant(query, trel) : NULL));
+									TombstoneCitusChangeTarget(trel,
+															   top ? TombstoneCitusPinnedTenant(query, trel) : NULL));
 		rte->updatedCols = bms_add_member(rte->updatedCols,
 										  trel->deleted_change_attno -
 										  FirstLowInvalidHeapAttributeNumber);
