@@ -114,6 +114,7 @@ static const RefusalKind refusal_kinds[] = {
 	{"TB073", "citus_shards"},
 	{"TB074", "citus_worker"},
 	{"TB075", "citus_history"},
+	{"TB076", "citus_registry"},
 };
 
 #define NUM_REFUSAL_KINDS	lengthof(refusal_kinds)

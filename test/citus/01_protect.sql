@@ -39,6 +39,13 @@ CREATE TABLE p.tenants (id int PRIMARY KEY, name text);
 SELECT create_reference_table('p.tenants');
 INSERT INTO p.tenants SELECT t, 'tenant ' || t FROM generate_series(1, 4) t;
 SELECT tombstone.protect('p.tenants', 'id', history => false);
+-- but not as the tenant registry: deleting a tenant through it is not
+-- supported on Citus yet (protect_tenants() keeps row history, refused
+-- first with TB075; the registration itself refuses a Citus table, TB076)
+CREATE TABLE p.registry (id int PRIMARY KEY);
+SELECT create_reference_table('p.registry');
+SELECT tombstone.protect_tenants('p.registry', 'id');
+SELECT count(*) FROM tombstone.protected_tables WHERE table_name = 'p.registry'::regclass;
 
 -- protected first, then distributed: Citus wants citus.enable_unsafe_triggers
 -- for a table with triggers (documented in the README)
