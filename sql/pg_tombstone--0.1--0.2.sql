@@ -246,6 +246,13 @@ BEGIN
                       DETAIL = format('Table %s is neither distributed by hash nor a reference table.', tbl),
                       HINT = 'Distribute the table by hash on its tenant column with create_distributed_table(), then protect it.';
         END IF;
+        IF rel.relkind = 'p' OR rel.relispartition THEN
+            RAISE EXCEPTION 'cannot protect partitioned Citus table %', tbl
+                USING ERRCODE = 'TB070',
+                      DETAIL = format('Table %s is %s distributed by Citus; pg_tombstone does not yet install its triggers on the shards of partitions.',
+                                      tbl, CASE WHEN rel.relkind = 'p' THEN 'a partitioned table' ELSE 'a partition' END),
+                      HINT = 'Protect a Citus table that is not partitioned, or keep the partitioned table local.';
+        END IF;
         IF history THEN
             RAISE EXCEPTION 'cannot keep row history of Citus table %', tbl
                 USING ERRCODE = 'TB075',
