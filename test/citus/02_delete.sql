@@ -115,3 +115,16 @@ RESET tombstone.visibility;
 SELECT count(*) FROM tombstone.changes WHERE id > :base + 14;
 SET tombstone.visibility = 'all';
 SELECT tenant_id, count(*) AS rows, count(deleted_at) AS tombstones FROM d.issues GROUP BY 1 ORDER BY 1;
+RESET tombstone.visibility;
+
+-- a router DELETE of one tenant refused by the row threshold after its
+-- rows changed on the shard (TB033): outside a transaction block too, the
+-- shard rolls back
+SET tombstone.max_rows_without_token = 2;
+DELETE FROM d.issues WHERE tenant_id = 7;
+DELETE FROM d.issues WHERE tenant_id = 7 AND id <= 2;
+RESET tombstone.max_rows_without_token;
+SET tombstone.visibility = 'all';
+SELECT count(*) AS rows, count(deleted_at) AS tombstones FROM d.issues WHERE tenant_id = 7;
+RESET tombstone.visibility;
+SELECT rows FROM tombstone.changes ORDER BY id DESC LIMIT 1;
