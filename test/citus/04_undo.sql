@@ -1,6 +1,5 @@
--- Issue 17, item 4: undelete, undelete_change and preview on a protected
--- distributed table; purge fails closed (its physical delete is refused
--- on the shards, nothing is lost).
+-- Issue 17, item 4: undelete, undelete_change, preview and purge on a
+-- protected distributed table.
 \set VERBOSITY sqlstate
 SET client_min_messages = warning;
 CREATE SCHEMA u;
@@ -34,16 +33,23 @@ SELECT * FROM tombstone.preview('DELETE FROM u.issues WHERE id = 1') ORDER BY te
 SELECT tenant_id, count(*) FROM u.issues GROUP BY 1 ORDER BY 1;
 SELECT count(*) FROM tombstone.changes WHERE id > :base + 6;
 
--- purge: with its token, the physical delete reaches the shards, where the
--- guard refuses it (TB002): nothing is removed
+-- purge with its token removes the tombstones (retention 0) from the
+-- shards and nothing else, and records what it removed per tenant
 SET tombstone.audience = 'pg_tombstone:citus';
 SELECT tombstone.add_key('citus-u', 'HS256', convert_to('citus test secret of 32 bytes+++', 'UTF8'));
+-- without a token: refused
+SELECT * FROM tombstone.purge('u.issues');
 BEGIN;
 SELECT tombstone.authorize(tombstone.sign('{"op": "purge", "jti": "c-u-1", "iat": 1700000000, "exp": 4102444800,
         "tables": ["u.issues"], "tenants": ["*"]}', 'citus-u'))->>'jti' AS jti;
-SELECT * FROM tombstone.purge('u.issues');
-ROLLBACK;
+SELECT * FROM tombstone.purge('u.issues') ORDER BY tenant;
+COMMIT;
+SHOW tombstone.citus_purge;
 SET tombstone.visibility = 'all';
 SELECT tenant_id, count(*) AS rows, count(deleted_at) AS tombstones FROM u.issues GROUP BY 1 ORDER BY 1;
 RESET tombstone.visibility;
 SELECT id - :base AS change, operation, undoes - :base AS undoes, rows FROM tombstone.changes WHERE id > :base + 5 ORDER BY id;
+-- a DELETE after the purge is a tombstone again
+DELETE FROM u.issues WHERE tenant_id = 4 AND id = 4;
+SET tombstone.visibility = 'all';
+SELECT count(*) AS rows, count(deleted_at) AS tombstones FROM u.issues WHERE tenant_id = 4;
