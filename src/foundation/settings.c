@@ -28,7 +28,6 @@
 bool		tombstone_preloaded = false;
 
 /* GUC tombstone.visibility */
-bool		tombstone_citus_purge = false;
 int			tombstone_visibility = TOMBSTONE_VISIBILITY_LIVE;
 
 static const struct config_enum_entry visibility_options[] = {
@@ -70,23 +69,6 @@ TombstoneSettingsInit(void)
 							 NULL,
 							 assign_visibility,
 							 NULL);
-
-	/*
-	 * Set (SET LOCAL, propagated to the workers by Citus) only by purge()
-	 * around its physical delete of a Citus table's tombstones; on a worker
-	 * it lets such a delete from Citus's own connections through the guard
-	 * trigger of a protected shard (mechanisms/triggers.c).  Anything else
-	 * that sets it gains nothing: the coordinator turns DELETEs into
-	 * tombstones, and the worker refuses other connections (TB074).
-	 */
-	DefineCustomBoolVariable("tombstone.citus_purge",
-							 "Lets an authorised purge remove tombstones from the shards of a Citus table.",
-							 "Set by tombstone.purge() only; see the README, \"Citus\".",
-							 &tombstone_citus_purge,
-							 false,
-							 PGC_USERSET,
-							 GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
-							 NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("tombstone");
 }

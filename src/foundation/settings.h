@@ -23,7 +23,6 @@ extern bool tombstone_preloaded;
 
 /* GUC tombstone.visibility */
 extern int	tombstone_visibility;
-extern bool tombstone_citus_purge;
 
 extern void TombstoneSettingsInit(void);
 

@@ -38,12 +38,14 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "parser/parsetree.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 
@@ -51,8 +53,12 @@
 #include "foundation/citus.h"
 #include "foundation/errcodes.h"
 #include "foundation/names.h"
+#include "policy/permit.h"
 #include "policy/guard.h"
 #include "mechanisms/citus_guard.h"
+
+/* tombstone.citus_purge: see TombstoneCitusGuardInit() */
+bool		tombstone_citus_purge = false;
 
 /* the trigger that marks a protected table, and its shards */
 #define GUARD_TRIGGER	TOMBSTONE_TRIGGER_PREFIX "guard_delete"
@@ -261,4 +267,44 @@ TombstoneCitusGuardShardDml(PlannedStmt *pstmt)
 			!TombstoneCitusTrustedBackend())
 			refuse_shard(rte->relid, "change rows of");
 	}
+}
+
+/*
+ * tombstone.citus_purge may be turned on only by a purge at work (this
+ * backend holds its permit) or, on a worker, by Citus's own connection
+ * that carries the purge's SET LOCAL there.
+ */
+static bool
+check_citus_purge(bool *newval, void **extra, GucSource source)
+{
+	if (!*newval || source == PGC_S_DEFAULT)
+		return true;
+	if (IsTransactionState() &&
+		(TombstonePermitActive() ||
+		 (TombstoneCitusPresent() && TombstoneCitusTrustedBackend())))
+		return true;
+	GUC_check_errdetail("tombstone.citus_purge is set by tombstone.purge() only.");
+	return false;
+}
+
+/*
+ * Define tombstone.citus_purge; from _PG_init, when the library is
+ * preloaded.  tombstone.purge() sets it with SET LOCAL while
+ * citus.propagate_set_commands is "local", so that Citus carries it to the
+ * workers in the purge's transaction; there it lets the purge's physical
+ * delete of tombstones through the guard trigger of a protected shard
+ * (mechanisms/triggers.c).  Its check hook keeps everyone else from
+ * turning it on.
+ */
+void
+TombstoneCitusGuardInit(void)
+{
+	DefineCustomBoolVariable("tombstone.citus_purge",
+							 "Lets an authorised purge remove tombstones from the shards of a Citus table.",
+							 "Set by tombstone.purge() only; see the README, \"Citus\".",
+							 &tombstone_citus_purge,
+							 false,
+							 PGC_USERSET,
+							 GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
+							 check_citus_purge, NULL, NULL);
 }

@@ -12,6 +12,9 @@
 
 #include "nodes/plannodes.h"
 
+extern bool tombstone_citus_purge;
+
+extern void TombstoneCitusGuardInit(void);
 extern void TombstoneCitusGuardQuery(Query *parse);
 extern void TombstoneCitusGuardShardDml(PlannedStmt *pstmt);
 extern void TombstoneCitusGuardUtility(Node *parsetree);

@@ -60,6 +60,7 @@
 #include "recording/change.h"
 #include "recording/history.h"
 #include "mechanisms/cascade.h"
+#include "mechanisms/citus_guard.h"
 
 PG_FUNCTION_INFO_V1(tombstone_guard_delete);
 PG_FUNCTION_INFO_V1(tombstone_before_update);

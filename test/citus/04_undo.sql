@@ -53,3 +53,6 @@ SELECT id - :base AS change, operation, undoes - :base AS undoes, rows FROM tomb
 DELETE FROM u.issues WHERE tenant_id = 4 AND id = 4;
 SET tombstone.visibility = 'all';
 SELECT count(*) AS rows, count(deleted_at) AS tombstones FROM u.issues WHERE tenant_id = 4;
+RESET tombstone.visibility;
+-- the setting that lets a purge through on the workers is the purge's own
+SET tombstone.citus_purge = on;
