@@ -297,15 +297,15 @@ add_update_target(Query *query, TargetEntry *entry)
 	query->targetList = list_insert_nth(query->targetList, pos, entry);
 }
 
+static void
+convert_citus_update(Query *query, RangeTblEntry *rte,
+					 const TombstoneRel *trel, bool internal);
+
 /*
  * Let an UPDATE of a protected table with row history keep old versions
  * without the row trigger, when it sets neither valid_from nor the columns
  * whose changes the trigger records (deleted_at, deleted_change).
  */
-static void
-convert_citus_update(Query *query, RangeTblEntry *rte,
-					 const TombstoneRel *trel, bool internal);
-
 static void
 convert_update(Query *query, bool internal)
 {
@@ -482,7 +482,7 @@ convert_merge(Query *query)
 					(errcode(ERRCODE_TOMBSTONE_CITUS_MERGE),
 					 errmsg("cannot MERGE ... THEN DELETE into protected Citus table \"%s\"",
 							get_rel_name(rte->relid)),
-					 errdetail("A MERGE action WHEN MATCHED THEN DELETE on a distributed table would reach the shards as a physical delete, which pg_tombstone cannot turn into a tombstone there."),
+					 errdetail("pg_tombstone does not turn the DELETE action of a MERGE into a tombstone on a Citus table; left as it is, it would delete rows on the shards physically."),
 					 errhint("Use DELETE ... USING (or DELETE ... WHERE ... IN (SELECT ...)) for the rows to tombstone, and MERGE without a DELETE action for the rest.")));
 		action->commandType = CMD_UPDATE;
 		action->targetList = list_make1(make_tombstone_target(trel));
