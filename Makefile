@@ -4,6 +4,7 @@ MODULE_big = pg_tombstone
 OBJS = \
 	src/pg_tombstone.o \
 	src/foundation/catalog.o \
+	src/foundation/citus.o \
 	src/foundation/internal.o \
 	src/foundation/inval.o \
 	src/foundation/observe.o \
@@ -21,6 +22,8 @@ OBJS = \
 	src/recording/history_ddl.o \
 	src/recording/ledger.o \
 	src/mechanisms/cascade.o \
+	src/mechanisms/citus_guard.o \
+	src/mechanisms/citus_plan.o \
 	src/mechanisms/database_guard.o \
 	src/mechanisms/ddl_guard.o \
 	src/mechanisms/executor.o \

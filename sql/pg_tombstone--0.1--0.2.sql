@@ -85,6 +85,27 @@ $$;
 COMMENT ON FUNCTION tombstone._adoptable_history(regclass) IS
     'Internal: a restored history table that protect() takes as the history of tbl, or NULL';
 
+-- Citus (issue 17): how Citus holds a table, read from its catalog when
+-- the extension citus is installed: partmethod ('h' distributed by hash,
+-- 'n' reference or Citus local table) and the distribution column; NULLs
+-- for a table Citus does not hold or a database without Citus.
+CREATE FUNCTION tombstone._citus_table(tbl regclass, OUT method "char", OUT dist_column name)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF tbl IS NULL OR NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus') THEN
+        RETURN;
+    END IF;
+    EXECUTE 'SELECT p.partmethod, CASE WHEN p.partkey IS NOT NULL'
+            '        THEN column_to_column_name(p.logicalrelid, p.partkey)::name END'
+            '  FROM pg_dist_partition p WHERE p.logicalrelid = $1'
+       INTO method, dist_column USING tbl;
+END
+$$;
+COMMENT ON FUNCTION tombstone._citus_table(regclass) IS
+    'Internal: how Citus holds a table (partmethod, distribution column), or NULLs';
+
 CREATE OR REPLACE FUNCTION tombstone.protect(tbl regclass,
                                   tenant_column name,
                                   retention interval DEFAULT '30 days',
@@ -99,6 +120,8 @@ DECLARE
     coltype regtype;
     col     record;
     hist    regclass;
+    citus   record;     -- how Citus holds the table, when it does
+    unsafe  text;       -- citus.enable_unsafe_triggers before protect()
 BEGIN
     IF tbl IS NULL OR tenant_column IS NULL OR retention IS NULL OR history IS NULL THEN
         RAISE EXCEPTION 'arguments of tombstone.protect() must not be null'
@@ -202,6 +225,45 @@ BEGIN
                   HINT = 'Give the name of an existing column.';
     END IF;
 
+    -- A table of Citus (issue 17): its shards on the workers hold the rows.
+    -- It must be distributed by its tenant column, so that the rows of one
+    -- tenant lie in one shard; the triggers protect() creates reach every
+    -- shard, which Citus allows only with citus.enable_unsafe_triggers, set
+    -- here for the rest of the transaction.
+    citus := tombstone._citus_table(tbl);
+    IF citus.method IS NOT NULL THEN
+        IF citus.method = 'h' AND citus.dist_column IS DISTINCT FROM tenant_column THEN
+            RAISE EXCEPTION 'cannot protect Citus table % by column "%"', tbl, tenant_column
+                USING ERRCODE = 'TB070',
+                      DETAIL = format('Table %s is distributed by column %s, not by its tenant column %s, so the rows of one tenant are spread over many shards and a DELETE of one tenant''s rows cannot be guarded as one tenant''s.',
+                                      tbl, coalesce(citus.dist_column::text, 'none'), tenant_column),
+                      HINT = format('Distribute the table by its tenant column (SELECT alter_distributed_table(%L, distribution_column => %L)), then protect it.',
+                                    tbl::text, tenant_column);
+        ELSIF citus.method NOT IN ('h', 'n') THEN
+            RAISE EXCEPTION 'cannot protect Citus table % distributed by %', tbl,
+                            CASE citus.method WHEN 'a' THEN 'append' WHEN 'r' THEN 'range' ELSE citus.method::text END
+                USING ERRCODE = 'TB070',
+                      DETAIL = format('Table %s is neither distributed by hash nor a reference table.', tbl),
+                      HINT = 'Distribute the table by hash on its tenant column with create_distributed_table(), then protect it.';
+        END IF;
+        IF rel.relkind = 'p' OR rel.relispartition THEN
+            RAISE EXCEPTION 'cannot protect partitioned Citus table %', tbl
+                USING ERRCODE = 'TB070',
+                      DETAIL = format('Table %s is %s distributed by Citus; pg_tombstone does not yet install its triggers on the shards of partitions.',
+                                      tbl, CASE WHEN rel.relkind = 'p' THEN 'a partitioned table' ELSE 'a partition' END),
+                      HINT = 'Protect a Citus table that is not partitioned, or keep the partitioned table local.';
+        END IF;
+        IF history THEN
+            RAISE EXCEPTION 'cannot keep row history of Citus table %', tbl
+                USING ERRCODE = 'TB075',
+                      DETAIL = format('Table %s is a Citus table; pg_tombstone does not yet keep the old versions of rows stored on the workers'' shards.', tbl),
+                      HINT = format('Protect the table with history => false: SELECT tombstone.protect(%L, %L, history => false).',
+                                    tbl::text, tenant_column);
+        END IF;
+        unsafe := current_setting('citus.enable_unsafe_triggers', true);
+        PERFORM set_config('citus.enable_unsafe_triggers', 'on', true);
+    END IF;
+
     FOR col IN SELECT * FROM (VALUES ('deleted_at'::name, 'timestamptz'::regtype),
                                      ('deleted_change'::name, 'bigint'::regtype)) v(name, type)
     LOOP
@@ -277,6 +339,9 @@ BEGIN
     FOR d IN SELECT * FROM tombstone._descendants(tbl) LOOP
         PERFORM tombstone._install_triggers(d.relid, d.relispartition);
     END LOOP;
+    IF citus.method IS NOT NULL THEN
+        PERFORM set_config('citus.enable_unsafe_triggers', coalesce(unsafe, 'off'), true);
+    END IF;
 END
 $$;
 COMMENT ON FUNCTION tombstone.protect(regclass, name, interval, boolean) IS
@@ -661,6 +726,13 @@ BEGIN
     END IF;
     EXECUTE format('CREATE TRIGGER tombstone_guard_truncate BEFORE TRUNCATE ON %s'
                    ' FOR EACH STATEMENT EXECUTE FUNCTION tombstone._guard_truncate()', tbl);
+    IF (tombstone._citus_table(tbl)).method IS NOT NULL THEN
+        -- Citus runs ENABLE TRIGGER on the shards only as the one subcommand
+        EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER tombstone_guard_delete', tbl);
+        EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER tombstone_guard_truncate', tbl);
+        EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER tombstone_before_update', tbl);
+        RETURN;
+    END IF;
     EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER tombstone_guard_delete,'
                    ' ENABLE ALWAYS TRIGGER tombstone_guard_truncate,'
                    ' ENABLE ALWAYS TRIGGER tombstone_before_update', tbl);
@@ -964,3 +1036,20 @@ COMMENT ON FUNCTION tombstone._mark_database() IS
     'Internal: mark this database as one where pg_tombstone keeps rows, so that DROP DATABASE refuses it';
 
 SELECT tombstone._mark_database();
+
+--------------------------------------------------------------------------
+-- Citus (issue 17)
+--------------------------------------------------------------------------
+-- Internal: the change id a DELETE on a protected Citus table stamps on the
+-- rows it tombstones.  STABLE and without a column argument, so that Citus
+-- evaluates it once on the coordinator and ships the id to the shards as a
+-- constant; it opens the statement's change.  Its rows are counted per
+-- tenant from the table when the statement ends, or, when the DELETE's
+-- WHERE clause pins one tenant (given here), from the number of rows the
+-- statement reports.  Called directly it changes nothing.
+CREATE FUNCTION tombstone._citus_change(root oid, tenant text)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'tombstone_citus_change'
+LANGUAGE C STABLE PARALLEL UNSAFE;
+COMMENT ON FUNCTION tombstone._citus_change(oid, text) IS
+    'Internal: the change id a DELETE on a protected Citus table ships to its shards';

@@ -43,6 +43,7 @@
 #include "recording/change.h"
 #include "recording/history.h"
 #include "mechanisms/cascade.h"
+#include "mechanisms/citus_guard.h"
 #include "mechanisms/database_guard.h"
 #include "mechanisms/ddl_guard.h"
 #include "mechanisms/executor.h"
@@ -83,6 +84,7 @@ _PG_init(void)
 	TombstoneGuardInit();
 	TombstoneObserveInit();
 	TombstoneHistoryInit();
+	TombstoneCitusGuardInit();
 
 	tombstone_preloaded = true;
 }

@@ -180,7 +180,7 @@ UPDATE tp.events SET deleted_at = NULL WHERE id = 31;
 
 SELECT is((SELECT sum(refusals) FROM tombstone.refusals), (SELECT refusals FROM baseline),
           'refusals caught by an exception block are not counted');
-SELECT is((SELECT count(*) FROM tombstone.refusals), 43::bigint,
+SELECT is((SELECT count(*) FROM tombstone.refusals), 50::bigint,
           'tombstone.refusals lists every refusal code');
 
 ------------------------------------------------------------------------

@@ -65,6 +65,7 @@
 #include "utils/syscache.h"
 
 #include "foundation/catalog.h"
+#include "foundation/citus.h"
 #include "foundation/errcodes.h"
 #include "foundation/inval.h"
 #include "foundation/names.h"
@@ -294,6 +295,9 @@ TombstoneRelLookup(Oid relid)
 		tmp.deleted_at_attno = get_attnum(relid, TOMBSTONE_DELETED_AT);
 		tmp.deleted_change_attno = get_attnum(relid, TOMBSTONE_DELETED_CHANGE);
 		tmp.tenant_attno = get_attnum(relid, NameStr(tmp.tenant_column));
+		/* a table of Citus: its shards hold the rows (foundation/citus.c) */
+		TombstoneCitusRelation(relid, &tmp.citus_method,
+							   &tmp.citus_dist_attno);
 		if (OidIsValid(tmp.history_relid))
 		{
 			tmp.valid_from_attno = get_attnum(relid, TOMBSTONE_VALID_FROM);
@@ -716,7 +720,14 @@ TombstoneRelationIsEmpty(Relation rel)
 	TableScanDesc scan;
 	TupleTableSlot *slot;
 	bool		empty;
+	const TombstoneRel *trel = TombstoneRelLookup(RelationGetRelid(rel));
 
+	/*
+	 * The rows of a Citus table are in its shards on the workers, not in
+	 * the relation here: never take it for empty.
+	 */
+	if (trel != NULL && trel->citus_method != '\0')
+		return false;
 	if (rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE ||
 		RelationGetNumberOfBlocks(rel) == 0)
 		return true;

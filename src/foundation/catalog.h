@@ -35,6 +35,8 @@ typedef struct TombstoneRel
 	AttrNumber	valid_from_attno;	/* with history: start of the row's validity */
 	Interval	retention;		/* of the root */
 	TimestampTz history_since;	/* the root's protected_at: history begins */
+	char		citus_method;	/* Citus partmethod, '\0': not a Citus table */
+	AttrNumber	citus_dist_attno;	/* the column Citus distributes it by */
 } TombstoneRel;
 
 extern void TombstoneCatalogInit(void);

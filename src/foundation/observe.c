@@ -108,6 +108,13 @@ static const RefusalKind refusal_kinds[] = {
 	{"TB060", "drop_primary_key"},
 	{"TB061", "reload"},
 	{"TB065", "subscribed_ledger"},
+	{"TB070", "citus_distribution"},
+	{"TB071", "citus_merge"},
+	{"TB072", "citus_full_join"},
+	{"TB073", "citus_shards"},
+	{"TB074", "citus_worker"},
+	{"TB075", "citus_history"},
+	{"TB076", "citus_registry"},
 };
 
 #define NUM_REFUSAL_KINDS	lengthof(refusal_kinds)

@@ -30,6 +30,7 @@
 #include "executor/executor.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "utils/plancache.h"
 
 #include "foundation/catalog.h"
 #include "foundation/names.h"
@@ -168,6 +169,17 @@ TombstoneRowFromInternal(void)
 }
 
 /*
+ * Is the statement starting now (ExecutorStart, before its rows change)
+ * one that TombstoneRunInternal() runs?  Citus evaluates the functions of
+ * a distributed statement there, one executor level above its rows.
+ */
+bool
+TombstoneStatementFromInternal(void)
+{
+	return internal_depth >= 0 && TombstoneExecDepth() == internal_depth;
+}
+
+/*
  * SPI_execute_plan() with internal_depth set for the planner hook; the rows
  * go to dest when it is given, else to SPI_tuptable.
  */
@@ -212,6 +224,35 @@ execute_internal(SPIPlanPtr plan, int nargs, Oid *argtypes, Datum *values,
 }
 
 /*
+ * execute_internal() with a custom plan whatever plan_cache_mode says: the
+ * setting outranks the plan's own CURSOR_OPT_CUSTOM_PLAN, so it is
+ * overridden for the call.
+ */
+static int
+execute_custom(SPIPlanPtr plan, int nargs, Oid *argtypes, Datum *values,
+			   const char *nulls, DestReceiver *dest)
+{
+	int			save_mode = plan_cache_mode;
+	int			rc;
+
+	PG_TRY();
+	{
+		plan_cache_mode = PLAN_CACHE_MODE_FORCE_CUSTOM_PLAN;
+		rc = execute_internal(plan, nargs, argtypes, values, nulls, dest);
+	}
+	PG_FINALLY();
+	{
+		plan_cache_mode = save_mode;
+	}
+	PG_END_TRY();
+	return rc;
+}
+
+static uint64 run_internal(const char *sql, int nargs, Oid *argtypes,
+						   Datum *values, const char *nulls, Oid as_user,
+						   DestReceiver *dest, int cursor_options);
+
+/*
  * Run one internal query (text starting with TOMBSTONE_INTERNAL_QUERY) as
  * user as_user, with row-level security as the owner sees it, or as the
  * caller when as_user is InvalidOid.  The caller has connected to SPI.
@@ -225,11 +266,32 @@ TombstoneRunInternal(const char *sql, int nargs, Oid *argtypes, Datum *values,
 								  as_user, NULL);
 }
 
+/*
+ * The same, with a plan made for the parameters of each execution, never a
+ * generic one (whatever plan_cache_mode says): Citus cannot plan a generic
+ * plan of a distributed query whose parameters it must route by.
+ */
+uint64
+TombstoneRunInternalCustom(const char *sql, int nargs, Oid *argtypes,
+						   Datum *values, const char *nulls, Oid as_user)
+{
+	return run_internal(sql, nargs, argtypes, values, nulls, as_user, NULL,
+						CURSOR_OPT_CUSTOM_PLAN);
+}
+
 /* The same, sending the rows to dest (NULL: to SPI_tuptable) */
 uint64
 TombstoneRunInternalTo(const char *sql, int nargs, Oid *argtypes,
 					   Datum *values, const char *nulls, Oid as_user,
 					   DestReceiver *dest)
+{
+	return run_internal(sql, nargs, argtypes, values, nulls, as_user, dest, 0);
+}
+
+static uint64
+run_internal(const char *sql, int nargs, Oid *argtypes, Datum *values,
+			 const char *nulls, Oid as_user, DestReceiver *dest,
+			 int cursor_options)
 {
 	SPIPlanPtr	plan;
 	PlanEntry  *entry = NULL;
@@ -255,7 +317,7 @@ TombstoneRunInternalTo(const char *sql, int nargs, Oid *argtypes,
 		plan = entry->plan;
 	else
 	{
-		plan = SPI_prepare(sql, nargs, argtypes);
+		plan = SPI_prepare_cursor(sql, nargs, argtypes, cursor_options);
 		if (plan == NULL)
 			elog(ERROR, "SPI_prepare failed for \"%s\": %s",
 				 sql, SPI_result_code_string(SPI_result));
@@ -275,7 +337,10 @@ TombstoneRunInternalTo(const char *sql, int nargs, Oid *argtypes,
 		SetUserIdAndSecContext(as_user, save_sec_context |
 							   SECURITY_LOCAL_USERID_CHANGE |
 							   SECURITY_NOFORCE_RLS);
-	rc = execute_internal(plan, nargs, argtypes, values, nulls, dest);
+	if (cursor_options & CURSOR_OPT_CUSTOM_PLAN)
+		rc = execute_custom(plan, nargs, argtypes, values, nulls, dest);
+	else
+		rc = execute_internal(plan, nargs, argtypes, values, nulls, dest);
 	SetUserIdAndSecContext(save_userid, save_sec_context);
 	if (rc < 0)
 		elog(ERROR, "internal query failed: %s", SPI_result_code_string(rc));

@@ -30,9 +30,13 @@ extern bool TombstoneInCopyFrom(void);
 
 extern bool TombstoneRunningInternal(void);
 extern bool TombstoneRowFromInternal(void);
+extern bool TombstoneStatementFromInternal(void);
 extern uint64 TombstoneRunInternal(const char *sql, int nargs, Oid *argtypes,
 								   Datum *values, const char *nulls,
 								   Oid as_user);
+extern uint64 TombstoneRunInternalCustom(const char *sql, int nargs,
+										 Oid *argtypes, Datum *values,
+										 const char *nulls, Oid as_user);
 extern uint64 TombstoneRunInternalTo(const char *sql, int nargs, Oid *argtypes,
 									 Datum *values, const char *nulls,
 									 Oid as_user, DestReceiver *dest);

@@ -84,6 +84,7 @@
 #include "foundation/refuse.h"
 #include "policy/guard.h"
 #include "recording/history.h"
+#include "mechanisms/citus_guard.h"
 #include "mechanisms/database_guard.h"
 #include "mechanisms/ddl_guard.h"
 #include "mechanisms/record_guard.h"
@@ -918,6 +919,8 @@ tombstone_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	bool		copy_from = IsA(parsetree, CopyStmt) &&
 		((CopyStmt *) parsetree)->is_from;
 
+	/* on a Citus worker: the shards of protected tables */
+	TombstoneCitusGuardUtility(parsetree);
 	all_triggers = check_utility(parsetree, true);
 
 	/* what the planner and _ri_tolerant() ask (foundation/query.c) */

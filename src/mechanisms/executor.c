@@ -25,19 +25,25 @@
 #include "commands/trigger.h"
 #include "executor/executor.h"
 #include "parser/parsetree.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
 
 #include "foundation/catalog.h"
+#include "foundation/citus.h"
 #include "foundation/names.h"
 #include "foundation/query.h"
+#include "foundation/refuse.h"
 #include "foundation/settings.h"
 #include "foundation/tenant.h"
 #include "policy/guard.h"
 #include "recording/change.h"
 #include "recording/history.h"
 #include "mechanisms/cascade.h"
+#include "mechanisms/citus_guard.h"
 #include "mechanisms/executor.h"
 
 PG_FUNCTION_INFO_V1(tombstone_stamp);
+PG_FUNCTION_INFO_V1(tombstone_citus_change);
 
 /* Per executor depth: a DELETE without the row trigger runs there */
 typedef struct StampLevel
@@ -370,6 +376,106 @@ tombstone_stamp(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64(id);
 }
 
+/*
+ * A DELETE on a Citus table whose WHERE clause pins one tenant: its rows
+ * are counted from the number the statement reports when it finishes at
+ * executor depth depth (see tombstone._citus_change()).
+ */
+typedef struct CitusPinned
+{
+	int			depth;			/* 0: none */
+	Oid			root;
+	char	   *tenant;			/* in TopTransactionContext */
+} CitusPinned;
+
+static CitusPinned pinned;
+
+/*
+ * tombstone._citus_change(root oid, tenant text) returns bigint: the change
+ * id that a DELETE on a Citus table stamps on the rows it tombstones
+ * (planner.c).  The function is STABLE and takes no column, so Citus
+ * evaluates it once, on the coordinator, when the statement starts, and
+ * ships the id to the shards as a constant.  It opens the statement's
+ * change.  With a tenant (the statement's WHERE clause pins it), the rows
+ * are counted from the number the statement reports when it finishes;
+ * without, from the table, per tenant, when the change closes
+ * (recording/change.c).  The guard sees them then.  Either way the
+ * statement runs in a coordinated transaction, so that a refusal rolls the
+ * shards back (foundation/citus.c).
+ */
+Datum
+tombstone_citus_change(PG_FUNCTION_ARGS)
+{
+	Oid			root;
+	int64		id;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("tombstone._citus_change() needs a table"),
+				 errdetail("It was called with a NULL table."),
+				 errhint("The planner calls this function for a DELETE on a protected Citus table; do not call it directly.")));
+	root = PG_GETARG_OID(0);
+	TombstoneRequirePreloaded(get_rel_name(root) ? get_rel_name(root) : "?");
+	/* the shards commit with this transaction: see foundation/citus.c */
+	TombstoneCitusCoordinate();
+	id = TombstoneChangeOpenStatement(TombstoneStatementFromInternal());
+	if (TombstoneRelLookup(root) == NULL)
+		PG_RETURN_INT64(id);
+	if (!PG_ARGISNULL(1) && pinned.depth == 0)
+	{
+		pinned.depth = TombstoneExecDepth() + 1;
+		pinned.root = root;
+		pinned.tenant = MemoryContextStrdup(TopTransactionContext,
+											text_to_cstring(PG_GETARG_TEXT_PP(1)));
+	}
+	else
+		TombstoneChangeCountFromTable(root);
+	PG_RETURN_INT64(id);
+}
+
+/* Does the plan's range table name relation relid? */
+static bool
+plan_names_relation(PlannedStmt *pstmt, Oid relid)
+{
+	ListCell   *lc;
+
+	foreach(lc, pstmt->rtable)
+	{
+		RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
+
+		if (rte->rtekind == RTE_RELATION && rte->relid == relid)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * A pinned DELETE on a Citus table has finished at depth: count its rows
+ * (all of the pinned tenant) and pass them by the guard, as the row trigger
+ * would have one by one.  Only the DELETE the planner pinned counts: its
+ * plan still says DELETE and names the table.
+ */
+static void
+citus_pinned_finish(QueryDesc *queryDesc, int depth)
+{
+	CitusPinned p = pinned;
+	uint64		i;
+
+	if (pinned.depth != depth)
+		return;
+	memset(&pinned, 0, sizeof(pinned));
+	if (queryDesc->plannedstmt->commandType != CMD_DELETE ||
+		!plan_names_relation(queryDesc->plannedstmt, p.root))
+		return;
+	for (i = 0; i < queryDesc->estate->es_processed; i++)
+	{
+		TombstoneChangeCount(p.root, p.tenant, true);
+		if (!TombstoneChangeIsPreview())
+			TombstoneGuardRow(p.root, p.tenant, false, TombstoneChangeId());
+	}
+}
+
 /*-------------------------------------------------------------------------
  * Executor hooks: where a statement ends
  *-------------------------------------------------------------------------
@@ -398,6 +504,9 @@ tombstone_ExecutorStart(QueryDesc *queryDesc, int eflags)
 		}
 		TombstoneChangeSetTopUnprotectedDelete(unprotected_delete);
 	}
+
+	/* on a Citus worker: DML on the shards of protected tables */
+	TombstoneCitusGuardShardDml(queryDesc->plannedstmt);
 
 	if (prev_ExecutorStart)
 		prev_ExecutorStart(queryDesc, eflags);
@@ -463,6 +572,7 @@ tombstone_ExecutorFinish(QueryDesc *queryDesc)
 		else
 			standard_ExecutorFinish(queryDesc);
 
+		citus_pinned_finish(queryDesc, depth);
 		TombstonePendingProcess(depth);
 		TombstoneChangeLevelDone(depth);
 		if (depth == 1)
@@ -481,7 +591,10 @@ executor_xact_callback(XactEvent event, void *arg)
 	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
 		event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
 		event == XACT_EVENT_PREPARE)
+	{
 		clear_levels_above(0);
+		memset(&pinned, 0, sizeof(pinned));
+	}
 }
 
 static void
@@ -490,7 +603,11 @@ executor_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 {
 	/* the queries deeper than where the error was caught are gone */
 	if (event == SUBXACT_EVENT_ABORT_SUB)
+	{
 		clear_levels_above(TombstoneExecDepth());
+		if (pinned.depth > TombstoneExecDepth())
+			memset(&pinned, 0, sizeof(pinned));
+	}
 }
 
 /* Install the executor hooks; from _PG_init. */

@@ -86,6 +86,8 @@
 #include "policy/guard.h"
 #include "policy/permit.h"
 #include "recording/ledger.h"
+#include "mechanisms/citus_guard.h"
+#include "mechanisms/citus_plan.h"
 #include "mechanisms/planner.h"
 
 /* location given to the visibility quals this file adds */
@@ -295,13 +297,17 @@ add_update_target(Query *query, TargetEntry *entry)
 	query->targetList = list_insert_nth(query->targetList, pos, entry);
 }
 
+static void
+convert_citus_update(Query *query, RangeTblEntry *rte,
+					 const TombstoneRel *trel, bool internal);
+
 /*
  * Let an UPDATE of a protected table with row history keep old versions
  * without the row trigger, when it sets neither valid_from nor the columns
  * whose changes the trigger records (deleted_at, deleted_change).
  */
 static void
-convert_update(Query *query)
+convert_update(Query *query, bool internal)
 {
 	RangeTblEntry *rte;
 	TombstoneRel target;
@@ -311,6 +317,12 @@ convert_update(Query *query)
 
 	if (!protected_target(query, CMD_UPDATE, &rte, &target))
 		return;
+	/* Citus refuses volatile functions in an UPDATE */
+	if (trel->citus_method != '\0')
+	{
+		convert_citus_update(query, rte, trel, internal);
+		return;
+	}
 	foreach(lc, query->targetList)
 	{
 		TargetEntry *tle = lfirst_node(TargetEntry, lc);
@@ -323,6 +335,62 @@ convert_update(Query *query)
 	}
 	if ((version = make_version_target(query->resultRelation, rte, trel)) != NULL)
 		add_update_target(query, version);
+}
+
+/*
+ * An UPDATE of a protected Citus table.  No trigger of the coordinator sees
+ * its rows (they change on the shards), so what the row trigger does on one
+ * node is done here, in the statement: an UPDATE that sets deleted_at
+ * tombstones or restores rows, and gets "deleted_change =
+ * tombstone._citus_change(root)" like a DELETE, so that its rows are
+ * counted, guarded and recorded; one that sets deleted_change itself is
+ * refused (TB012), as the trigger refuses it.  The extension's own
+ * queries (undelete, purge) set what they mean to set.
+ */
+static void
+convert_citus_update(Query *query, RangeTblEntry *rte,
+					 const TombstoneRel *trel, bool internal)
+{
+	ListCell   *lc;
+	bool		sets_deleted_at = false;
+
+	foreach(lc, query->targetList)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+
+		if (tle->resjunk)
+			continue;
+		if (tle->resno == trel->deleted_change_attno)
+		{
+			Oid			argtypes[2] = {OIDOID, TEXTOID};
+
+			/*
+			 * Ours, or the extension's own query: Citus plans a DELETE in a
+			 * CTE again on its own, as the UPDATE it was turned into.
+			 */
+			if (internal ||
+				(IsA(tle->expr, FuncExpr) &&
+				 ((FuncExpr *) tle->expr)->funcid ==
+				 extension_function("_citus_change", 2, argtypes)))
+				return;
+			ereport(ERROR,
+					(errcode(ERRCODE_TOMBSTONE_CHANGE_COLUMN),
+					 errmsg("cannot change column \"%s\" of protected table \"%s\"",
+							TOMBSTONE_DELETED_CHANGE, get_rel_name(rte->relid)),
+					 errdetail("Column \"%s\" records the change that last tombstoned or restored the row; an UPDATE set it.",
+							   TOMBSTONE_DELETED_CHANGE),
+					 errhint("Leave \"%s\" out of the UPDATE; pg_tombstone sets it when \"%s\" changes.",
+							 TOMBSTONE_DELETED_CHANGE, TOMBSTONE_DELETED_AT)));
+		}
+		if (tle->resno == trel->deleted_at_attno)
+			sets_deleted_at = true;
+	}
+	if (!sets_deleted_at || trel->deleted_change_attno == InvalidAttrNumber)
+		return;
+	add_update_target(query, TombstoneCitusChangeTarget(trel, NULL));
+	rte->updatedCols = bms_add_member(rte->updatedCols,
+									  trel->deleted_change_attno -
+									  FirstLowInvalidHeapAttributeNumber);
 }
 
 /*
@@ -358,8 +426,18 @@ convert_delete(Query *query, bool top)
 	/* what an UPDATE OF deleted_at trigger and the executor look at */
 	rte->updatedCols = bms_make_singleton(trel->deleted_at_attno -
 										  FirstLowInvalidHeapAttributeNumber);
+	if (trel->citus_method != '\0')
+	{
+		/* the shards get constants: see mechanisms/citus_plan.c */
+		query->targetList = lappend(query->targetList,
+									TombstoneCitusChangeTarget(trel,
+															   top ? TombstoneCitusPinnedTenant(query, trel) : NULL));
+		rte->updatedCols = bms_add_member(rte->updatedCols,
+										  trel->deleted_change_attno -
+										  FirstLowInvalidHeapAttributeNumber);
+	}
 	/* only a top-level DELETE: executor.c looks at the statement's own rows */
-	if (top && (stamp = make_stamp_target(query, rte, trel)) != NULL)
+	else if (top && (stamp = make_stamp_target(query, rte, trel)) != NULL)
 	{
 		TargetEntry *version;
 
@@ -399,6 +477,13 @@ convert_merge(Query *query)
 
 		if (action->commandType != CMD_DELETE)
 			continue;
+		if (trel->citus_method != '\0')
+			ereport(ERROR,
+					(errcode(ERRCODE_TOMBSTONE_CITUS_MERGE),
+					 errmsg("cannot MERGE ... THEN DELETE into protected Citus table \"%s\"",
+							get_rel_name(rte->relid)),
+					 errdetail("pg_tombstone does not turn the DELETE action of a MERGE into a tombstone on a Citus table; left as it is, it would delete rows on the shards physically."),
+					 errhint("Use DELETE ... USING (or DELETE ... WHERE ... IN (SELECT ...)) for the rows to tombstone, and MERGE without a DELETE action for the rest.")));
 		action->commandType = CMD_UPDATE;
 		action->targetList = list_make1(make_tombstone_target(trel));
 		action->qual = add_live_only_qual(action->qual,
@@ -529,11 +614,46 @@ make_fk_check_qual(Index varno, const TombstoneRel *trel, Expr *qual)
 }
 
 /*
- * Wrap each protected relation of a join tree in a FromExpr carrying the
- * visibility qual.
+ * The visibility qual of relation varno of query, or NULL when none is
+ * wanted.
+ */
+static Expr *
+hiding_qual(Query *query, int varno, const TombstoneRel *trel)
+{
+	/* a DELETE still a DELETE here moves every row it matches */
+	if (query->commandType == CMD_DELETE && varno == query->resultRelation)
+		return NULL;
+
+	/*
+	 * A foreign-key check looks for live rows whatever tombstone.visibility
+	 * says: that setting changes what is read, not which rows may be
+	 * referenced.
+	 */
+	if (is_fk_check(query))
+		return make_fk_check_qual(varno, trel,
+								  make_deleted_at_test(varno, trel, IS_NULL,
+													   TOMBSTONE_QUAL_LOCATION));
+	return make_visibility_qual(varno, trel);
+}
+
+/*
+ * Hide the tombstones of each protected relation of a join tree.
+ *
+ * A relation of PostgreSQL's own is wrapped in a FromExpr carrying the
+ * visibility qual: a qual at that position filters the relation itself.
+ * Citus cannot deparse such a nested FromExpr into the SQL it sends to a
+ * shard ("unrecognized node type"), so for a Citus table the qual goes
+ * where SQL can say it and where it still filters that relation alone:
+ * into *slot, the qual of the nearest place above the relation that is
+ * not on the non-nullable side of an outer join: the WHERE clause, the ON
+ * clause of an inner join, or the ON clause of the outer join on whose
+ * nullable side the relation is (a row that fails an outer join's ON
+ * clause is not joined, as if it were not there).  Under a FULL JOIN no
+ * such place exists (slot is NULL): a Citus table there is refused
+ * (TB072) rather than shown with its tombstones.
  */
 static Node *
-wrap_jointree(Node *jtnode, Query *query)
+wrap_jointree(Node *jtnode, Query *query, Node **slot)
 {
 	if (jtnode == NULL)
 		return NULL;
@@ -547,20 +667,28 @@ wrap_jointree(Node *jtnode, Query *query)
 		trel = protected_rte(rt_fetch(varno, query->rtable));
 		if (trel == NULL)
 			return jtnode;
-		/* a DELETE still a DELETE here moves every row it matches */
-		if (query->commandType == CMD_DELETE && varno == query->resultRelation)
-			return jtnode;
+		if (trel->citus_method != '\0')
+		{
+			char	   *relname;
 
-		/*
-		 * A foreign-key check looks for live rows whatever
-		 * tombstone.visibility says: that setting changes what is read, not
-		 * which rows may be referenced.
-		 */
-		if (is_fk_check(query))
-			qual = make_fk_check_qual(varno, trel,
-									  make_deleted_at_test(varno, trel, IS_NULL,
-														   TOMBSTONE_QUAL_LOCATION));
-		else if ((qual = make_visibility_qual(varno, trel)) == NULL)
+			if ((qual = hiding_qual(query, varno, trel)) == NULL)
+				return jtnode;
+			if (slot != NULL)
+			{
+				*slot = make_and_qual(*slot, (Node *) qual);
+				return jtnode;
+			}
+			relname = get_rel_name(trel->relid);
+			ereport(ERROR,
+					(errcode(ERRCODE_TOMBSTONE_CITUS_FULL_JOIN),
+					 errmsg("cannot hide the tombstones of protected Citus table \"%s\" in a FULL JOIN",
+							relname),
+					 errdetail("Citus sends the query to the shards as SQL, where no clause of a FULL JOIN filters one side only; the tombstones of \"%s\" would be joined.",
+							   relname),
+					 errhint("Join a subquery that selects the rows of \"%s\" instead, or use LEFT and RIGHT JOINs.",
+							 relname)));
+		}
+		if ((qual = hiding_qual(query, varno, trel)) == NULL)
 			return jtnode;
 		return (Node *) makeFromExpr(list_make1(jtnode), (Node *) qual);
 	}
@@ -570,14 +698,43 @@ wrap_jointree(Node *jtnode, Query *query)
 		ListCell   *lc;
 
 		foreach(lc, f->fromlist)
-			lfirst(lc) = wrap_jointree(lfirst(lc), query);
+			lfirst(lc) = wrap_jointree(lfirst(lc), query, &f->quals);
 	}
 	else if (IsA(jtnode, JoinExpr))
 	{
 		JoinExpr   *j = (JoinExpr *) jtnode;
+		Node	  **lslot = &j->quals;
+		Node	  **rslot = &j->quals;
+		Node	   *quals = j->quals;
 
-		j->larg = wrap_jointree(j->larg, query);
-		j->rarg = wrap_jointree(j->rarg, query);
+		switch (j->jointype)
+		{
+			case JOIN_INNER:
+				break;
+			case JOIN_LEFT:
+				lslot = slot;
+				break;
+			case JOIN_RIGHT:
+				rslot = slot;
+				break;
+			default:
+				lslot = rslot = NULL;
+				break;
+		}
+		j->larg = wrap_jointree(j->larg, query, lslot);
+		j->rarg = wrap_jointree(j->rarg, query, rslot);
+
+		/*
+		 * A join USING (or NATURAL) is deparsed as USING (...), without its
+		 * quals, which already hold the equalities of the columns used:
+		 * the ON clause it becomes says them and ours.
+		 */
+		if (j->quals != quals && j->usingClause != NIL)
+		{
+			j->usingClause = NIL;
+			j->join_using_alias = NULL;
+			j->isNatural = false;
+		}
 	}
 	else
 		elog(ERROR, "unrecognized join tree node type: %d",
@@ -599,7 +756,7 @@ hide_tombstones_walker(Node *node, void *context)
 		Query	   *query = (Query *) node;
 
 		if (query->jointree != NULL)
-			(void) wrap_jointree((Node *) query->jointree, query);
+			(void) wrap_jointree((Node *) query->jointree, query, NULL);
 		return query_tree_walker(query, hide_tombstones_walker, context, 0);
 	}
 	return expression_tree_walker(node, hide_tombstones_walker, context);
@@ -712,6 +869,15 @@ tombstone_planner(Query *parse, const char *query_string, int cursorOptions,
 		strncmp(query_string, TOMBSTONE_INTERNAL_QUERY,
 				strlen(TOMBSTONE_INTERNAL_QUERY)) == 0 &&
 		TombstoneRunningInternal();
+
+	/*
+	 * Citus plans the subqueries and CTEs of a distributed query it cannot
+	 * push down by calling the planner again, from inside the planning of
+	 * the outer query and without a query string: such a part of one of
+	 * the extension's own queries is the extension's too.
+	 */
+	if (query_string == NULL && planning_internal)
+		internal = true;
 	/* a constraint validation reads the rows as stored, like ours */
 	if (!internal && OidIsValid(TombstoneCatalogRelid()))
 		internal = is_fk_validation(parse);
@@ -720,6 +886,8 @@ tombstone_planner(Query *parse, const char *query_string, int cursorOptions,
 	{
 		copy = is_copy(parse);
 		check_ledger_setval(parse);
+		if (!internal)
+			TombstoneCitusGuardQuery(parse);
 		/* a purge's own DELETE stays physical (the trigger re-checks each row) */
 		if ((parse->commandType == CMD_DELETE ||
 			 parse->commandType == CMD_MERGE ||
@@ -727,7 +895,7 @@ tombstone_planner(Query *parse, const char *query_string, int cursorOptions,
 			!(internal && TombstonePermitPlanning()))
 			converted_delete = convert_statement(parse, true);
 		if (!converted_delete)
-			convert_update(parse);
+			convert_update(parse, internal);
 		if ((tombstone_visibility != TOMBSTONE_VISIBILITY_ALL || is_fk_check(parse)) &&
 			!internal && !copy)
 			(void) hide_tombstones_walker((Node *) parse, NULL);

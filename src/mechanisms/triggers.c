@@ -47,6 +47,7 @@
 #include "utils/lsyscache.h"
 
 #include "foundation/catalog.h"
+#include "foundation/citus.h"
 #include "foundation/errcodes.h"
 #include "foundation/internal.h"
 #include "foundation/names.h"
@@ -59,6 +60,7 @@
 #include "recording/change.h"
 #include "recording/history.h"
 #include "mechanisms/cascade.h"
+#include "mechanisms/citus_guard.h"
 
 PG_FUNCTION_INFO_V1(tombstone_guard_delete);
 PG_FUNCTION_INFO_V1(tombstone_before_update);
@@ -162,6 +164,30 @@ check_move_cannot_lose(Relation rel)
 }
 
 /*
+ * Is this the physical delete of a tombstone on a shard of a protected
+ * Citus table, by a purge that the coordinator authorised?  The purge sets
+ * tombstone.citus_purge, which Citus carries to the workers, and the
+ * delete comes over one of Citus's own connections; the row must be a
+ * tombstone.
+ */
+static bool
+citus_purge_allows(Relation rel, HeapTuple tuple)
+{
+	int			attno;
+	bool		isnull;
+
+	if (!tombstone_citus_purge || !TombstoneCitusPresent() ||
+		TombstoneRelLookup(RelationGetRelid(rel)) != NULL ||
+		!TombstoneCitusTrustedBackend())
+		return false;
+	attno = SPI_fnumber(RelationGetDescr(rel), TOMBSTONE_DELETED_AT);
+	if (attno <= 0)
+		return false;
+	(void) heap_getattr(tuple, attno, RelationGetDescr(rel), &isnull);
+	return !isnull;
+}
+
+/*
  * BEFORE DELETE FOR EACH ROW on every protected table.
  */
 Datum
@@ -195,6 +221,14 @@ tombstone_guard_delete(PG_FUNCTION_ARGS)
 
 	/* an authorised purge of a row tombstoned longer than the retention */
 	if (TombstonePermitAllowsRow(rel, tuple))
+		return PointerGetDatum(tuple);
+
+	/*
+	 * On a Citus worker: a purge authorised on the coordinator removes a
+	 * tombstone of a shard (see tombstone.citus_purge in
+	 * foundation/settings.c); never a live row.
+	 */
+	if (citus_purge_allows(rel, tuple))
 		return PointerGetDatum(tuple);
 
 	/*

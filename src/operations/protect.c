@@ -164,6 +164,19 @@ tombstone_register_tenants(PG_FUNCTION_ARGS)
 				 errdetail("The tenant registry is a protected table, protected on its own, and its id column exists."),
 				 errhint("Declare the tenant registry with tombstone.protect_tenants().")));
 
+	/*
+	 * Deleting a tenant cascades to its rows in every protected table
+	 * through the registry's row trigger, which does not fire for rows on
+	 * Citus's shards: not supported yet, refused rather than let a tenant
+	 * go without its token.
+	 */
+	if (trel->citus_method != '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_TOMBSTONE_CITUS_REGISTRY),
+				 errmsg("Citus table \"%s\" cannot be the tenant registry", relname),
+				 errdetail("pg_tombstone does not yet delete a tenant through a registry whose rows are on Citus's shards."),
+				 errhint("Keep the tenant registry a local table on the coordinator, or protect the Citus table with tombstone.protect() only.")));
+
 	nspid = get_namespace_oid(TOMBSTONE_SCHEMA, false);
 	regrelid = get_relname_relid(TOMBSTONE_REGISTRY, nspid);
 	if (!OidIsValid(regrelid))

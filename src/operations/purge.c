@@ -650,6 +650,27 @@ check_tokens(PurgeScope *scope, List *groups, List *tokens)
 }
 
 /*
+ * A Citus table's rows are deleted on the workers, whose guard trigger
+ * knows nothing of this purge's permit: tombstone.citus_purge tells it,
+ * set with SET LOCAL while citus.propagate_set_commands is "local", which
+ * has Citus send it to the workers in this transaction (a purge always
+ * runs in the transaction that authorised its token).  Set off again
+ * right after the delete.  The row guard on the worker still lets only
+ * tombstones go, and only over Citus's own connections (triggers.c).
+ */
+static void
+citus_purge_begin(bool on)
+{
+	if (on && SPI_execute("SET LOCAL citus.propagate_set_commands = 'local'",
+						  false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "could not set citus.propagate_set_commands");
+	if (SPI_execute(on ? "SET LOCAL tombstone.citus_purge = on" :
+					"SET LOCAL tombstone.citus_purge = off",
+					false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "could not set tombstone.citus_purge");
+}
+
+/*
  * Delete the counted rows of one table, as its owner, and record what went
  * per tenant in the groups and on the ledger.
  */
@@ -728,8 +749,19 @@ delete_table(PurgeScope *scope, Oid target, List *groups)
 	TombstonePermitGrant(&permit);
 	PG_TRY();
 	{
+		/* the shards of a Citus table: see citus_purge_begin() */
+		if (trel->citus_method != '\0')
+			citus_purge_begin(true);
 		n = TombstoneRunInternal(q.sql.data, q.nparams, q.argtypes, q.values,
 								 q.nulls, TombstoneRelationOwner(target));
+		if (trel->citus_method != '\0')
+		{
+			/* the rows deleted are read below: keep them */
+			SPITupleTable *deleted = SPI_tuptable;
+
+			citus_purge_begin(false);
+			SPI_tuptable = deleted;
+		}
 	}
 	PG_FINALLY();
 	{

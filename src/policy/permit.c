@@ -89,6 +89,13 @@ TombstonePermitRevoke(void)
  * stays a tombstone whatever its text.
  */
 bool
+TombstonePermitActive(void)
+{
+	return permit_active;
+}
+
+/* Is the purge's own query being planned? */
+bool
 TombstonePermitPlanning(void)
 {
 	return permit_active && TombstoneExecDepth() == permit_depth - 1;

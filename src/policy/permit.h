@@ -29,6 +29,7 @@ typedef struct TombstonePermit
 
 extern void TombstonePermitGrant(const TombstonePermit *granted);
 extern void TombstonePermitRevoke(void);
+extern bool TombstonePermitActive(void);
 extern bool TombstonePermitPlanning(void);
 extern bool TombstonePermitAllowsRow(Relation rel, HeapTuple tuple);
 extern bool TombstonePermitAllowsHistory(Oid histrelid);

@@ -81,6 +81,7 @@ typedef struct TallyEntry
 	int64		restored;
 	int64		purged;
 	int64		rewound;		/* rows given old values by rewind_tenant() */
+	int64		guarded;		/* rows of a recount passed by the guard */
 } TallyEntry;
 
 /* The change of the current statement; id 0 when none is open. */
@@ -93,6 +94,7 @@ typedef struct ChangeState
 	int64		undoes;
 	bool		tenant_deleted;
 	bool		recount;		/* a subtransaction aborted: counts unreliable */
+	bool		guard_recount;	/* rows counted only by the recount (Citus) */
 	bool		preview;		/* preview(): no id, no ledger */
 	bool		owned;			/* a function's own: see TombstoneChangeBegin */
 	Oid			role;
@@ -102,6 +104,7 @@ typedef struct ChangeState
 static ChangeState change;
 
 static void change_close(void);
+static void recount_pending(void);
 
 /*
  * The changes set aside while a function (undelete, rewind, purge) makes
@@ -262,6 +265,7 @@ TombstoneChangeOpen(void)
 	change.undoes = next_undoes;
 	change.tenant_deleted = false;
 	change.recount = false;
+	change.guard_recount = false;
 	if (debug_query_string != NULL)
 	{
 		int			len = strlen(debug_query_string);
@@ -312,6 +316,7 @@ tally_entry(Oid root, const char *tenant)
 		key.tenant = tenant ? MemoryContextStrdup(change.cxt, tenant) : NULL;
 		entry = hash_search(change.tally, &key, HASH_ENTER, &found);
 		entry->tombstoned = entry->restored = entry->purged = entry->rewound = 0;
+		entry->guarded = 0;
 	}
 	return entry;
 }
@@ -433,6 +438,19 @@ TombstoneChangeOpenRow(void)
 	return TombstoneChangeOpen();
 }
 
+/*
+ * The same for a statement whose rows change where no trigger of this
+ * backend sees them (a Citus table's), asked when the statement starts:
+ * from_internal says whether the statement is one of the function's own.
+ */
+int64
+TombstoneChangeOpenStatement(bool from_internal)
+{
+	if (change.owned && !from_internal)
+		nested_change_begin();
+	return TombstoneChangeOpen();
+}
+
 void
 TombstoneChangeMarkTenantDeleted(void)
 {
@@ -459,6 +477,7 @@ TombstoneChangeRows(Oid root, bool tombstoned)
 
 	if (change.id == 0)
 		return 0;
+	recount_pending();
 	hash_seq_init(&status, change.tally);
 	while ((entry = hash_seq_search(&status)) != NULL)
 		if (!OidIsValid(root) || entry->key.root == root)
@@ -479,6 +498,7 @@ TombstoneChangeTally(void)
 
 	if (change.id == 0)
 		return NIL;
+	recount_pending();
 	hash_seq_init(&status, change.tally);
 	while ((entry = hash_seq_search(&status)) != NULL)
 	{
@@ -572,8 +592,24 @@ tombstone_ri_tolerant(PG_FUNCTION_ARGS)
 }
 
 /*
+ * Rows that only the recount saw (a DELETE on a Citus table, whose rows
+ * changed on the workers) pass by the guard now, one by one as the row
+ * trigger would have passed them: a refusal aborts the statement, and the
+ * tombstones on the shards roll back with it.
+ */
+static void
+guard_counted(Oid root, const char *tenant, int64 rows)
+{
+	int64		i;
+
+	for (i = 0; i < rows; i++)
+		TombstoneGuardRow(root, tenant, false, change.id);
+}
+
+/*
  * Count the rows of the change again from the tables, after a
- * subtransaction rolled some of them back.
+ * subtransaction rolled some of them back, or because they changed where
+ * no trigger of this backend counted them (TombstoneChangeCountFromTable).
  */
 static void
 change_recount(void)
@@ -635,8 +671,13 @@ change_recount(void)
 										&values[1], &argtypes[1]))
 			nargs = 2;
 		appendStringInfoString(&sql, " GROUP BY 1");
-		(void) TombstoneRunInternal(sql.data, nargs, argtypes, values, NULL,
-									BOOTSTRAP_SUPERUSERID);
+		/* a Citus table: see TombstoneRunInternalCustom() */
+		if (trel->citus_method != '\0')
+			(void) TombstoneRunInternalCustom(sql.data, nargs, argtypes, values,
+											  NULL, BOOTSTRAP_SUPERUSERID);
+		else
+			(void) TombstoneRunInternal(sql.data, nargs, argtypes, values, NULL,
+										BOOTSTRAP_SUPERUSERID);
 		for (i = 0; i < SPI_processed; i++)
 		{
 			HeapTuple	tup = SPI_tuptable->vals[i];
@@ -650,9 +691,29 @@ change_recount(void)
 			key.tenant = tenant ? MemoryContextStrdup(change.cxt, tenant) : NULL;
 			entry = hash_search(change.tally, &key, HASH_ENTER, &found);
 			if (!found)
-				entry->purged = entry->rewound = 0;
+			{
+				TallyEntry *old = hash_search(old_tally, &key, HASH_FIND, NULL);
+
+				entry->purged = entry->rewound = entry->guarded = 0;
+				if (old != NULL)
+				{
+					entry->guarded = old->guarded;
+					/* a Citus change may count again after a purge */
+					if (change.guard_recount)
+					{
+						entry->purged = old->purged;
+						entry->rewound = old->rewound;
+					}
+				}
+			}
 			entry->tombstoned = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
 			entry->restored = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
+			if (change.guard_recount && !change.preview &&
+				entry->tombstoned > entry->guarded)
+			{
+				guard_counted(root, key.tenant, entry->tombstoned - entry->guarded);
+				entry->guarded = entry->tombstoned;
+			}
 		}
 	}
 	SPI_finish();
@@ -660,6 +721,23 @@ change_recount(void)
 		PopActiveSnapshot();
 	hash_destroy(old_tally);
 	change.recount = false;
+}
+
+/*
+ * Rows that only a recount can count (a Citus table's, see
+ * TombstoneChangeCountFromTable) are counted before anyone reads the
+ * counts: undelete functions report them, preview() returns them.
+ */
+static void
+recount_pending(void)
+{
+	MemoryContext oldcxt;
+
+	if (!change.recount || !change.guard_recount)
+		return;
+	oldcxt = MemoryContextSwitchTo(change.cxt);
+	change_recount();
+	MemoryContextSwitchTo(oldcxt);
 }
 
 /*
@@ -733,6 +811,23 @@ bool
 TombstoneChangeIsPreview(void)
 {
 	return change.preview;
+}
+
+/*
+ * The open change tombstones rows of root that no trigger of this backend
+ * sees: those of a Citus table change on the workers' shards, stamped with
+ * the change id that the coordinator evaluated once (mechanisms/planner.c,
+ * executor.c).  They are counted from the table, per tenant, when the
+ * statement ends, and pass by the guard then.
+ */
+void
+TombstoneChangeCountFromTable(Oid root)
+{
+	if (change.id == 0)
+		return;
+	(void) tally_entry(root, NULL);
+	change.recount = true;
+	change.guard_recount = true;
 }
 
 /* The counts of the open change cannot be trusted: recount at the end. */

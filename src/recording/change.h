@@ -19,12 +19,14 @@ extern void TombstoneChangeInit(void);
 /* Counting rows */
 extern int64 TombstoneChangeOpen(void);
 extern int64 TombstoneChangeOpenRow(void);
+extern int64 TombstoneChangeOpenStatement(bool from_internal);
 extern int64 TombstoneChangeId(void);
 extern bool TombstoneChangeIsPreview(void);
 extern void TombstoneChangeCount(Oid root, const char *tenant, bool tombstoned);
 extern void TombstoneChangeAddPurged(Oid root, const char *tenant, int64 rows);
 extern void TombstoneChangeAddRewound(Oid root, const char *tenant, int64 rows);
 extern void TombstoneChangeRecountLater(void);
+extern void TombstoneChangeCountFromTable(Oid root);
 
 /* An undelete, rewind or purge makes a change of its own */
 extern void *TombstoneChangeBegin(const char *operation, int64 undoes);
