@@ -27,6 +27,7 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -454,6 +455,52 @@ TombstoneInsertTuple(Relation rel, HeapTuple tuple)
 	ExecCloseIndices(rri);
 	ExecResetTupleTable(estate->es_tupleTable, false);
 	FreeExecutorState(estate);
+}
+
+/*
+ * Can a row go into the index of ii without the executor: its keys plain
+ * columns, no expression, predicate or exclusion constraint?  Whether a
+ * unique index may be written so is the caller's to decide.
+ */
+bool
+TombstoneIndexOfColumns(const IndexInfo *ii)
+{
+	int			i;
+
+	if (ii->ii_Expressions != NIL || ii->ii_Predicate != NIL ||
+		ii->ii_ExclusionOps != NULL)
+		return false;
+	for (i = 0; i < ii->ii_NumIndexAttrs; i++)
+	{
+		if (ii->ii_IndexAttrNumbers[i] <= 0)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Insert the entry of the row at tid of heap into idx, an index whose keys
+ * are plain columns (TombstoneIndexOfColumns), taking them from the row's
+ * values and nulls: what ExecInsertIndexTuples does for such an index,
+ * without an EState.
+ */
+void
+TombstoneIndexInsertColumns(Relation idx, IndexInfo *ii, Relation heap,
+							ItemPointer tid, const Datum *values,
+							const bool *nulls, IndexUniqueCheck check)
+{
+	Datum		ivalues[INDEX_MAX_KEYS];
+	bool		inulls[INDEX_MAX_KEYS];
+	int			i;
+
+	for (i = 0; i < ii->ii_NumIndexAttrs; i++)
+	{
+		AttrNumber	attno = ii->ii_IndexAttrNumbers[i];
+
+		ivalues[i] = values[attno - 1];
+		inulls[i] = nulls[attno - 1];
+	}
+	(void) index_insert(idx, ivalues, inulls, tid, heap, check, false, ii);
 }
 
 /*

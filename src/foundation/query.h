@@ -12,7 +12,9 @@
 #ifndef TOMBSTONE_QUERY_H
 #define TOMBSTONE_QUERY_H
 
+#include "access/genam.h"
 #include "access/htup.h"
+#include "nodes/execnodes.h"
 #include "tcop/dest.h"
 #include "utils/relcache.h"
 
@@ -45,6 +47,11 @@ extern void TombstoneInsertAsOwner(Oid catrelid, const char *sql, int nargs,
 								   Oid *argtypes, Datum *values,
 								   const char *nulls);
 extern void TombstoneInsertTuple(Relation rel, HeapTuple tuple);
+extern bool TombstoneIndexOfColumns(const IndexInfo *ii);
+extern void TombstoneIndexInsertColumns(Relation idx, IndexInfo *ii,
+										Relation heap, ItemPointer tid,
+										const Datum *values, const bool *nulls,
+										IndexUniqueCheck check);
 
 /* A write of the extension's own to one of its tables */
 extern void TombstoneOwnWriteBegin(Oid relid);

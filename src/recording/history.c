@@ -467,17 +467,7 @@ history_writer(FmgrInfo *flinfo, Relation rel)
 static bool
 simple_index(IndexInfo *ii)
 {
-	int			i;
-
-	if (ii->ii_Expressions != NIL || ii->ii_Predicate != NIL ||
-		ii->ii_ExclusionOps != NULL || ii->ii_Unique)
-		return false;
-	for (i = 0; i < ii->ii_NumIndexAttrs; i++)
-	{
-		if (ii->ii_IndexAttrNumbers[i] <= 0)
-			return false;
-	}
-	return true;
+	return !ii->ii_Unique && TombstoneIndexOfColumns(ii);
 }
 
 /*
@@ -621,22 +611,12 @@ history_writer_insert(HistoryWriter *w, Relation rel, HeapTuple oldtup,
 		for (i = 0; i < w->rri->ri_NumIndices; i++)
 		{
 			IndexInfo  *ii = w->rri->ri_IndexRelationInfo[i];
-			Datum		ivalues[INDEX_MAX_KEYS];
-			bool		inulls[INDEX_MAX_KEYS];
-			int			j;
 
-			if (!ii->ii_ReadyForInserts)
-				continue;
-			for (j = 0; j < ii->ii_NumIndexAttrs; j++)
-			{
-				AttrNumber	attno = ii->ii_IndexAttrNumbers[j];
-
-				ivalues[j] = w->hvalues[attno - 1];
-				inulls[j] = w->hnulls[attno - 1];
-			}
-			(void) index_insert(w->rri->ri_IndexRelationDescs[i], ivalues,
-								inulls, &tuple->t_self, w->hist,
-								UNIQUE_CHECK_NO, false, ii);
+			if (ii->ii_ReadyForInserts)
+				TombstoneIndexInsertColumns(w->rri->ri_IndexRelationDescs[i],
+											ii, w->hist, &tuple->t_self,
+											w->hvalues, w->hnulls,
+											UNIQUE_CHECK_NO);
 		}
 		MemoryContextSwitchTo(oldcxt);
 		MemoryContextReset(w->rowcxt);

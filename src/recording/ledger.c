@@ -285,19 +285,14 @@ ledger_indexes_build(Relation rel)
 	{
 		Relation	idx = index_open(lfirst_oid(lc), RowExclusiveLock);
 		IndexInfo  *ii = BuildIndexInfo(idx);
-		int			k;
 
 		ledger_indexes.oids[i] = RelationGetRelid(idx);
 		ledger_indexes.info[i] = ii;
 		ledger_indexes.unique[i] = ii->ii_Unique;
-		if (idx->rd_rel->relam != BTREE_AM_OID || ii->ii_Expressions != NIL ||
-			ii->ii_Predicate != NIL || ii->ii_ExclusionOps != NULL ||
-			!ii->ii_ReadyForInserts ||
+		if (idx->rd_rel->relam != BTREE_AM_OID ||
+			!TombstoneIndexOfColumns(ii) || !ii->ii_ReadyForInserts ||
 			(ii->ii_Unique && !idx->rd_index->indimmediate))
 			ledger_indexes.direct = false;
-		for (k = 0; k < ii->ii_NumIndexAttrs; k++)
-			if (ii->ii_IndexAttrNumbers[k] <= 0)
-				ledger_indexes.direct = false;
 		index_close(idx, RowExclusiveLock);
 		i++;
 	}
@@ -325,20 +320,12 @@ ledger_insert(Relation rel, Datum *values, bool *nulls)
 	heap_insert(rel, tuple, GetCurrentCommandId(true), 0, NULL);
 	for (i = 0; i < ledger_indexes.n; i++)
 	{
-		IndexInfo  *ii = ledger_indexes.info[i];
 		Relation	idx = index_open(ledger_indexes.oids[i], RowExclusiveLock);
-		Datum		ivalues[INDEX_MAX_KEYS];
-		bool		inulls[INDEX_MAX_KEYS];
-		int			k;
 
-		for (k = 0; k < ii->ii_NumIndexAttrs; k++)
-		{
-			ivalues[k] = values[ii->ii_IndexAttrNumbers[k] - 1];
-			inulls[k] = nulls[ii->ii_IndexAttrNumbers[k] - 1];
-		}
-		(void) index_insert(idx, ivalues, inulls, &tuple->t_self, rel,
-							ledger_indexes.unique[i] ? UNIQUE_CHECK_YES : UNIQUE_CHECK_NO,
-							false, ii);
+		TombstoneIndexInsertColumns(idx, ledger_indexes.info[i], rel,
+									&tuple->t_self, values, nulls,
+									ledger_indexes.unique[i] ?
+									UNIQUE_CHECK_YES : UNIQUE_CHECK_NO);
 		index_close(idx, NoLock);
 	}
 	heap_freetuple(tuple);
