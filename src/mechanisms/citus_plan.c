@@ -46,7 +46,6 @@ TombstoneCitusChangeTarget(const TombstoneRel *trel, Expr *tenant)
 {
 	Oid			argtypes[2] = {OIDOID, TEXTOID};
 	Oid			funcid;
-	Expr	   *call;
 
 	funcid = LookupFuncName(list_make2(makeString(TOMBSTONE_SCHEMA),
 									makeString("_citus_change")),
@@ -70,6 +69,19 @@ TombstoneCitusChangeTarget(const TombstoneRel *trel, Expr *tenant)
 		io->location = -1;
 		tenant = (Expr *) io;
 	}
+	return TombstoneChangeCallTarget(funcid, trel, tenant);
+}
+
+/*
+ * The target list entry "deleted_change = funcid(root, tenant)": the shape
+ * of both change-id functions the planner puts into a DELETE turned into
+ * an UPDATE, tombstone._stamp() (planner.c) and tombstone._citus_change().
+ */
+TargetEntry *
+TombstoneChangeCallTarget(Oid funcid, const TombstoneRel *trel, Expr *tenant)
+{
+	Expr	   *call;
+
 	call = (Expr *) makeFuncExpr(funcid, INT8OID,
 								 list_make2(makeConst(OIDOID, -1, InvalidOid,
 													  sizeof(Oid),

@@ -15,6 +15,9 @@
 
 extern TargetEntry *TombstoneCitusChangeTarget(const TombstoneRel *trel,
 											   Expr *tenant);
+extern TargetEntry *TombstoneChangeCallTarget(Oid funcid,
+											  const TombstoneRel *trel,
+											  Expr *tenant);
 extern Expr *TombstoneCitusPinnedTenant(Query *query, const TombstoneRel *trel);
 
 #endif							/* TOMBSTONE_CITUS_PLAN_H */

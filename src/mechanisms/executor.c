@@ -407,6 +407,7 @@ Datum
 tombstone_citus_change(PG_FUNCTION_ARGS)
 {
 	Oid			root;
+	char	   *relname;
 	int64		id;
 
 	if (PG_ARGISNULL(0))
@@ -416,7 +417,8 @@ tombstone_citus_change(PG_FUNCTION_ARGS)
 				 errdetail("It was called with a NULL table."),
 				 errhint("The planner calls this function for a DELETE on a protected Citus table; do not call it directly.")));
 	root = PG_GETARG_OID(0);
-	TombstoneRequirePreloaded(get_rel_name(root) ? get_rel_name(root) : "?");
+	relname = get_rel_name(root);
+	TombstoneRequirePreloaded(relname ? relname : "?");
 	/* the shards commit with this transaction: see foundation/citus.c */
 	TombstoneCitusCoordinate();
 	id = TombstoneChangeOpenStatement(TombstoneStatementFromInternal());

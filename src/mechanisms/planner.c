@@ -211,7 +211,6 @@ make_stamp_target(Query *query, RangeTblEntry *rte, const TombstoneRel *trel)
 	Oid			argtypes[2] = {OIDOID, ANYELEMENTOID};
 	Oid			funcid;
 	Expr	   *tenant;
-	Expr	   *call;
 
 	if (trel->deleted_change_attno == InvalidAttrNumber ||
 		rte->relkind != RELKIND_RELATION)
@@ -233,15 +232,7 @@ make_stamp_target(Query *query, RangeTblEntry *rte, const TombstoneRel *trel)
 	}
 	else
 		tenant = (Expr *) makeNullConst(TEXTOID, -1, DEFAULT_COLLATION_OID);
-	call = (Expr *) makeFuncExpr(funcid, INT8OID,
-								 list_make2(makeConst(OIDOID, -1, InvalidOid,
-													  sizeof(Oid),
-													  ObjectIdGetDatum(trel->root),
-													  false, true),
-											tenant),
-								 InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
-	return makeTargetEntry(call, trel->deleted_change_attno,
-						   pstrdup(TOMBSTONE_DELETED_CHANGE), false);
+	return TombstoneChangeCallTarget(funcid, trel, tenant);
 }
 
 /*
