@@ -86,18 +86,6 @@ trigger_data(FunctionCallInfo fcinfo, const char *funcname)
 	return (TriggerData *) fcinfo->context;
 }
 
-/*
- * Is a logical replication worker applying a publisher's change to this
- * database right now?  The apply and table sync workers change rows without
- * the executor's hooks (executor depth 0); a trigger of the user's that they
- * fire runs its queries at depth 1 and up, and those are guarded as usual.
- * What they apply was decided, recorded and authorised on the publisher: a
- * subscriber is a copy of what is published, tombstones, history and purges
- * included, and refusing a change there would stop the subscription for
- * good.  So the triggers let such rows through unchanged: no change id, no
- * history of the subscriber's own, no rewritten valid_from, and physical
- * deletes and TRUNCATE (a publisher's purge or authorised TRUNCATE) apply.
- */
 /* The statement a trigger fired for, as a refusal's detail names it */
 static const char *
 trigger_event_name(TriggerEvent event)
@@ -111,6 +99,18 @@ trigger_event_name(TriggerEvent event)
 	return "TRUNCATE";
 }
 
+/*
+ * Is a logical replication worker applying a publisher's change to this
+ * database right now?  The apply and table sync workers change rows without
+ * the executor's hooks (executor depth 0); a trigger of the user's that they
+ * fire runs its queries at depth 1 and up, and those are guarded as usual.
+ * What they apply was decided, recorded and authorised on the publisher: a
+ * subscriber is a copy of what is published, tombstones, history and purges
+ * included, and refusing a change there would stop the subscription for
+ * good.  So the triggers let such rows through unchanged: no change id, no
+ * history of the subscriber's own, no rewritten valid_from, and physical
+ * deletes and TRUNCATE (a publisher's purge or authorised TRUNCATE) apply.
+ */
 static bool
 replica_applying(void)
 {
@@ -226,7 +226,7 @@ tombstone_guard_delete(PG_FUNCTION_ARGS)
 	/*
 	 * On a Citus worker: a purge authorised on the coordinator removes a
 	 * tombstone of a shard (see tombstone.citus_purge in
-	 * foundation/settings.c); never a live row.
+	 * mechanisms/citus_guard.c); never a live row.
 	 */
 	if (citus_purge_allows(rel, tuple))
 		return PointerGetDatum(tuple);
