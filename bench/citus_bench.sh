@@ -26,9 +26,6 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 . scripts/locale.sh
 
-COORD=${CITUS_PORT_COORDINATOR:-9731}
-W1=${CITUS_PORT_WORKER1:-9732}
-W2=${CITUS_PORT_WORKER2:-9733}
 if [ "${BENCH_SMOKE:-0}" = 1 ]; then
     : "${BENCH_SECONDS:=2}" "${BENCH_ROUNDS:=1}" "${BENCH_TENANTS:=10}" "${BENCH_ROWS:=100}"
 fi

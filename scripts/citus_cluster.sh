@@ -4,11 +4,16 @@
 # against an installed Citus.  It neither builds nor installs Citus.
 #
 # Set before sourcing: PG_CONFIG (default: the system's PostgreSQL 15),
-# COORD, W1, W2 (ports), CITUS_EXTRA_CONF (more postgresql.conf lines).
+# CITUS_PORT_COORDINATOR, CITUS_PORT_WORKER1, CITUS_PORT_WORKER2 (ports,
+# default 9731-9733, here COORD, W1, W2), CITUS_EXTRA_CONF (more
+# postgresql.conf lines).
 # Provides: citus_check_installed, citus_start, citus_stop, as (runs a
 # command as the servers' user), psql_at PORT ARGS..., and $BIN, $TMP.
 
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+COORD=${CITUS_PORT_COORDINATOR:-9731}
+W1=${CITUS_PORT_WORKER1:-9732}
+W2=${CITUS_PORT_WORKER2:-9733}
 
 # Citus and pg_tombstone installed in the PostgreSQL of $PG_CONFIG?  Says
 # clearly what is missing; that is not a pass.

@@ -22,9 +22,6 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 . scripts/locale.sh
 
-COORD=${CITUS_PORT_COORDINATOR:-9731}
-W1=${CITUS_PORT_WORKER1:-9732}
-W2=${CITUS_PORT_WORKER2:-9733}
 . scripts/citus_cluster.sh
 
 if ! citus_check_installed; then
